@@ -1,0 +1,227 @@
+import type { Chunk, Match, Rule } from '../types.js';
+import { KeywordAutomaton } from './aho.js';
+import { shannonEntropy } from './entropy.js';
+import { genericReason, placeholderReason } from './filters.js';
+import { validators } from './validators.js';
+
+/** The regex of a rule sees at most this many bytes of a line on each side of a keyword hit. */
+const LINE_CAP = 2048;
+/** The marker that suppresses findings on its line. */
+const INLINE_ALLOW = Buffer.from('keyward:allow');
+
+interface CompiledRule {
+  rule: Rule;
+  regex: RegExp | undefined;
+  before: number;
+  after: number;
+}
+
+/** A candidate before line numbers are known. */
+interface Candidate {
+  rule: number;
+  secret: string;
+  offset: number;
+  length: number;
+  confidence: Match['confidence'];
+}
+
+/**
+ * The detector: pure, chunk in, matches out. Build one per rule set and reuse it; regexes are
+ * compiled on first use so that start-up pays only for the keyword automaton.
+ */
+export class Detector {
+  private readonly compiled: CompiledRule[];
+  private readonly automaton: KeywordAutomaton;
+  /** For each distinct keyword, the rules that listed it. */
+  private readonly keywordRules: number[][];
+
+  constructor(readonly rules: readonly Rule[]) {
+    const keywordIndex = new Map<string, number>();
+    this.keywordRules = [];
+    this.compiled = rules.map((rule, index) => {
+      if (rule.keywords.length === 0) throw new Error(`rule ${rule.id} has no keywords`);
+      for (const raw of rule.keywords) {
+        const keyword = raw.toLowerCase();
+        let k = keywordIndex.get(keyword);
+        if (k === undefined) {
+          k = this.keywordRules.length;
+          keywordIndex.set(keyword, k);
+          this.keywordRules.push([]);
+        }
+        if (!this.keywordRules[k].includes(index)) this.keywordRules[k].push(index);
+      }
+      return { rule, regex: undefined, before: rule.window?.before ?? 0, after: rule.window?.after ?? 0 };
+    });
+    this.automaton = new KeywordAutomaton([...keywordIndex.keys()]);
+  }
+
+  /** Distinct keywords of all rules, lower case. */
+  keywords(): string[] {
+    return [...new Set(this.rules.flatMap((r) => r.keywords.map((k) => k.toLowerCase())))];
+  }
+
+  private regexFor(index: number): RegExp {
+    const c = this.compiled[index];
+    c.regex ??= new RegExp(c.rule.pattern, 'gd' + (c.rule.flags ?? '').replace(/[gd]/g, ''));
+    return c.regex;
+  }
+
+  detect(chunk: Chunk): Match[] {
+    const data = chunk.data;
+    const n = data.length;
+    // 1. Keyword hits → per-rule windows of whole lines (capped), merged as they come in order.
+    const windows = new Map<number, number[]>();
+    const { lengths } = this.automaton;
+    this.automaton.scan(data, (keyword, end) => {
+      const start = end - lengths[keyword];
+      for (const ruleIndex of this.keywordRules[keyword]) {
+        const c = this.compiled[ruleIndex];
+        const from = Math.max(0, start - c.before);
+        const to = Math.min(n, end + c.after);
+        let list = windows.get(ruleIndex);
+        if (list && list[list.length - 1] >= from) {
+          // Already covered up to here: extend only when this hit reaches further.
+          if (list[list.length - 1] >= to) continue;
+        }
+        const ws = lineStart(data, from);
+        const we = lineEnd(data, to);
+        if (!list) windows.set(ruleIndex, (list = [ws, we]));
+        else if (ws <= list[list.length - 1] + 1) list[list.length - 1] = Math.max(list[list.length - 1], we);
+        else list.push(ws, we);
+      }
+    });
+    if (windows.size === 0) return [];
+
+    // 2. Regexes on the windows, then entropy, false-positive filters and offline validation.
+    const candidates: Candidate[] = [];
+    for (const [ruleIndex, list] of windows) {
+      const rule = this.compiled[ruleIndex].rule;
+      const regex = this.regexFor(ruleIndex);
+      const seen = new Set<number>();
+      for (let w = 0; w < list.length; w += 2) {
+        const ws = list[w];
+        const we = list[w + 1];
+        const text = data.toString('utf8', ws, we);
+        const ascii = text.length === we - ws;
+        regex.lastIndex = 0;
+        let m: RegExpExecArray | null;
+        while ((m = regex.exec(text)) !== null) {
+          if (m[0].length === 0) {
+            regex.lastIndex++;
+            continue;
+          }
+          const secret = m.groups?.secret ?? m[0];
+          if (!secret) continue;
+          const index = m.indices?.groups?.secret?.[0] ?? m.index;
+          const offset = ws + (ascii ? index : Buffer.byteLength(text.slice(0, index)));
+          if (seen.has(offset)) continue;
+          seen.add(offset);
+          const confidence = assess(rule, secret, chunk.path);
+          if (confidence) candidates.push({ rule: ruleIndex, secret, offset, length: Buffer.byteLength(secret), confidence });
+        }
+      }
+    }
+    if (candidates.length === 0) return [];
+    return this.locate(chunk, dropOverlaps(candidates, this.compiled));
+  }
+
+  /** Adds line and column, applies `keyward:allow`, and maps lines through the chunk's line map. */
+  private locate(chunk: Chunk, candidates: Candidate[]): Match[] {
+    const data = chunk.data;
+    candidates.sort((a, b) => a.offset - b.offset);
+    const matches: Match[] = [];
+    let lineIndex = 0;
+    let lineStartAt = 0;
+    for (const c of candidates) {
+      for (;;) {
+        const nl = data.indexOf(10, lineStartAt);
+        if (nl === -1 || nl >= c.offset) break;
+        lineIndex++;
+        lineStartAt = nl + 1;
+      }
+      const lineStop = lineEnd(data, c.offset + c.length);
+      if (data.subarray(lineStartAt, lineStop).indexOf(INLINE_ALLOW) !== -1) continue;
+      const column =
+        c.offset - lineStartAt > 65536
+          ? c.offset - lineStartAt + 1
+          : data.toString('utf8', lineStartAt, c.offset).length + 1;
+      const line = chunk.lineMap ? (chunk.lineMap[lineIndex] ?? lineIndex + 1) : lineIndex + (chunk.firstLine ?? 1);
+      matches.push({
+        ruleId: this.compiled[c.rule].rule.id,
+        secret: c.secret,
+        line,
+        column,
+        offset: c.offset,
+        confidence: c.confidence,
+      });
+    }
+    return matches;
+  }
+}
+
+/** Decides whether a regex match is a finding, and how sure we are. */
+function assess(rule: Rule, secret: string, path: string): Match['confidence'] | undefined {
+  if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) return undefined;
+  if (rule.filters !== false && placeholderReason(secret)) return undefined;
+  if (rule.generic && genericReason(secret, path)) return undefined;
+  if (rule.validate) return validators[rule.validate](secret) ? 'validated' : undefined;
+  return 'pattern';
+}
+
+/**
+ * Where rules overlap on the same bytes, keep the most specific: a generic rule yields to any
+ * specific one, and of two specific rules on the same span the validated (else the first) wins.
+ */
+function dropOverlaps(candidates: Candidate[], compiled: CompiledRule[]): Candidate[] {
+  if (candidates.length < 2) return candidates;
+  const sorted = [...candidates].sort((a, b) => a.offset - b.offset || b.length - a.length);
+  const keep: Candidate[] = [];
+  let cluster: Candidate[] = [];
+  let clusterEnd = -1;
+  for (const c of sorted) {
+    if (c.offset >= clusterEnd) {
+      resolveCluster(cluster, compiled, keep);
+      cluster = [];
+    }
+    cluster.push(c);
+    clusterEnd = Math.max(clusterEnd, c.offset + c.length);
+  }
+  resolveCluster(cluster, compiled, keep);
+  return keep;
+}
+
+/** Resolves one group of mutually overlapping candidates (usually one or two). */
+function resolveCluster(cluster: Candidate[], compiled: CompiledRule[], keep: Candidate[]): void {
+  if (cluster.length === 1) {
+    keep.push(cluster[0]);
+    return;
+  }
+  for (const c of cluster) {
+    const generic = compiled[c.rule].rule.generic === true;
+    const beaten = cluster.some((other) => {
+      if (other === c) return false;
+      const overlaps = other.offset < c.offset + c.length && c.offset < other.offset + other.length;
+      if (!overlaps) return false;
+      const otherGeneric = compiled[other.rule].rule.generic === true;
+      if (generic !== otherGeneric) return generic;
+      if (other.offset !== c.offset || other.length !== c.length) return false;
+      if (other.confidence !== c.confidence) return other.confidence === 'validated';
+      return other.rule < c.rule;
+    });
+    if (!beaten) keep.push(c);
+  }
+}
+
+/** Start of the line holding `at`, looking back at most `LINE_CAP` bytes. */
+function lineStart(data: Buffer, at: number): number {
+  const from = Math.max(0, at - LINE_CAP);
+  const nl = data.subarray(from, at).lastIndexOf(10);
+  return nl === -1 ? from : from + nl + 1;
+}
+
+/** End of the line holding `at` (exclusive of the newline), looking ahead at most `LINE_CAP` bytes. */
+function lineEnd(data: Buffer, at: number): number {
+  const to = Math.min(data.length, at + LINE_CAP);
+  const nl = data.subarray(at, to).indexOf(10);
+  return nl === -1 ? to : at + nl;
+}

@@ -1,0 +1,61 @@
+import type { Rule } from '../types.js';
+
+/** Passwords that local development setups use on purpose: not long-lived secrets worth a finding. */
+const DEFAULT_PASSWORDS = '(?!(?:password|passwd|pass|secret|changeme|postgres|mysql|root|admin|user|guest|test|example|redis|rabbitmq|mongo|pwd|\\*+|x+)@)';
+
+export const structuredRules: Rule[] = [
+  {
+    id: 'jwt',
+    description: 'JSON Web Token',
+    provider: 'jwt',
+    keywords: ['eyj'],
+    pattern:
+      '(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,4096}\\.eyJ[A-Za-z0-9_-]{10,16384}\\.(?:[A-Za-z0-9_-]{16,2048})?)(?![A-Za-z0-9_.-])',
+    validate: 'jwt',
+    filters: false,
+    truePositives: [
+      'Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdmMtYmlsbGluZyIsInJvbGUiOiJzZXJ2aWNlX3JvbGUiLCJpYXQiOjE3MTYwMDAwMDB9.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0sA2gE9uI3oKx',
+    ],
+    falsePositives: [
+      'eyJhbGciOiJIUzI1NiJ9.eyJub3QiOiJqc29u.sig', // payload does not decode to JSON
+      'eyJmb28iOiJiYXIifQ.eyJzdWIiOiIxMjM0NTY3ODkwIn0.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0s', // header without alg
+    ],
+  },
+  {
+    id: 'database-url-password',
+    description: 'Database or message broker URL with a password',
+    provider: 'database',
+    keywords: ['postgres://', 'postgresql://', 'mysql://', 'mariadb://', 'mongodb://', 'mongodb+srv://', 'redis://', 'rediss://', 'amqp://', 'amqps://', 'mssql://', 'sqlserver://', 'clickhouse://', 'cockroachdb://', 'nats://', 'kafka://', 'couchbase://', 'neo4j://', 'neo4j+s://', 'bolt://', 'oracle://', 'jdbc:'],
+    pattern:
+      '(?<![A-Za-z0-9+.-])(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb|nats|kafka|couchbase|neo4j(?:\\+s)?|bolt|oracle)://[^\\s:@/"\'`<>{}]{0,128}:' +
+      DEFAULT_PASSWORDS +
+      '(?<secret>[^\\s@/"\'`<>{}$]{3,256})@[A-Za-z0-9._-]{1,253}',
+    flags: 'i',
+    migrate: 'generic',
+    truePositives: [
+      'DATABASE_URL=postgres://app:Zq8vK2mLp9wT@db.internal.acme.io:5432/app',
+      'mongodb+srv://svc:H7fQ2kX9pLm3@cluster0.ab1cd.mongodb.net/prod?retryWrites=true',
+      'REDIS_URL=rediss://default:AVNS_k2Jf8QmX7pL1zR4@redis-prod.acme.io:6379',
+    ],
+    falsePositives: [
+      'postgres://postgres:postgres@localhost:5432/dev',
+      'postgres://user:${DB_PASSWORD}@db:5432/app',
+      'mysql://user:<password>@host/db',
+      'postgres://db.internal:5432/app',
+      'redis://localhost:6379',
+    ],
+  },
+  {
+    id: 'url-basic-auth',
+    description: 'HTTP(S) or FTP URL with a password',
+    provider: 'url',
+    keywords: ['http://', 'https://', 'ftp://', 'ftps://'],
+    pattern:
+      '(?<![A-Za-z0-9+.-])(?:https?|ftps?)://[A-Za-z0-9._~%!$&\'()*+,;=-]{1,128}:' +
+      DEFAULT_PASSWORDS +
+      '(?<secret>[A-Za-z0-9._~%!&\'()*+,;=-]{6,256})@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+',
+    entropy: 2.5,
+    truePositives: ['https://deploy:g7Hk2pQx9vLm@registry.acme.io/v2/', 'pip install --index-url https://ci:Xk29fLqP3mZt@pypi.acme.io/simple pkg'],
+    falsePositives: ['https://user:password@example.com/', 'https://git@github.com/acme/app.git', 'https://example.com/a:b@c', 'http://localhost:8080'],
+  },
+];
