@@ -82,6 +82,8 @@ export interface Match {
   confidence: Confidence;
   /** Set when the secret was found inside decoded content (base64, percent-encoding). */
   decoded?: string;
+  /** The line carries a `keyward:allow` comment: counted, not reported. */
+  inlineAllowed?: true;
 }
 
 /** Where a finding came from, beyond file and line. */

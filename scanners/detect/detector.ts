@@ -125,7 +125,7 @@ export class Detector {
     return this.locate(chunk, dropOverlaps(candidates, this.compiled));
   }
 
-  /** Adds line and column, applies `keyward:allow`, and maps lines through the chunk's line map. */
+  /** Adds line and column, marks lines carrying `keyward:allow`, and maps lines through the chunk's line map. */
   private locate(chunk: Chunk, candidates: Candidate[]): Match[] {
     const data = chunk.data;
     candidates.sort((a, b) => a.offset - b.offset);
@@ -140,7 +140,7 @@ export class Detector {
         lineStartAt = nl + 1;
       }
       const lineStop = lineEnd(data, c.offset + c.length);
-      if (data.subarray(lineStartAt, lineStop).indexOf(INLINE_ALLOW) !== -1) continue;
+      const inlineAllowed = data.subarray(lineStartAt, lineStop).indexOf(INLINE_ALLOW) !== -1;
       const column =
         c.offset - lineStartAt > 65536
           ? c.offset - lineStartAt + 1
@@ -153,6 +153,7 @@ export class Detector {
         column,
         offset: c.offset,
         confidence: c.confidence,
+        ...(inlineAllowed ? { inlineAllowed: true } : {}),
       });
     }
     return matches;

@@ -1,0 +1,35 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../base.js';
+import { oclifFlags } from '../oclif-flags.js';
+import { SCAN_FLAGS, type ScanFlags } from '../scan-flags.js';
+import { executeScan } from '../services/scan.js';
+
+export default class Scan extends BaseCommand {
+  static override summary = 'Find long-lived secrets in files, staged changes or git history.';
+  static override description = `Scans a working tree (tracked and untracked files that git does not ignore), a single file, standard input (-), the staged changes (--staged) or every commit (--history).
+
+Exit codes: 0 no findings, 1 findings, 2 error or partial scan (something could not be read).`;
+  static override examples = [
+    '<%= config.bin %> scan .',
+    '<%= config.bin %> scan --staged',
+    '<%= config.bin %> scan --history --since v1.2.0',
+    '<%= config.bin %> scan . --format sarif --output keyward.sarif',
+    '<%= config.bin %> scan . --write-baseline .keyward-baseline.json',
+    'cat build.log | <%= config.bin %> scan -',
+  ];
+  static override args = {
+    target: Args.string({ description: 'Directory, file, or - for standard input.', default: '.' }),
+  };
+  static override flags = oclifFlags(SCAN_FLAGS);
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Scan);
+    process.exitCode = await executeScan(args.target, flags as ScanFlags, {
+      cwd: process.cwd(),
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      env: process.env,
+    });
+  }
+}

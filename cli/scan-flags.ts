@@ -1,0 +1,43 @@
+/**
+ * The flags of `keyward scan`, described once. The oclif command builds its flags from this, and
+ * the start-up fast path (bin/run.js → cli/scan-main.ts, which must not load oclif) parses the
+ * same table with node:util, so both accept exactly the same command line.
+ */
+export interface FlagSpec {
+  type: 'boolean' | 'string';
+  description: string;
+  char?: string;
+  options?: readonly string[];
+  default?: string;
+  helpValue?: string;
+}
+
+export const SCAN_FLAGS = {
+  staged: { type: 'boolean', description: 'Scan only the lines the staged changes add (for a pre-commit hook).' },
+  history: { type: 'boolean', description: 'Scan every commit on every ref; each secret is reported once, where it first appeared.' },
+  since: { type: 'string', description: 'With --history: only commits not reachable from REV (a tag, branch or commit).', helpValue: 'REV' },
+  branch: { type: 'string', description: 'With --history: only commits reachable from REF instead of every ref.', helpValue: 'REF' },
+  format: { type: 'string', char: 'f', description: 'Report format.', options: ['text', 'json', 'sarif'], default: 'text' },
+  json: { type: 'boolean', description: 'Same as --format json.' },
+  output: { type: 'string', char: 'o', description: 'Write the report to FILE instead of standard output.', helpValue: 'FILE' },
+  baseline: { type: 'string', char: 'b', description: 'Ignore findings whose fingerprints are in this baseline file.', helpValue: 'FILE' },
+  'write-baseline': { type: 'string', description: 'Write every current finding to a baseline FILE (accepting them) and exit 0.', helpValue: 'FILE' },
+  config: { type: 'string', char: 'c', description: 'Config file to use instead of .keyward.yaml at the repository root.', helpValue: 'FILE' },
+  'show-secrets': { type: 'boolean', description: 'Print secrets in full instead of redacted.' },
+  'no-progress': { type: 'boolean', description: 'Never show the progress line (it is only shown on a terminal anyway).' },
+  'max-file-size': { type: 'string', description: 'Skip (and count) files larger than this, e.g. 64MB.', default: '64MB', helpValue: 'SIZE' },
+  threads: { type: 'string', description: 'Worker threads (default: one per core).', helpValue: 'N' },
+} as const satisfies Record<string, FlagSpec>;
+
+export type ScanFlagName = keyof typeof SCAN_FLAGS;
+export type ScanFlags = {
+  [K in ScanFlagName]?: (typeof SCAN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+/** "64MB", "512k", "1g", "1000" → bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * unit);
+}

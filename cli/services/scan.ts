@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { writeBaseline } from '../../scanners/baseline.js';
+import { renderReport, REPORT_FORMATS, type ReportFormat } from '../../scanners/report/index.js';
+import { DEFAULT_MAX_FILE_SIZE, runScan } from '../../scanners/scan.js';
+import { gitToplevel } from '../../scanners/sources/git.js';
+import type { ScanResult } from '../../scanners/types.js';
+import { KeywardError } from '../errors.js';
+import { ProgressLine } from '../progress.js';
+import { parseSize, type ScanFlags } from '../scan-flags.js';
+
+/** Exit codes of `keyward scan`, as documented. */
+export const EXIT_CLEAN = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_ERROR = 2;
+
+export interface ScanIo {
+  cwd: string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export function exitCodeFor(result: ScanResult): number {
+  if (result.findings.length > 0) return EXIT_FINDINGS;
+  return result.partial ? EXIT_ERROR : EXIT_CLEAN;
+}
+
+function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== '0') return true;
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
+}
+
+/** `keyward scan [target]`: flags in, report out, exit code back. */
+export async function executeScan(target: string | undefined, flags: ScanFlags, io: ScanIo): Promise<number> {
+  const format = (flags.json ? 'json' : (flags.format ?? 'text')) as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) {
+    throw new KeywardError(`unknown format "${flags.format}"`, { hint: `Use one of: ${REPORT_FORMATS.join(', ')}.` });
+  }
+  const maxFileSize = flags['max-file-size'] !== undefined ? parseSize(flags['max-file-size']) : DEFAULT_MAX_FILE_SIZE;
+  if (maxFileSize === undefined || maxFileSize <= 0) {
+    throw new KeywardError(`--max-file-size ${flags['max-file-size']} is not a size`, { hint: 'Use a number with an optional unit, e.g. 64MB or 512KB.' });
+  }
+  let threads: number | undefined;
+  if (flags.threads !== undefined) {
+    threads = Number(flags.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new KeywardError(`--threads ${flags.threads} is not a thread count`, { hint: 'Use a whole number from 1 to 256.' });
+    }
+  }
+  if ((flags.staged || flags.history) && target !== undefined && target !== '.') {
+    // A path narrows nothing for git modes; run in that directory instead.
+    io.cwd = resolve(io.cwd, target);
+    target = '.';
+  }
+
+  const progress = ProgressLine.forStderr(!flags['no-progress'] && format === 'text' && !flags.output && io.stderr.isTTY === true);
+  let result: ScanResult;
+  try {
+    result = await runScan({
+      target: target ?? '.',
+      cwd: io.cwd,
+      staged: flags.staged,
+      history: flags.history,
+      since: flags.since,
+      branch: flags.branch,
+      configFile: flags.config,
+      baselineFile: flags.baseline,
+      showSecrets: flags['show-secrets'],
+      maxFileSize,
+      threads,
+      stdin: io.stdin,
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+    });
+  } finally {
+    progress?.done();
+  }
+
+  if (flags['write-baseline']) {
+    const file = resolve(io.cwd, flags['write-baseline']);
+    writeBaseline(file, result.findings);
+    io.stderr.write(`Wrote ${result.findings.length} finding(s) to the baseline ${flags['write-baseline']}; scans with --baseline ${flags['write-baseline']} will ignore them.\n`);
+    return result.partial ? EXIT_ERROR : EXIT_CLEAN;
+  }
+
+  const report = await renderReport(format, result, {
+    color: !flags.output && useColor(io.stdout, io.env),
+    maxFileSize,
+    cwd: io.cwd,
+    sarifRoot: format === 'sarif' ? (gitToplevel(io.cwd) ?? io.cwd) : undefined,
+  });
+  if (flags.output) {
+    writeFileAtomic(resolve(io.cwd, flags.output), report);
+    const n = result.findings.length;
+    io.stderr.write(`${n === 0 ? 'No secrets found' : `${n} finding(s)`}${result.partial ? ' (partial scan)' : ''}; ${format} report written to ${flags.output}\n`);
+  } else {
+    io.stdout.write(report);
+  }
+  return exitCodeFor(result);
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { KeywardError } from '../cli/errors.js';
+import { writeFileAtomic } from '../daemon/atomic-file.js';
+import type { Finding } from './types.js';
+
+/**
+ * The baseline: findings a team has accepted, by fingerprint. It holds no secret (a fingerprint is
+ * a sha256 of the rule id and the secret), so it can be committed.
+ */
+export interface BaselineFile {
+  version: 1;
+  created: string;
+  findings: { fingerprint: string; ruleId: string; file: string; line: number; commit?: string }[];
+}
+
+export function loadBaseline(file: string): Set<string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new KeywardError(`cannot read baseline ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
+      hint: `Create one with: keyward scan --write-baseline ${file}`,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new KeywardError(`baseline ${file} is not valid JSON: ${(error as Error).message}`, {
+      hint: `Recreate it with: keyward scan --write-baseline ${file}`,
+    });
+  }
+  const entries = (parsed as BaselineFile | null)?.findings;
+  if (!Array.isArray(entries)) {
+    throw new KeywardError(`baseline ${file} has no "findings" list`, { hint: `Recreate it with: keyward scan --write-baseline ${file}` });
+  }
+  const fingerprints = new Set<string>();
+  entries.forEach((entry, i) => {
+    const fp = (entry as { fingerprint?: unknown })?.fingerprint;
+    if (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp)) {
+      throw new KeywardError(`baseline ${file}: findings[${i}] has no valid "fingerprint" (64 hex digits)`, {
+        hint: `Recreate it with: keyward scan --write-baseline ${file}`,
+      });
+    }
+    fingerprints.add(fp);
+  });
+  return fingerprints;
+}
+
+export function writeBaseline(file: string, findings: Finding[], now: Date = new Date()): void {
+  const seen = new Set<string>();
+  const body: BaselineFile = {
+    version: 1,
+    created: now.toISOString(),
+    findings: findings
+      .filter((f) => !seen.has(f.fingerprint) && seen.add(f.fingerprint))
+      .map((f) => ({ fingerprint: f.fingerprint, ruleId: f.ruleId, file: f.file, line: f.line, ...(f.commit ? { commit: f.commit } : {}) })),
+  };
+  writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
+}

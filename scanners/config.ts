@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KeywardError } from '../cli/errors.js';
+import { writeFileAtomic } from '../daemon/atomic-file.js';
+import { keywardPaths } from '../daemon/paths.js';
+import type { Rule } from './types.js';
+
+export const CONFIG_FILE = '.keyward.yaml';
+
+/** `.keyward.yaml` once validated (see config-parse.ts for the schema and its documentation). */
+export interface ScanConfig {
+  disable?: string[];
+  allowlist?: {
+    paths?: string[];
+    regexes?: string[];
+    rules?: Record<string, { paths?: string[]; regexes?: string[] }>;
+  };
+  rules?: {
+    id: string;
+    description: string;
+    provider?: string;
+    keywords: string[];
+    pattern: string;
+    flags?: string;
+    entropy?: number;
+    migrate?: string;
+    truePositives?: string[];
+    falsePositives?: string[];
+  }[];
+}
+
+/** A problem in a config file, with the line it is on. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface LoadedConfig {
+  config: ScanConfig;
+  file?: string;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Validated configs are cached by content hash, so that the pre-commit path does not load the
+ * YAML parser and the schema library on every commit. The cache holds only the config itself.
+ */
+function cachePath(text: string): string {
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return join(keywardPaths().cache, 'config', `${digest}.json`);
+}
+
+export async function parseConfigText(text: string, file: string): Promise<LoadedConfig> {
+  const cached = cachePath(text);
+  try {
+    return { config: JSON.parse(readFileSync(cached, 'utf8')) as ScanConfig, file, problems: [] };
+  } catch {
+    /* not cached yet */
+  }
+  const { parseScanConfig } = await import('./config-parse.js');
+  const loaded = parseScanConfig(text, file);
+  if (loaded.problems.length === 0) {
+    try {
+      mkdirSync(join(cached, '..'), { recursive: true, mode: 0o700 });
+      writeFileAtomic(cached, JSON.stringify(loaded.config));
+    } catch {
+      /* a read-only home only costs speed */
+    }
+  }
+  return loaded;
+}
+
+/** Reads a config file; a missing default file is fine, a missing explicit one is an error. */
+export async function loadScanConfig(file: string, explicit: boolean): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, problems: [] };
+    throw new KeywardError(`cannot read config ${file}: ${(error as Error).message}`, {
+      hint: explicit ? 'Check the path given to --config.' : undefined,
+    });
+  }
+  return parseConfigText(text, file);
+}
+
+/** Like `loadScanConfig`, but a config with problems is an error that lists them. */
+export async function requireValidConfig(file: string, explicit: boolean): Promise<LoadedConfig> {
+  const loaded = await loadScanConfig(file, explicit);
+  if (loaded.problems.length > 0) {
+    const lines = loaded.problems.map((p) => `  ${p.file}:${p.line}:${p.column} ${p.message}`).join('\n');
+    throw new KeywardError(`invalid config ${file}:\n${lines}`, { hint: 'Fix the file, then run `keyward rules check` to confirm.' });
+  }
+  return loaded;
+}
+
+/** Custom rules from a config, as `Rule`s (examples default to none). */
+export function customRules(config: ScanConfig): Rule[] {
+  return (config.rules ?? []).map((r) => ({
+    id: r.id,
+    description: r.description,
+    provider: r.provider ?? 'custom',
+    keywords: r.keywords,
+    pattern: r.pattern,
+    flags: r.flags,
+    entropy: r.entropy,
+    migrate: r.migrate,
+    truePositives: r.truePositives ?? [],
+    falsePositives: r.falsePositives ?? [],
+  }));
+}

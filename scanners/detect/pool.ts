@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ScanConfig } from '../config.js';
+import type { WorkerTask } from './worker.js';
+
+type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void };
+type TaskInput = WorkerTask extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
+
+/** Where the compiled worker lives; under the test runner the sources are TypeScript. */
+function workerUrl(): URL | undefined {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL(import.meta.url.replace(/\/scanners\/detect\/pool\.ts$/, '/dist/scanners/detect/worker.js'));
+  return existsSync(fileURLToPath(built)) ? built : undefined;
+}
+
+/** Threads to use when the user did not say: every core. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * A fixed set of scan workers. Each task goes to an idle worker or waits its turn; `close()`
+ * ends them all. Workers are unref'd only through `close`: a scan always closes its pool.
+ */
+export class ScanPool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly running = new Map<number, Pending>();
+  private nextId = 1;
+  private waiters: { max: number; resolve: () => void }[] = [];
+
+  private constructor(size: number, config: ScanConfig, url: URL) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(url, { workerData: { config } });
+      worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
+        const job = this.running.get(msg.id);
+        this.running.delete(msg.id);
+        this.idle.push(worker);
+        if (job) (msg.error !== undefined ? job.reject(new Error(msg.error)) : job.resolve(msg.result));
+        this.pump();
+      });
+      worker.on('error', (error) => {
+        for (const job of this.running.values()) job.reject(error);
+        this.running.clear();
+      });
+      this.all.push(worker);
+      this.idle.push(worker);
+    }
+  }
+
+  /** A pool, or undefined when the compiled worker is not available (run inline instead). */
+  static create(size: number, config: ScanConfig): ScanPool | undefined {
+    const url = workerUrl();
+    return url && size > 1 ? new ScanPool(size, config, url) : undefined;
+  }
+
+  get size(): number {
+    return this.all.length;
+  }
+
+  /** Tasks queued or running. */
+  get load(): number {
+    return this.queue.length + this.running.size;
+  }
+
+  run<T>(task: TaskInput): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ task: { ...task, id: this.nextId++ } as WorkerTask, resolve: resolve as (v: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves once no more than `max` tasks are queued or running. */
+  capacity(max: number): Promise<void> {
+    if (this.load <= max) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ max, resolve }));
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const worker = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      this.running.set(job.task.id, job);
+      worker.postMessage(job.task);
+    }
+    this.waiters = this.waiters.filter((w) => (this.load <= w.max ? (w.resolve(), false) : true));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+}

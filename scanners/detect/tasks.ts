@@ -1,0 +1,72 @@
+import type { RuleSet } from '../ruleset.js';
+import { commitBoundaries, parseCommitHeader, parseDiff, type CommitMeta } from '../sources/diff.js';
+import type { Match } from '../types.js';
+import { scanFile, type SkipReason } from './scan-bytes.js';
+
+/**
+ * The units of work that run either inline or on a worker thread: same code both ways, so that
+ * the thread count changes speed and nothing else.
+ */
+export interface FileItem {
+  /** Path to open. */
+  absolute: string;
+  /** Path to show and to match allowlists against. */
+  path: string;
+}
+
+export interface FileOutcome {
+  path: string;
+  matches: Match[];
+  bytes: number;
+  skipped?: SkipReason;
+  error?: string;
+}
+
+export function scanFiles(ruleset: RuleSet, items: FileItem[], maxSize: number): FileOutcome[] {
+  return items.map((item) => ({ path: item.path, ...scanFile(ruleset.detector, item.absolute, item.path, maxSize) }));
+}
+
+export interface DiffOutcome {
+  meta?: CommitMeta;
+  path: string;
+  matches: Match[];
+}
+
+export interface DiffBatchOutcome {
+  items: DiffOutcome[];
+  commits: number;
+  files: number;
+  bytes: number;
+  binary: number;
+}
+
+/**
+ * Scans the added lines of a diff. With `commits` the buffer is `git log` output made of whole
+ * commits, each starting with our header; without, it is one `git diff`.
+ */
+export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): DiffBatchOutcome {
+  const outcome: DiffBatchOutcome = { items: [], commits: 0, files: 0, bytes: data.length, binary: 0 };
+  const scanOne = (from: number, to: number, meta?: CommitMeta) => {
+    for (const file of parseDiff(data, from, to)) {
+      if (file.binary) {
+        outcome.binary++;
+        continue;
+      }
+      outcome.files++;
+      if (ruleset.pathAllowed(file.path)) continue;
+      const matches = ruleset.detector.detect({ path: file.path, data: file.data, lineMap: file.lineMap });
+      if (matches.length > 0) outcome.items.push({ meta, path: file.path, matches });
+    }
+  };
+  if (!commits) {
+    scanOne(0, data.length);
+    return outcome;
+  }
+  const bounds = commitBoundaries(data);
+  for (let i = 0; i < bounds.length; i += 2) {
+    const { meta, body } = parseCommitHeader(data, bounds[i]);
+    outcome.commits++;
+    scanOne(body, bounds[i + 1], meta);
+  }
+  return outcome;
+}

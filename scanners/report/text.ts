@@ -1,0 +1,89 @@
+import type { Finding, ScanResult } from '../types.js';
+
+export interface TextOptions {
+  /** ANSI colours (a TTY without NO_COLOR). */
+  color: boolean;
+  /** Max file size used, for the "skipped" line. */
+  maxFileSize?: number;
+}
+
+const codes = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+type Style = keyof typeof codes;
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Human report: findings grouped by file, then a summary, what was skipped, and what to do next. */
+export function renderText(result: ScanResult, options: TextOptions): string {
+  const paint = (style: Style, text: string) => (options.color ? `\u001b[${codes[style][0]}m${text}\u001b[${codes[style][1]}m` : text);
+  const out: string[] = [];
+  const byFile = new Map<string, Finding[]>();
+  for (const f of result.findings) {
+    const key = f.image ? `${f.image} ${f.file}` : f.file;
+    (byFile.get(key) ?? byFile.set(key, []).get(key)!).push(f);
+  }
+  const idWidth = Math.min(34, Math.max(0, ...result.findings.map((f) => f.ruleId.length)));
+  for (const [file, findings] of byFile) {
+    out.push(paint('bold', file));
+    for (const f of findings) {
+      const where = `${f.line}:${f.column}`.padEnd(8);
+      const tags = [f.confidence === 'validated' ? paint('green', 'validated') : '', f.migratable ? paint('cyan', 'migratable') : '', f.decoded ? paint('dim', `decoded from ${f.decoded}`) : '']
+        .filter(Boolean)
+        .join(' ');
+      out.push(`  ${paint('dim', where)}${paint('red', f.ruleId.padEnd(idWidth))}  ${f.secret}  ${paint('dim', f.description)}${tags ? '  ' + tags : ''}`);
+      if (f.keyPath) out.push(`  ${' '.repeat(8)}${paint('dim', `at ${f.keyPath}`)}`);
+      if (f.commit) {
+        const also = f.occurrences && f.occurrences > 1 ? `, also in ${plural(f.occurrences - 1, 'other commit')}` : '';
+        out.push(`  ${' '.repeat(8)}${paint('dim', `introduced in ${f.commit.slice(0, 12)} by ${f.author} <${f.email}> on ${f.date?.slice(0, 10)}${also}`)}`);
+      }
+      if (f.layer) out.push(`  ${' '.repeat(8)}${paint('dim', `layer ${f.layer}`)}`);
+    }
+  }
+  if (out.length > 0) out.push('');
+
+  const s = result.stats;
+  const scanned =
+    result.mode === 'history'
+      ? `${plural(s.commits ?? 0, 'commit')}, ${formatBytes(s.bytes)} of changes`
+      : `${plural(s.files, 'file')}, ${formatBytes(s.bytes)}`;
+  const took = `${(result.durationMs / 1000).toFixed(2)} s`;
+  const n = result.findings.length;
+  if (n === 0) {
+    out.push(`${paint('green', 'No secrets found')} · scanned ${scanned} in ${took}`);
+  } else {
+    const validated = result.findings.filter((f) => f.confidence === 'validated').length;
+    const files = byFile.size;
+    out.push(
+      `${paint('red', paint('bold', plural(n, 'finding')))} in ${plural(files, 'file')}${validated ? ` (${validated} validated)` : ''} · scanned ${scanned} in ${took}`,
+    );
+  }
+  const skipped = [
+    s.skipped.binary ? `${s.skipped.binary} binary` : '',
+    s.skipped.tooLarge ? `${s.skipped.tooLarge} larger than ${formatBytes(options.maxFileSize ?? 0)}` : '',
+    s.skipped.unreadable ? `${s.skipped.unreadable} unreadable` : '',
+    s.skipped.other ? `${s.skipped.other} other` : '',
+  ].filter(Boolean);
+  if (skipped.length) out.push(paint('dim', `skipped: ${skipped.join(', ')}`));
+  const suppressed = [
+    s.suppressed.baseline ? `${s.suppressed.baseline} by the baseline` : '',
+    s.suppressed.allowlist ? `${s.suppressed.allowlist} by allowlists` : '',
+    s.suppressed.inline ? `${s.suppressed.inline} by keyward:allow` : '',
+  ].filter(Boolean);
+  if (suppressed.length) out.push(paint('dim', `suppressed: ${suppressed.join(', ')}`));
+  if (result.issues.length) {
+    const label = result.partial ? paint('yellow', `partial scan: ${plural(result.issues.length, 'problem')}`) : paint('yellow', 'warnings');
+    out.push(`${label}:`);
+    for (const issue of result.issues.slice(0, 20)) out.push(`  ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+    if (result.issues.length > 20) out.push(`  … and ${result.issues.length - 20} more (see --format json)`);
+  }
+  const migratable = result.findings.filter((f) => f.migratable).length;
+  if (migratable > 0) out.push(`Next: run ${paint('bold', '`keyward migrate`')} to move ${plural(migratable, 'migratable key')} into the vault.`);
+  else if (result.mode === 'history' && n > 0) out.push('Keys in history cannot be rewritten: rotate them at the provider, then add the old ones to a baseline.');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,326 @@
+import { statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { KeywardError } from '../cli/errors.js';
+import { loadBaseline } from './baseline.js';
+import { CONFIG_FILE, requireValidConfig } from './config.js';
+import { ScanPool, defaultThreads } from './detect/pool.js';
+import { scanBuffer, scanFile } from './detect/scan-bytes.js';
+import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
+import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
+import { LOG_FORMAT, commitBoundaries } from './sources/diff.js';
+import { firstLine, gitStream, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
+import { listTree } from './sources/tree.js';
+import { emptyStats, type Finding, type FindingOrigin, type Match, type ScanIssue, type ScanResult, type ScanStats } from './types.js';
+
+export interface ScanProgress {
+  files: number;
+  bytes: number;
+  commits?: number;
+  total?: number;
+}
+
+export interface ScanOptions {
+  /** A directory, a file, or `-` for stdin. */
+  target: string;
+  cwd: string;
+  staged?: boolean;
+  history?: boolean;
+  /** With `history`: only commits not reachable from this revision. */
+  since?: string;
+  /** With `history`: only this ref instead of every ref. */
+  branch?: string;
+  /** An explicit config file; otherwise `.keyward.yaml` at the repository (or target) root. */
+  configFile?: string;
+  baselineFile?: string;
+  showSecrets?: boolean;
+  /** Bytes; larger files are skipped and counted. */
+  maxFileSize?: number;
+  /** Worker threads; 1 scans on the main thread. */
+  threads?: number;
+  stdin?: NodeJS.ReadableStream;
+  onProgress?: (progress: ScanProgress) => void;
+}
+
+export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
+/** Below this many files a tree is scanned on the main thread: starting workers costs more. */
+const POOL_THRESHOLD_FILES = 200;
+const FILE_BATCH = 48;
+/** git log output is cut into batches of whole commits of about this size for the workers. */
+const HISTORY_BATCH_BYTES = 1024 * 1024;
+
+const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
+
+/** Applies allowlists, inline allows and the baseline; turns what is left into findings. */
+class Collector {
+  readonly findings: Finding[] = [];
+  constructor(
+    private readonly ruleset: RuleSet,
+    private readonly baseline: Set<string>,
+    private readonly stats: ScanStats,
+    private readonly showSecrets: boolean,
+  ) {}
+
+  add(file: string, matches: Match[], origin: FindingOrigin, migratable: boolean): Finding[] {
+    const added: Finding[] = [];
+    for (const match of matches) {
+      const rule = this.ruleset.byId.get(match.ruleId);
+      if (!rule) continue;
+      if (match.inlineAllowed) {
+        this.stats.suppressed.inline++;
+        continue;
+      }
+      if (this.ruleset.matchAllowed(rule.id, file, match.secret)) {
+        this.stats.suppressed.allowlist++;
+        continue;
+      }
+      const finding = toFinding(rule, match, file, origin, { showSecrets: this.showSecrets, migratable });
+      if (this.baseline.has(finding.fingerprint)) {
+        this.stats.suppressed.baseline++;
+        continue;
+      }
+      added.push(finding);
+      this.findings.push(finding);
+    }
+    return added;
+  }
+}
+
+function countOutcome(stats: ScanStats, issues: ScanIssue[], o: FileOutcome, fromGit: boolean): void {
+  if (o.skipped === 'notFile') return;
+  if (o.skipped === 'unreadable') {
+    // The index lists files deleted from the work tree: nothing to scan, nothing to report.
+    if (fromGit && o.error === 'no such file') return;
+    stats.skipped.unreadable++;
+    issues.push({ path: o.path, message: `cannot read: ${o.error ?? 'unknown error'}` });
+    return;
+  }
+  stats.files++;
+  stats.bytes += o.bytes;
+  if (o.skipped === 'binary') stats.skipped.binary++;
+  if (o.skipped === 'tooLarge') stats.skipped.tooLarge++;
+}
+
+/** Runs a scan: the one entry point shared by `keyward scan`, the pre-commit path and tests. */
+export async function runScan(options: ScanOptions): Promise<ScanResult> {
+  const started = Date.now();
+  const cwd = options.cwd;
+  const target = options.target || '.';
+  const stdin = target === '-';
+  const absolute = stdin ? cwd : resolve(cwd, target);
+  const mode: ScanResult['mode'] = options.staged ? 'staged' : options.history ? 'history' : stdin ? 'stdin' : 'tree';
+
+  if (options.staged && options.history) throw new KeywardError('--staged and --history cannot be used together', { hint: 'Pick one: --staged for a pre-commit check, --history for every commit.' });
+  if ((options.since || options.branch) && !options.history) throw new KeywardError('--since and --branch only apply to --history', { hint: 'Add --history.' });
+
+  let isDirectory = true;
+  if (!stdin) {
+    try {
+      isDirectory = statSync(absolute).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new KeywardError(code === 'ENOENT' ? `no such file or directory: ${target}` : `cannot read ${target}: ${(error as Error).message}`, {
+        hint: code === 'ENOENT' ? 'Check the path; `keyward scan .` scans the current directory.' : undefined,
+      });
+    }
+  }
+  const dir = isDirectory ? absolute : resolve(absolute, '..');
+  const repo = options.staged ? requireRepository(dir, '--staged') : options.history ? requireRepository(dir, '--history') : gitToplevel(dir);
+
+  const configFile = options.configFile ? resolve(cwd, options.configFile) : join(repo ?? dir, CONFIG_FILE);
+  const { config } = await requireValidConfig(configFile, Boolean(options.configFile));
+  const ruleset = buildRuleSet(config);
+  const baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
+  const stats = emptyStats();
+  const issues: ScanIssue[] = [];
+  for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
+  const collector = new Collector(ruleset, baseline, stats, Boolean(options.showSecrets));
+  const maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const threads = Math.max(1, options.threads ?? defaultThreads());
+  const progress = options.onProgress;
+
+  let findings: Finding[];
+  if (options.staged) {
+    findings = scanStaged(repo!, cwd, ruleset, collector, stats);
+  } else if (options.history) {
+    findings = await scanHistory(repo!, cwd, options, ruleset, collector, stats, issues, threads, config);
+  } else if (stdin) {
+    const data = await readAll(options.stdin ?? process.stdin);
+    const outcome = { path: '(stdin)', ...scanBuffer(ruleset.detector, '(stdin)', data) };
+    countOutcome(stats, issues, outcome, false);
+    collector.add('(stdin)', outcome.matches, { source: 'stdin' }, false);
+    findings = collector.findings;
+  } else if (!isDirectory) {
+    const path = toPosix(relative(cwd, absolute)) || target;
+    const outcome = { path, ...scanFile(ruleset.detector, absolute, path, maxSize) };
+    countOutcome(stats, issues, outcome, false);
+    collector.add(path, outcome.matches, { source: 'file' }, true);
+    findings = collector.findings;
+  } else {
+    const listing = await listTree(absolute, cwd, repo !== undefined);
+    issues.push(...listing.issues);
+    const items = listing.items.filter((item) => !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
+    const record = (outcomes: FileOutcome[]) => {
+      for (const o of outcomes) {
+        countOutcome(stats, issues, o, listing.fromGit);
+        if (o.matches.length > 0) collector.add(o.path, o.matches, { source: 'file' }, true);
+      }
+      progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
+    };
+    const pool = items.length >= POOL_THRESHOLD_FILES ? ScanPool.create(threads, config) : undefined;
+    try {
+      if (pool) {
+        const jobs: Promise<void>[] = [];
+        for (let i = 0; i < items.length; i += FILE_BATCH) {
+          jobs.push(pool.run<FileOutcome[]>({ type: 'files', items: items.slice(i, i + FILE_BATCH), maxSize }).then(record));
+        }
+        await Promise.all(jobs);
+      } else {
+        for (let i = 0; i < items.length; i += FILE_BATCH) record(scanFiles(ruleset, items.slice(i, i + FILE_BATCH), maxSize));
+      }
+    } finally {
+      await pool?.close();
+    }
+    findings = collector.findings;
+  }
+
+  findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1)));
+  return {
+    findings,
+    stats,
+    issues,
+    partial: issues.some((i) => !i.message.startsWith('disable:')),
+    target: stdin ? '-' : target,
+    mode: mode === 'tree' && !isDirectory ? 'file' : mode,
+    durationMs: Date.now() - started,
+  };
+}
+
+function repoRelative(root: string, absolute: string): string {
+  return toPosix(relative(root, absolute));
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(typeof part === 'string' ? Buffer.from(part) : (part as Buffer));
+  return Buffer.concat(parts);
+}
+
+/** Lines added by the staged diff: what this commit would add, nothing it already had. */
+function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Collector, stats: ScanStats): Finding[] {
+  const r = gitSync(repo, ['diff', '--cached', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', '--diff-filter=ACMRT']);
+  if (r.status !== 0) {
+    throw new KeywardError(`git could not read the staged changes: ${firstLine(r.stderr)}`, { hint: 'Check the repository with `git status`.' });
+  }
+  const outcome = scanDiff(ruleset, r.stdout, false);
+  stats.files = outcome.files + outcome.binary;
+  stats.bytes = outcome.bytes;
+  stats.skipped.binary = outcome.binary;
+  for (const item of outcome.items) {
+    const file = toPosix(relative(cwd, join(repo, item.path))) || item.path;
+    collector.add(file, item.matches, { source: 'staged' }, true);
+  }
+  return collector.findings;
+}
+
+/**
+ * Every commit on every ref (or a range), as added lines from one `git log -p -U0` stream cut
+ * into batches of whole commits for the workers. Each secret is reported once, at the commit
+ * that first introduced it.
+ */
+async function scanHistory(
+  repo: string,
+  cwd: string,
+  options: ScanOptions,
+  ruleset: RuleSet,
+  collector: Collector,
+  stats: ScanStats,
+  issues: ScanIssue[],
+  threads: number,
+  config: Parameters<typeof ScanPool.create>[1],
+): Promise<Finding[]> {
+  for (const [flag, rev] of [['--since', options.since], ['--branch', options.branch]] as const) {
+    if (rev !== undefined && !revisionExists(repo, rev)) {
+      throw new KeywardError(`${flag} ${rev}: no such revision in this repository`, { hint: 'Use a commit, tag or branch name that `git rev-parse` knows.' });
+    }
+  }
+  if (gitSync(repo, ['rev-parse', '--is-shallow-repository']).stdout.toString().trim() === 'true') {
+    issues.push({ path: '.', message: 'shallow clone: commits before the shallow boundary were not scanned (run `git fetch --unshallow` to scan them)' });
+  }
+  const revs = [options.branch ?? '--all', ...(options.since ? [`^${options.since}`] : [])];
+  const args = ['log', ...revs, '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', LOG_FORMAT, '--end-of-options'];
+  const git = gitStream(repo, args);
+  let stderr = '';
+  git.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<number>((res) => git.on('close', (code) => res(code ?? 1)));
+
+  const first = new Map<string, { finding: Finding; count: number }>();
+  const order: string[] = [];
+  const record = (outcome: DiffBatchOutcome) => {
+    stats.commits = (stats.commits ?? 0) + outcome.commits;
+    stats.files += outcome.files + outcome.binary;
+    stats.skipped.binary += outcome.binary;
+    stats.bytes += outcome.bytes;
+    for (const item of outcome.items) {
+      const file = toPosix(relative(cwd, join(repo, item.path))) || item.path;
+      const origin: FindingOrigin = { source: 'history', ...item.meta };
+      for (const finding of collector.add(file, item.matches, origin, false)) {
+        const seen = first.get(finding.fingerprint);
+        if (!seen) {
+          first.set(finding.fingerprint, { finding, count: 1 });
+          order.push(finding.fingerprint);
+        } else {
+          seen.count++;
+          // git log lists newest first: an equal or older date seen later is the earlier commit.
+          if ((finding.date ?? '') <= (seen.finding.date ?? '')) seen.finding = finding;
+        }
+      }
+    }
+    options.onProgress?.({ files: stats.files, bytes: stats.bytes, commits: stats.commits });
+  };
+
+  const pool = threads > 1 ? ScanPool.create(threads, config) : undefined;
+  const jobs: Promise<void>[] = [];
+  /** Hands a batch to a worker; waits while the workers are behind, so git waits too. */
+  const dispatch = async (batch: Buffer) => {
+    if (!pool) return record(scanDiff(ruleset, batch, true));
+    jobs.push(pool.run<DiffBatchOutcome>({ type: 'diff', data: batch, commits: true }).then(record));
+    await pool.capacity(pool.size * 2);
+  };
+
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  try {
+    for await (const part of git.stdout as AsyncIterable<Buffer>) {
+      pending.push(part);
+      pendingBytes += part.length;
+      if (pendingBytes < HISTORY_BATCH_BYTES) continue;
+      const joined = Buffer.concat(pending);
+      const bounds = commitBoundaries(joined);
+      // Keep the last (possibly incomplete) commit for the next batch.
+      const cut = bounds.length >= 4 ? bounds[bounds.length - 2] : 0;
+      if (cut > 0) {
+        await dispatch(joined.subarray(0, cut));
+        pending = [joined.subarray(cut)];
+        pendingBytes = pending[0].length;
+      } else {
+        pending = [joined];
+      }
+    }
+    if (pendingBytes > 0) await dispatch(Buffer.concat(pending));
+    await Promise.all(jobs);
+  } finally {
+    await pool?.close();
+  }
+  const status = await exited;
+  if (status !== 0) {
+    if (stats.commits === undefined || stats.commits === 0) {
+      throw new KeywardError(`git could not read the history: ${firstLine(stderr)}`, { hint: 'Check the repository with `git fsck`.' });
+    }
+    issues.push({ path: '.', message: `git stopped early, history is incomplete: ${firstLine(stderr)}` });
+  }
+  stats.commits ??= 0;
+  return order.map((fp) => {
+    const { finding, count } = first.get(fp)!;
+    return count > 1 ? { ...finding, occurrences: count } : finding;
+  });
+}
