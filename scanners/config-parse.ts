@@ -69,7 +69,14 @@ const configSchema = z.strictObject({
 export type ParsedScanConfig = z.infer<typeof configSchema>;
 
 /** Parses and validates config text; never throws on bad input, returns problems instead. */
-export function parseScanConfig(text: string, file: string): LoadedConfig {
+/** Parsed config plus a way to point at any path in the source, for later checks. */
+export interface ParsedConfig extends LoadedConfig {
+  /** Line and column of the node at `path` (or its nearest existing parent). */
+  locate(path: (string | number)[]): { line: number; column: number };
+}
+
+/** Parses and validates config text; never throws on bad input, returns problems instead. */
+export function parseScanConfig(text: string, file: string): ParsedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
@@ -77,23 +84,24 @@ export function parseScanConfig(text: string, file: string): LoadedConfig {
     const pos = lineCounter.linePos(offset ?? 0);
     return { line: pos.line, column: pos.col };
   };
+  const locate = (path: (string | number)[]) => {
+    let node: unknown;
+    for (let n = path.length; n >= 0 && !isNode(node); n--) node = doc.getIn(path.slice(0, n), true);
+    return at(isNode(node) ? node.range?.[0] : undefined);
+  };
   for (const error of doc.errors) problems.push({ file, ...at(error.pos[0]), message: error.message.split('\n')[0] });
-  if (problems.length > 0) return { config: {}, file, problems };
+  if (problems.length > 0) return { config: {}, file, problems, locate };
 
   const raw: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      // Point at the deepest node that exists on the issue's path.
       let path = issue.path as (string | number)[];
       if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]];
-      let node: unknown;
-      for (let n = path.length; n >= 0 && !isNode(node); n--) node = doc.getIn(path.slice(0, n), true);
-      const range = isNode(node) ? node.range : undefined;
       const where = path.length ? `${path.join('.')}: ` : '';
-      problems.push({ file, ...at(range?.[0]), message: `${where}${issue.message}` });
+      problems.push({ file, ...locate(path), message: `${where}${issue.message}` });
     }
-    return { config: {}, file, problems };
+    return { config: {}, file, problems, locate };
   }
-  return { config: parsed.data, file, problems };
+  return { config: parsed.data, file, problems, locate };
 }

@@ -158,7 +158,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   } else {
     const listing = await listTree(absolute, cwd, repo !== undefined);
     issues.push(...listing.issues);
-    const items = listing.items.filter((item) => !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
+    // The config file itself holds custom rules' example secrets by design: it is not scanned.
+    const items = listing.items.filter((item) => item.absolute !== configFile && !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
     const record = (outcomes: FileOutcome[]) => {
       for (const o of outcomes) {
         countOutcome(stats, issues, o, listing.fromGit);

@@ -34,6 +34,8 @@ export class Detector {
   private readonly automaton: KeywordAutomaton;
   /** For each distinct keyword, the rules that listed it. */
   private readonly keywordRules: number[][];
+  /** Per rule, the windows of the chunk being scanned: reused, emptied after each chunk. */
+  private readonly windows: number[][];
 
   constructor(readonly rules: readonly Rule[]) {
     const keywordIndex = new Map<string, number>();
@@ -53,6 +55,7 @@ export class Detector {
       return { rule, regex: undefined, before: rule.window?.before ?? 0, after: rule.window?.after ?? 0 };
     });
     this.automaton = new KeywordAutomaton([...keywordIndex.keys()]);
+    this.windows = rules.map(() => []);
   }
 
   /** Distinct keywords of all rules, lower case. */
@@ -70,31 +73,50 @@ export class Detector {
     const data = chunk.data;
     const n = data.length;
     // 1. Keyword hits → per-rule windows of whole lines (capped), merged as they come in order.
-    const windows = new Map<number, number[]>();
-    const { lengths } = this.automaton;
-    this.automaton.scan(data, (keyword, end) => {
-      const start = end - lengths[keyword];
-      for (const ruleIndex of this.keywordRules[keyword]) {
-        const c = this.compiled[ruleIndex];
-        const from = Math.max(0, start - c.before);
-        const to = Math.min(n, end + c.after);
-        let list = windows.get(ruleIndex);
-        if (list && list[list.length - 1] >= from) {
+    const windows = this.windows;
+    const touched: number[] = [];
+    const { lengths, outStart, outList } = this.automaton;
+    const { hits, length } = this.automaton.scanStates(data);
+    for (let i = 0; i < length; i += 2) {
+      const state = hits[i];
+      const end = hits[i + 1];
+      for (let j = outStart[state], e = outStart[state + 1]; j < e; j++) {
+        const keyword = outList[j];
+        const start = end - lengths[keyword];
+        for (const ruleIndex of this.keywordRules[keyword]) {
+          const c = this.compiled[ruleIndex];
+          const list = windows[ruleIndex];
+          const to = Math.min(n, end + c.after);
           // Already covered up to here: extend only when this hit reaches further.
-          if (list[list.length - 1] >= to) continue;
+          if (list.length > 0 && list[list.length - 1] >= to) continue;
+          const ws = lineStart(data, Math.max(0, start - c.before));
+          const we = lineEnd(data, to);
+          if (list.length === 0) {
+            touched.push(ruleIndex);
+            list.push(ws, we);
+          } else if (ws <= list[list.length - 1] + 1) list[list.length - 1] = Math.max(list[list.length - 1], we);
+          else list.push(ws, we);
         }
-        const ws = lineStart(data, from);
-        const we = lineEnd(data, to);
-        if (!list) windows.set(ruleIndex, (list = [ws, we]));
-        else if (ws <= list[list.length - 1] + 1) list[list.length - 1] = Math.max(list[list.length - 1], we);
-        else list.push(ws, we);
       }
-    });
-    if (windows.size === 0) return [];
+    }
+    if (touched.length === 0) return [];
 
     // 2. Regexes on the windows, then entropy, false-positive filters and offline validation.
     const candidates: Candidate[] = [];
-    for (const [ruleIndex, list] of windows) {
+    try {
+      this.runRegexes(chunk, touched, candidates);
+    } finally {
+      for (const ruleIndex of touched) windows[ruleIndex].length = 0;
+    }
+    if (candidates.length === 0) return [];
+    return this.locate(chunk, dropOverlaps(candidates, this.compiled));
+  }
+
+  /** Runs each touched rule's regex over its windows and keeps what passes the checks. */
+  private runRegexes(chunk: Chunk, touched: number[], candidates: Candidate[]): void {
+    const data = chunk.data;
+    for (const ruleIndex of touched) {
+      const list = this.windows[ruleIndex];
       const rule = this.compiled[ruleIndex].rule;
       const regex = this.regexFor(ruleIndex);
       const seen = new Set<number>();
@@ -121,8 +143,6 @@ export class Detector {
         }
       }
     }
-    if (candidates.length === 0) return [];
-    return this.locate(chunk, dropOverlaps(candidates, this.compiled));
   }
 
   /** Adds line and column, marks lines carrying `keyward:allow`, and maps lines through the chunk's line map. */

@@ -33,10 +33,8 @@ function decodeUtf16(data: Buffer): Buffer | undefined {
 }
 
 /** Binary content has a NUL byte in its first 8000 bytes, the same test git uses. */
-export function looksBinary(data: Uint8Array): boolean {
-  const end = Math.min(data.length, SNIFF);
-  for (let i = 0; i < end; i++) if (data[i] === 0) return true;
-  return false;
+export function looksBinary(data: Buffer): boolean {
+  return data.subarray(0, SNIFF).indexOf(0) !== -1;
 }
 
 /** Scans an in-memory buffer (a whole small file, stdin, an archive member). */
@@ -59,6 +57,9 @@ function scanBlocks(detector: Detector, path: string, size: number, read: (into:
   let start = 0;
   let reportFrom = 0;
   let firstLine = 1;
+  // Bytes between the last newline before this block and its start: a block that begins
+  // mid-line adds them to the columns of its first line.
+  let carry = 0;
   for (;;) {
     const length = read(buffer.subarray(0, Math.min(BLOCK_SIZE, size - start)), start);
     const block = buffer.subarray(0, length);
@@ -66,11 +67,14 @@ function scanBlocks(detector: Detector, path: string, size: number, read: (into:
     const reportUntil = last ? start + length : start + length - BLOCK_OVERLAP;
     for (const m of detector.detect({ path, data: block, firstLine })) {
       const offset = m.offset + start;
-      if (offset >= reportFrom && offset < reportUntil) matches.push({ ...m, offset });
+      if (offset >= reportFrom && offset < reportUntil) matches.push({ ...m, offset, column: m.line === firstLine ? m.column + carry : m.column });
     }
     if (last) break;
     const next = reportUntil - BLOCK_CONTEXT;
-    firstLine += countNewlines(block, next - start);
+    const advanced = next - start;
+    const lastNewline = block.subarray(0, advanced).lastIndexOf(10);
+    carry = lastNewline === -1 ? carry + advanced : advanced - lastNewline - 1;
+    firstLine += countNewlines(block, advanced);
     start = next;
     reportFrom = reportUntil;
   }

@@ -15,7 +15,9 @@ export const genericRules: Rule[] = [
     provider: 'generic',
     keywords: ['key', 'token', 'secret', 'passw', 'pwd', 'credential'],
     pattern:
-      `(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}${NAME}[A-Za-z0-9_-]{0,20}["'\`]?[ \\t]{0,8}(?::=|=>|\\?=|=|:)[ \\t]{0,8}(?:[rbu]?["'\`])?` +
+      // Starts at the name's keyword, not before it: a leading class-run would make the regex
+      // engine try every position of every window.
+      `${NAME}[A-Za-z0-9_-]{0,20}["'\`]?[ \\t]{0,8}(?::=|=>|\\?=|=|:)[ \\t]{0,8}(?:[rbu]?["'\`])?` +
       `(?<secret>[A-Za-z0-9+/=_~!@#%^&*.:|-]{10,256})(?=["'\`]|[ \\t]*(?:$|[;,)}\\]\\r\\n#]))`,
     flags: 'im',
     entropy: 3.3,

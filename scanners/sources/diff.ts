@@ -105,7 +105,8 @@ export function parseDiff(buf: Buffer, from = 0, to = buf.length): AddedLines[] 
     } else if (current && !current.inHunks) {
       const line = buf.toString('utf8', at, end);
       if (line.startsWith('+++ ')) {
-        const target = line.slice(4);
+        // git ends the name with a TAB when it contains a space, as GNU diff does.
+        const target = line.slice(4).replace(/\t$/, '');
         if (target === '/dev/null') current.deleted = true;
         else current.path = stripPrefix(target);
       } else if (line.startsWith('rename to ') || line.startsWith('copy to ')) {

@@ -1,0 +1,143 @@
+// Deterministic benchmark inputs: a source tree of realistic files with secrets sprinkled in, and
+// a git repository with a long history. Same seed, same bytes, every run and every machine.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** mulberry32: a small, fast, seedable PRNG. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ('user account order invoice payment token session cache config client server request response handler ' +
+  'service repository model view controller router middleware logger metrics event queue worker job retry timeout ' +
+  'buffer stream parser encoder decoder schema field value index table query filter sort page limit offset count ' +
+  'key secret password auth credential api endpoint url host port path file dir name id type status error result').split(' ');
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function makeGen(seed) {
+  const rand = prng(seed);
+  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+  const int = (n) => Math.floor(rand() * n);
+  const ident = () => pick(WORDS) + pick(WORDS).replace(/^./, (c) => c.toUpperCase());
+  const alnum = (n) => Array.from({ length: n }, () => ALNUM[int(62)]).join('');
+  const sentence = () => Array.from({ length: 4 + int(10) }, () => pick(WORDS)).join(' ');
+  return { rand, pick, int, ident, alnum, sentence };
+}
+
+/** Secret-bearing lines of a few kinds (shapes only: random values, not real keys). */
+function secretLine(g) {
+  switch (g.int(5)) {
+    case 0: return `const OPENAI_API_KEY = "sk-proj-${g.alnum(60)}T3BlbkFJ${g.alnum(60)}";`;
+    case 1: return `aws_secret_access_key = ${g.alnum(40)}`;
+    case 2: return `SLACK_BOT_TOKEN=xoxb-${1000000000 + g.int(9e9)}-${1000000000 + g.int(9e9)}-${g.alnum(24)}`;
+    case 3: return `DATABASE_URL=postgres://app:${g.alnum(16)}@db.internal.example.net:5432/app`;
+    default: return `api_key: "${g.alnum(32)}"`;
+  }
+}
+
+const EXT = ['ts', 'js', 'py', 'go', 'yaml', 'json', 'md', 'java'];
+
+function sourceFile(g, ext, targetBytes, secretChance) {
+  const lines = [];
+  let size = 0;
+  while (size < targetBytes) {
+    let line;
+    const r = g.rand();
+    if (r < secretChance) line = secretLine(g);
+    else if (ext === 'md') line = g.sentence();
+    else if (ext === 'json') line = `  "${g.ident()}": "${g.sentence()}",`;
+    else if (ext === 'yaml') line = `${g.ident()}: ${g.pick(['true', 'false', g.int(1000), g.ident()])}`;
+    else if (r < 0.2) line = `// ${g.sentence()}`;
+    else if (r < 0.5) line = `  const ${g.ident()} = ${g.ident()}.${g.ident()}(${g.ident()}, ${g.int(100)});`;
+    else if (r < 0.7) line = `  if (${g.ident()}.${g.pick(WORDS)} === "${g.pick(WORDS)}") { return ${g.ident()}; }`;
+    else line = `function ${g.ident()}(${g.ident()}: ${g.pick(['string', 'number', 'Config', 'Request'])}) { ${g.ident()}.${g.pick(WORDS)}(); }`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return lines.join('\n') + '\n';
+}
+
+function git(cwd, ...args) {
+  execFileSync('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@keyward.dev', ...args], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** A committed tree of about `megabytes` MB. Reused when it already exists for the same seed. */
+export function makeTree(dir, megabytes, seed = 1) {
+  const marker = join(dir, '.bench-tree');
+  const stamp = `tree ${megabytes} ${seed} v2`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const g = makeGen(seed);
+  let total = 0;
+  let n = 0;
+  while (total < megabytes * 1024 * 1024) {
+    const ext = EXT[n % EXT.length];
+    const sub = join(dir, `pkg${n % 50}`, `mod${Math.floor(n / 50) % 40}`);
+    mkdirSync(sub, { recursive: true });
+    const text = sourceFile(g, ext, 2000 + g.int(16000), 0.0005);
+    writeFileSync(join(sub, `${g.ident()}${n}.${ext}`), text);
+    total += text.length;
+    n++;
+  }
+  git(dir, 'init', '-q');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', 'corpus');
+  writeFileSync(marker, stamp);
+  return dir;
+}
+
+/** A repository of `commits` commits built with git fast-import (seconds, not minutes). */
+export function makeHistory(dir, commits, seed = 2) {
+  const marker = join(dir, '.bench-history');
+  const stamp = `history ${commits} ${seed} v2`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
+  const g = makeGen(seed);
+  const files = Array.from({ length: 400 }, (_, i) => `src/${g.ident()}${i}.${EXT[i % EXT.length]}`);
+  const contents = new Map();
+  const parts = [];
+  const start = 1_600_000_000;
+  for (let c = 0; c < commits; c++) {
+    const changed = new Set(Array.from({ length: 1 + g.int(6) }, () => g.pick(files)));
+    let body = '';
+    for (const f of changed) {
+      const ext = f.split('.').pop();
+      const previous = contents.get(f) ?? '';
+      // Mostly appends and edits of a few lines, sometimes a rewrite: like real history.
+      const next = g.rand() < 0.1 || previous.length > 60000 ? sourceFile(g, ext, 3000 + g.int(20000), 0.002) : previous + sourceFile(g, ext, 200 + g.int(3000), 0.002);
+      contents.set(f, next);
+      const data = Buffer.from(next);
+      body += `M 100644 inline ${f}\ndata ${data.length}\n${next}\n`;
+    }
+    const when = start + c * 3600;
+    const msg = `change ${c}`;
+    parts.push(`commit refs/heads/main\ncommitter Bench <bench@keyward.dev> ${when} +0000\ndata ${msg.length}\n${msg}\n${c > 0 ? '' : ''}${body}\n`);
+  }
+  const r = spawnSync('git', ['fast-import', '--quiet'], { cwd: dir, input: parts.join(''), maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`fast-import failed: ${r.stderr}`);
+  execFileSync('git', ['reset', '-q', '--hard', 'main'], { cwd: dir });
+  writeFileSync(marker, stamp);
+  return dir;
+}
+
+/** A repository with a 10-file commit staged. */
+export function makeStaged(dir, seed = 3) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const g = makeGen(seed);
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  for (let i = 0; i < 10; i++) writeFileSync(join(dir, `file${i}.ts`), sourceFile(g, 'ts', 4000, 0));
+  git(dir, 'add', '-A');
+  return dir;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// `npm run bench`: keyward against the floors it cannot beat, measured in the same run on the
+// same machine (ratios, not absolute times, are what carry across machines).
+//
+//   tree     keyward scan vs ripgrep searching the same tree for the union of rule keywords
+//   history  keyward scan --history vs `git log -p --all -U0` and `git cat-file --batch-all-objects --batch`
+//   staged   keyward scan --staged on a 10-file commit vs `node -e 0`
+//
+// Usage: npm run bench [-- --only tree,history,staged] [--tree-mb 200] [--commits 2000] [--runs 3]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeHistory, makeStaged, makeTree } from './corpus.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'run.js');
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'tree,history,staged' },
+    'tree-mb': { type: 'string', default: '200' },
+    commits: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    work: { type: 'string', default: join(ROOT, '.bench') },
+  },
+});
+const only = new Set(values.only.split(','));
+const runs = Number(values.runs);
+const threads = Number(values.threads);
+const work = resolve(values.work);
+mkdirSync(work, { recursive: true });
+const env = { ...process.env, KEYWARD_HOME: join(work, 'home'), NO_COLOR: '1' };
+
+/** Median wall time in ms of `runs` runs of a command (after one warm-up). */
+function time(cmd, args, options = {}) {
+  const once = () => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], env, cwd: options.cwd, maxBuffer: 1 << 30 });
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (r.status !== 0 && !(options.ok ?? [0]).includes(r.status)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return ms;
+  };
+  once();
+  const samples = Array.from({ length: options.runs ?? runs }, once).sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+const results = { machine: { cpus: cpus()[0]?.model, cores: availableParallelism(), memGB: Math.round(totalmem() / 2 ** 30), node: process.version }, threads };
+const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
+
+if (only.has('tree')) {
+  const dir = makeTree(join(work, 'tree'), Number(values['tree-mb']));
+  const bytes = Number(execFileSync('du', ['-sb', '--exclude=.git', dir], { encoding: 'utf8' }).split('\t')[0]);
+  const rules = JSON.parse(execFileSync(process.execPath, [BIN, 'rules', 'list', '--json'], { env, encoding: 'utf8' }));
+  const keywords = join(work, 'keywords.txt');
+  writeFileSync(keywords, [...new Set(rules.flatMap((r) => r.keywords))].join('\n') + '\n');
+  const keyward = time(process.execPath, [BIN, 'scan', dir, '--format', 'json', '--threads', String(threads)], { ok: [0, 1] });
+  const rg = time('rg', ['-c', '-i', '-F', '-f', keywords, '--threads', String(threads), dir], { ok: [0, 1] });
+  results.tree = {
+    megabytes: +(bytes / 2 ** 20).toFixed(1),
+    keywardSeconds: +(keyward / 1000).toFixed(3),
+    ripgrepSeconds: +(rg / 1000).toFixed(3),
+    ratioToRipgrep: +(keyward / rg).toFixed(2),
+    mbPerSecondPerCore: +(bytes / 2 ** 20 / (keyward / 1000) / threads).toFixed(1),
+  };
+  console.log(`tree: ${results.tree.megabytes} MB  keyward ${fmt(keyward)}  rg ${fmt(rg)}  ratio ${results.tree.ratioToRipgrep}x (target ≤ 4x)  ${results.tree.mbPerSecondPerCore} MB/s/core`);
+}
+
+if (only.has('history')) {
+  const dir = makeHistory(join(work, 'history'), Number(values.commits));
+  const keyward = time(process.execPath, [BIN, 'scan', '--history', '--format', 'json', '--threads', String(threads)], { cwd: dir, ok: [0, 1] });
+  const log = time('git', ['log', '-p', '--all', '-U0'], { cwd: dir });
+  const blobs = time('git', ['cat-file', '--batch-all-objects', '--batch'], { cwd: dir });
+  const logBytes = spawnSync('git', ['log', '-p', '--all', '-U0'], { cwd: dir, maxBuffer: 1 << 30 }).stdout.length;
+  const blobBytes = spawnSync('git', ['cat-file', '--batch-all-objects', '--batch'], { cwd: dir, maxBuffer: 1 << 30 }).stdout.length;
+  results.history = {
+    commits: Number(values.commits),
+    logMegabytes: +(logBytes / 2 ** 20).toFixed(1),
+    blobMegabytes: +(blobBytes / 2 ** 20).toFixed(1),
+    keywardSeconds: +(keyward / 1000).toFixed(3),
+    gitLogSeconds: +(log / 1000).toFixed(3),
+    catFileSeconds: +(blobs / 1000).toFixed(3),
+    ratioToGitLog: +(keyward / log).toFixed(2),
+    ratioToCatFile: +(keyward / blobs).toFixed(2),
+  };
+  console.log(`history: ${values.commits} commits, ${results.history.logMegabytes} MB of diffs, ${results.history.blobMegabytes} MB of blobs  keyward ${fmt(keyward)}  git log ${fmt(log)} (ratio ${results.history.ratioToGitLog}x, target ≤ 1.2x)  cat-file ${fmt(blobs)} (ratio ${results.history.ratioToCatFile}x)`);
+}
+
+if (only.has('staged')) {
+  const dir = makeStaged(join(work, 'staged'));
+  const keyward = time(process.execPath, [BIN, 'scan', '--staged'], { cwd: dir, runs: Math.max(runs, 15) });
+  const node = time(process.execPath, ['-e', '0'], { runs: Math.max(runs, 15) });
+  results.staged = { keywardMs: +keyward.toFixed(1), nodeMs: +node.toFixed(1), ratioToNode: +(keyward / node).toFixed(2) };
+  console.log(`staged: keyward ${keyward.toFixed(1)} ms  node -e 0 ${node.toFixed(1)} ms  ratio ${results.staged.ratioToNode}x (target ≤ 2.5x)`);
+}
+
+writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+console.log(`\nmachine: ${results.machine.cpus}, ${results.machine.cores} cores, ${results.machine.memGB} GB, node ${results.machine.node}; results in ${join(work, 'results.json')}`);
