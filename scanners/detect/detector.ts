@@ -150,30 +150,35 @@ export class Detector {
     const data = chunk.data;
     candidates.sort((a, b) => a.offset - b.offset);
     const matches: Match[] = [];
+    // Walk forward once: the current line's bounds, whether it carries keyward:allow, and the
+    // column reached so far on it, so many matches on one long line stay linear.
     let lineIndex = 0;
     let lineStartAt = 0;
+    let nextNewline = data.indexOf(10);
+    let allowOnLine: boolean | undefined;
+    let columnAt = 0;
+    let columnChars = 0;
     for (const c of candidates) {
-      for (;;) {
-        const nl = data.indexOf(10, lineStartAt);
-        if (nl === -1 || nl >= c.offset) break;
+      while (nextNewline !== -1 && nextNewline < c.offset) {
         lineIndex++;
-        lineStartAt = nl + 1;
+        lineStartAt = nextNewline + 1;
+        nextNewline = data.indexOf(10, lineStartAt);
+        allowOnLine = undefined;
+        columnAt = lineStartAt;
+        columnChars = 0;
       }
-      const lineStop = lineEnd(data, c.offset + c.length);
-      const inlineAllowed = data.subarray(lineStartAt, lineStop).indexOf(INLINE_ALLOW) !== -1;
-      const column =
-        c.offset - lineStartAt > 65536
-          ? c.offset - lineStartAt + 1
-          : data.toString('utf8', lineStartAt, c.offset).length + 1;
+      allowOnLine ??= data.subarray(lineStartAt, nextNewline === -1 ? data.length : nextNewline).indexOf(INLINE_ALLOW) !== -1;
+      columnChars += data.toString('utf8', columnAt, c.offset).length;
+      columnAt = c.offset;
       const line = chunk.lineMap ? (chunk.lineMap[lineIndex] ?? lineIndex + 1) : lineIndex + (chunk.firstLine ?? 1);
       matches.push({
         ruleId: this.compiled[c.rule].rule.id,
         secret: c.secret,
         line,
-        column,
+        column: columnChars + 1,
         offset: c.offset,
         confidence: c.confidence,
-        ...(inlineAllowed ? { inlineAllowed: true } : {}),
+        ...(allowOnLine ? { inlineAllowed: true } : {}),
       });
     }
     return matches;

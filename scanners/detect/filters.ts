@@ -18,13 +18,17 @@ const DOCUMENTED_KEYS = new Set([
   'pk_test_6pRNASCoBOKtIshFeQd4XMUh',
   'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe',
   'xoxb-not-a-real-token-this-will-not-work',
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==', // Azurite
+  'perm:cm9vdA==.dG9rZW4=.rNZ38ije7uiWwnUTRDdyFDdUkoPUPi', // YouTrack documentation
+  'tfp_943af478d3ff3d4d760020c11af102b79c440513', // Typeform documentation
+  're_c1tpEyD8_NKFusih9vKVQknRAQfmFcWCv', // Resend documentation
 ]);
 
 export function placeholderReason(secret: string): string | undefined {
   if (DOCUMENTED_KEYS.has(secret)) return 'documented example key';
   if (PLACEHOLDER_WORDS.test(secret)) return 'placeholder';
   if (/(.)\1{7,}/.test(secret)) return 'repeated character';
-  if (/^(?:0123456789|abcdefghij|1234567890)/i.test(secret.replace(/^[a-z]+[_-]/i, ''))) return 'sequence';
+  if (/0123456789|123456789|abcdefghij|ABCDEFGHIJ|qwertyuiop/.test(secret)) return 'sequence';
   return undefined;
 }
 
