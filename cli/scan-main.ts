@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeywardError, formatError, isKeywardError } from './errors.js';
 import { SCAN_FLAGS, type ScanFlags } from './scan-flags.js';
-import { EXIT_ERROR, executeScan } from './services/scan.js';
+import type { HistoryLog } from '../scanners/sources/history-log.js';
+
+const EXIT_ERROR = 2;
 
 /**
  * `keyward scan` without oclif: the pre-commit hook runs on every commit, so start-up time is
@@ -25,12 +28,21 @@ export async function main(argv: string[]): Promise<number> {
     if (flags.format !== undefined && !spec.options.includes(flags.format as never)) {
       return fail(`--format ${flags.format} is not supported`, `Use one of: ${spec.options.join(', ')}.`);
     }
+    // History scans wait on git: start it now and load the scanner while it runs.
+    let historyLog: HistoryLog | undefined;
+    if (flags.history && !flags.staged && !flags['write-baseline']) {
+      const { spawnHistoryLog } = await import('../scanners/sources/history-log.js');
+      const target = parsed.positionals[0];
+      historyLog = spawnHistoryLog(target && target !== '.' ? resolve(process.cwd(), target) : process.cwd(), { since: flags.since, branch: flags.branch });
+    }
+    const { executeScan } = await import('./services/scan.js');
     return await executeScan(parsed.positionals[0], flags, {
       cwd: process.cwd(),
       stdout: process.stdout,
       stderr: process.stderr,
       stdin: process.stdin,
       env: process.env,
+      historyLog,
     });
   } catch (error) {
     process.stderr.write(formatError(error) + '\n');

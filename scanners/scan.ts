@@ -2,13 +2,14 @@ import { statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { KeywardError } from '../cli/errors.js';
 import { loadBaseline } from './baseline.js';
-import { CONFIG_FILE, requireValidConfig } from './config.js';
+import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
 import { ScanPool, defaultThreads } from './detect/pool.js';
 import { scanBuffer, scanFile } from './detect/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
-import { LOG_FORMAT, commitBoundaries } from './sources/diff.js';
-import { firstLine, gitStream, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
+import { commitBoundaries } from './sources/diff.js';
+import { spawnHistoryLog, type HistoryLog } from './sources/history-log.js';
+import { firstLine, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
 import { listTree } from './sources/tree.js';
 import { emptyStats, type Finding, type FindingOrigin, type Match, type ScanIssue, type ScanResult, type ScanStats } from './types.js';
 
@@ -39,6 +40,8 @@ export interface ScanOptions {
   threads?: number;
   stdin?: NodeJS.ReadableStream;
   onProgress?: (progress: ScanProgress) => void;
+  /** With `history`: a `git log` already started by the caller (see history-log.ts). */
+  historyLog?: HistoryLog;
 }
 
 export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
@@ -46,7 +49,7 @@ export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
 const POOL_THRESHOLD_FILES = 200;
 const FILE_BATCH = 48;
 /** git log output is cut into batches of whole commits of about this size for the workers. */
-const HISTORY_BATCH_BYTES = 1024 * 1024;
+const HISTORY_BATCH_BYTES = 256 * 1024;
 
 const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
 
@@ -124,25 +127,43 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
   }
   const dir = isDirectory ? absolute : resolve(absolute, '..');
-  const repo = options.staged ? requireRepository(dir, '--staged') : options.history ? requireRepository(dir, '--history') : gitToplevel(dir);
+  let repo: string | undefined;
+  try {
+    repo = options.staged ? requireRepository(dir, '--staged') : options.history ? requireRepository(dir, '--history') : gitToplevel(dir);
+  } catch (error) {
+    options.historyLog?.kill();
+    throw error;
+  }
+
+  // git log is the slow part of a history scan: start it before loading config and rules.
+  const historyStream = options.history ? startHistory(repo!, options) : undefined;
 
   const configFile = options.configFile ? resolve(cwd, options.configFile) : join(repo ?? dir, CONFIG_FILE);
-  const { config } = await requireValidConfig(configFile, Boolean(options.configFile));
-  const ruleset = buildRuleSet(config);
-  const baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
+  let config: ScanConfig;
+  let ruleset: RuleSet;
+  let baseline: Set<string>;
+  try {
+    config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
+    ruleset = buildRuleSet(config);
+    baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
+  } catch (error) {
+    historyStream?.kill();
+    throw error;
+  }
   const stats = emptyStats();
   const issues: ScanIssue[] = [];
   for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
   const collector = new Collector(ruleset, baseline, stats, Boolean(options.showSecrets));
   const maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const threads = Math.max(1, options.threads ?? defaultThreads());
+  // git log keeps one core busy during a history scan: the workers get the others.
+  const threads = Math.max(1, options.threads ?? (options.history ? defaultThreads() - 1 : defaultThreads()));
   const progress = options.onProgress;
 
   let findings: Finding[];
   if (options.staged) {
     findings = scanStaged(repo!, cwd, ruleset, collector, stats);
   } else if (options.history) {
-    findings = await scanHistory(repo!, cwd, options, ruleset, collector, stats, issues, threads, config);
+    findings = await scanHistory(historyStream!, repo!, cwd, options, ruleset, collector, stats, issues, threads, config);
   } else if (stdin) {
     const data = await readAll(options.stdin ?? process.stdin);
     const outcome = { path: '(stdin)', ...scanBuffer(ruleset.detector, '(stdin)', data) };
@@ -167,7 +188,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       }
       progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
     };
-    const pool = items.length >= POOL_THRESHOLD_FILES ? ScanPool.create(threads, config) : undefined;
+    const pool = items.length >= POOL_THRESHOLD_FILES && threads > 1 ? ScanPool.create(threads, config) : undefined;
     try {
       if (pool) {
         const jobs: Promise<void>[] = [];
@@ -223,12 +244,24 @@ function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Coll
   return collector.findings;
 }
 
+/** Checks the revisions and starts (or adopts an already started) `git log -p -U0`. */
+function startHistory(repo: string, options: ScanOptions): HistoryLog {
+  for (const [flag, rev] of [['--since', options.since], ['--branch', options.branch]] as const) {
+    if (rev !== undefined && !revisionExists(repo, rev)) {
+      options.historyLog?.kill();
+      throw new KeywardError(`${flag} ${rev}: no such revision in this repository`, { hint: 'Use a commit, tag or branch name that `git rev-parse` knows.' });
+    }
+  }
+  return options.historyLog ?? spawnHistoryLog(repo, options);
+}
+
 /**
  * Every commit on every ref (or a range), as added lines from one `git log -p -U0` stream cut
  * into batches of whole commits for the workers. Each secret is reported once, at the commit
  * that first introduced it.
  */
 async function scanHistory(
+  git: HistoryLog,
   repo: string,
   cwd: string,
   options: ScanOptions,
@@ -237,19 +270,11 @@ async function scanHistory(
   stats: ScanStats,
   issues: ScanIssue[],
   threads: number,
-  config: Parameters<typeof ScanPool.create>[1],
+  config: ScanConfig,
 ): Promise<Finding[]> {
-  for (const [flag, rev] of [['--since', options.since], ['--branch', options.branch]] as const) {
-    if (rev !== undefined && !revisionExists(repo, rev)) {
-      throw new KeywardError(`${flag} ${rev}: no such revision in this repository`, { hint: 'Use a commit, tag or branch name that `git rev-parse` knows.' });
-    }
-  }
   if (gitSync(repo, ['rev-parse', '--is-shallow-repository']).stdout.toString().trim() === 'true') {
     issues.push({ path: '.', message: 'shallow clone: commits before the shallow boundary were not scanned (run `git fetch --unshallow` to scan them)' });
   }
-  const revs = [options.branch ?? '--all', ...(options.since ? [`^${options.since}`] : [])];
-  const args = ['log', ...revs, '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', LOG_FORMAT, '--end-of-options'];
-  const git = gitStream(repo, args);
   let stderr = '';
   git.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<number>((res) => git.on('close', (code) => res(code ?? 1)));
@@ -279,7 +304,9 @@ async function scanHistory(
     options.onProgress?.({ files: stats.files, bytes: stats.bytes, commits: stats.commits });
   };
 
-  const pool = threads > 1 ? ScanPool.create(threads, config) : undefined;
+  // Even one scanning thread is a worker: the main thread must keep draining git's pipe, or
+  // git blocks on a full pipe while we scan and the two take turns instead of overlapping.
+  const pool = ScanPool.create(threads, config);
   const jobs: Promise<void>[] = [];
   /** Hands a batch to a worker; waits while the workers are behind, so git waits too. */
   const dispatch = async (batch: Buffer) => {

@@ -4,6 +4,7 @@ import { writeBaseline } from '../../scanners/baseline.js';
 import { renderReport, REPORT_FORMATS, type ReportFormat } from '../../scanners/report/index.js';
 import { DEFAULT_MAX_FILE_SIZE, runScan } from '../../scanners/scan.js';
 import { gitToplevel } from '../../scanners/sources/git.js';
+import type { HistoryLog } from '../../scanners/sources/history-log.js';
 import type { ScanResult } from '../../scanners/types.js';
 import { KeywardError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
@@ -20,6 +21,8 @@ export interface ScanIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
+  /** A history `git log` the caller already started (the fast path does). */
+  historyLog?: HistoryLog;
 }
 
 export function exitCodeFor(result: ScanResult): number {
@@ -72,6 +75,7 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
       maxFileSize,
       threads,
       stdin: io.stdin,
+      historyLog: io.historyLog,
       onProgress: progress ? (p) => progress.update(p) : undefined,
     });
   } finally {

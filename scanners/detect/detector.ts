@@ -240,14 +240,14 @@ function resolveCluster(cluster: Candidate[], compiled: CompiledRule[], keep: Ca
 
 /** Start of the line holding `at`, looking back at most `LINE_CAP` bytes. */
 function lineStart(data: Buffer, at: number): number {
-  const from = Math.max(0, at - LINE_CAP);
-  const nl = data.subarray(from, at).lastIndexOf(10);
-  return nl === -1 ? from : from + nl + 1;
+  const stop = Math.max(0, at - LINE_CAP);
+  for (let i = at - 1; i >= stop; i--) if (data[i] === 10) return i + 1;
+  return stop;
 }
 
 /** End of the line holding `at` (exclusive of the newline), looking ahead at most `LINE_CAP` bytes. */
 function lineEnd(data: Buffer, at: number): number {
-  const to = Math.min(data.length, at + LINE_CAP);
-  const nl = data.subarray(at, to).indexOf(10);
-  return nl === -1 ? to : at + nl;
+  const stop = Math.min(data.length, at + LINE_CAP);
+  for (let i = at; i < stop; i++) if (data[i] === 10) return i;
+  return stop;
 }

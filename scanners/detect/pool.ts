@@ -55,7 +55,7 @@ export class ScanPool {
   /** A pool, or undefined when the compiled worker is not available (run inline instead). */
   static create(size: number, config: ScanConfig): ScanPool | undefined {
     const url = workerUrl();
-    return url && size > 1 ? new ScanPool(size, config, url) : undefined;
+    return url && size >= 1 ? new ScanPool(size, config, url) : undefined;
   }
 
   get size(): number {

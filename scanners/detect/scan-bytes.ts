@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Match } from '../types.js';
 import type { Detector } from './detector.js';
 
@@ -91,43 +91,57 @@ function countNewlines(data: Buffer, end: number): number {
   return n;
 }
 
-/** Reads and scans one file from disk; never throws, reports what went wrong instead. */
+/** Small files are read into this buffer, reused for every file a thread scans. */
+let shared: Buffer | undefined;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** Errors that mean "not a regular file we should read": a link, a directory, a FIFO. */
+const NOT_A_FILE = new Set(['ELOOP', 'EISDIR', 'EAGAIN', 'ENXIO', 'EMLINK']);
+
+/**
+ * Reads and scans one file from disk; never throws, reports what went wrong instead. Symbolic
+ * links are not followed (O_NOFOLLOW) and FIFOs cannot block the scan (O_NONBLOCK). A file that
+ * fits one block costs open + read + close: no stat.
+ */
 export function scanFile(detector: Detector, absolute: string, path: string, maxSize: number): FileScan {
   let fd: number;
   try {
-    fd = openSync(absolute, 'r');
+    fd = openSync(absolute, OPEN_FLAGS);
   } catch (error) {
+    if (NOT_A_FILE.has((error as NodeJS.ErrnoException).code ?? '')) return { matches: [], bytes: 0, skipped: 'notFile' };
     return { matches: [], bytes: 0, skipped: 'unreadable', error: describeIoError(error) };
   }
   try {
+    shared ??= Buffer.allocUnsafe(BLOCK_SIZE);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, shared, got, shared.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got === shared.length) break;
+    }
+    if (got < shared.length) {
+      if (got > maxSize) return { matches: [], bytes: got, skipped: 'tooLarge' };
+      return scanBuffer(detector, path, shared.subarray(0, got));
+    }
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { matches: [], bytes: 0, skipped: 'notFile' };
     if (stat.size > maxSize) return { matches: [], bytes: stat.size, skipped: 'tooLarge' };
-    if (stat.size <= BLOCK_SIZE) {
-      const data = Buffer.allocUnsafe(stat.size);
-      let got = 0;
-      while (got < stat.size) {
-        const n = readSync(fd, data, got, stat.size - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      return scanBuffer(detector, path, data.subarray(0, got));
-    }
-    const head = Buffer.alloc(SNIFF);
-    readSync(fd, head, 0, SNIFF, 0);
+    const head = shared.subarray(0, SNIFF);
     if (decodeUtf16(head)) return { matches: [], bytes: stat.size, skipped: 'tooLarge' };
     if (looksBinary(head)) return { matches: [], bytes: stat.size, skipped: 'binary' };
     const matches = scanBlocks(detector, path, stat.size, (into, at) => {
-      let got = 0;
-      while (got < into.length) {
-        const n = readSync(fd, into, got, into.length - got, at + got);
+      let read = 0;
+      while (read < into.length) {
+        const n = readSync(fd, into, read, into.length - read, at + read);
         if (n === 0) break;
-        got += n;
+        read += n;
       }
-      return got;
+      return read;
     });
     return { matches, bytes: stat.size };
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (NOT_A_FILE.has(code)) return { matches: [], bytes: 0, skipped: 'notFile' };
     return { matches: [], bytes: 0, skipped: 'unreadable', error: describeIoError(error) };
   } finally {
     closeSync(fd);

@@ -13,7 +13,11 @@ export const genericRules: Rule[] = [
     id: 'generic-secret-assignment',
     description: 'Secret-looking value assigned to a secret-looking name',
     provider: 'generic',
-    keywords: ['key', 'token', 'secret', 'passw', 'pwd', 'credential'],
+    // Every spelling of the names NAME accepts: a bare "key" would fire on every keyboard and monkey.
+    keywords: [
+      'token', 'secret', 'passw', 'pwd', 'credential',
+      ...['api', 'access', 'auth', 'private', 'signing', 'encryption', 'master'].flatMap((p) => ['', '_', '-', '.'].map((sep) => `${p}${sep}key`)),
+    ],
     pattern:
       // Starts at the name's keyword, not before it: a leading class-run would make the regex
       // engine try every position of every window.

@@ -16,20 +16,28 @@ export function prng(seed) {
   };
 }
 
-const WORDS = ('user account order invoice payment token session cache config client server request response handler ' +
+const WORDS = ('user account order invoice payment session cache config client server request response handler ' +
   'service repository model view controller router middleware logger metrics event queue worker job retry timeout ' +
   'buffer stream parser encoder decoder schema field value index table query filter sort page limit offset count ' +
-  'key secret password auth credential api endpoint url host port path file dir name id type status error result').split(' ');
+  'api endpoint url host port path file dir name id type status error result').split(' ');
+/**
+ * Words that are rule keywords. Real code mentions them on about 2.6% of its lines (measured
+ * with ripgrep and the rule keywords over node_modules: 27,762 of 1,085,156 lines), so the
+ * generator uses them at that rate rather than as often as any other word.
+ */
+const KEYWORD_WORDS = 'token secret password credential apiKey accessKey authToken'.split(' ');
+const KEYWORD_RATE = 0.006; // per word; ~5 words a line gives ~3% of lines
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 function makeGen(seed) {
   const rand = prng(seed);
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+  const word = () => (rand() < KEYWORD_RATE ? pick(KEYWORD_WORDS) : pick(WORDS));
   const int = (n) => Math.floor(rand() * n);
-  const ident = () => pick(WORDS) + pick(WORDS).replace(/^./, (c) => c.toUpperCase());
+  const ident = () => word() + word().replace(/^./, (c) => c.toUpperCase());
   const alnum = (n) => Array.from({ length: n }, () => ALNUM[int(62)]).join('');
-  const sentence = () => Array.from({ length: 4 + int(10) }, () => pick(WORDS)).join(' ');
-  return { rand, pick, int, ident, alnum, sentence };
+  const sentence = () => Array.from({ length: 4 + int(10) }, word).join(' ');
+  return { rand, pick, word, int, ident, alnum, sentence };
 }
 
 /** Secret-bearing lines of a few kinds (shapes only: random values, not real keys). */
@@ -57,8 +65,8 @@ function sourceFile(g, ext, targetBytes, secretChance) {
     else if (ext === 'yaml') line = `${g.ident()}: ${g.pick(['true', 'false', g.int(1000), g.ident()])}`;
     else if (r < 0.2) line = `// ${g.sentence()}`;
     else if (r < 0.5) line = `  const ${g.ident()} = ${g.ident()}.${g.ident()}(${g.ident()}, ${g.int(100)});`;
-    else if (r < 0.7) line = `  if (${g.ident()}.${g.pick(WORDS)} === "${g.pick(WORDS)}") { return ${g.ident()}; }`;
-    else line = `function ${g.ident()}(${g.ident()}: ${g.pick(['string', 'number', 'Config', 'Request'])}) { ${g.ident()}.${g.pick(WORDS)}(); }`;
+    else if (r < 0.7) line = `  if (${g.ident()}.${g.word()} === "${g.word()}") { return ${g.ident()}; }`;
+    else line = `function ${g.ident()}(${g.ident()}: ${g.pick(['string', 'number', 'Config', 'Request'])}) { ${g.ident()}.${g.word()}(); }`;
     lines.push(line);
     size += line.length + 1;
   }
@@ -72,7 +80,7 @@ function git(cwd, ...args) {
 /** A committed tree of about `megabytes` MB. Reused when it already exists for the same seed. */
 export function makeTree(dir, megabytes, seed = 1) {
   const marker = join(dir, '.bench-tree');
-  const stamp = `tree ${megabytes} ${seed} v2`;
+  const stamp = `tree ${megabytes} ${seed} v3`;
   if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -98,7 +106,7 @@ export function makeTree(dir, megabytes, seed = 1) {
 /** A repository of `commits` commits built with git fast-import (seconds, not minutes). */
 export function makeHistory(dir, commits, seed = 2) {
   const marker = join(dir, '.bench-history');
-  const stamp = `history ${commits} ${seed} v2`;
+  const stamp = `history ${commits} ${seed} v3`;
   if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

@@ -132,3 +132,32 @@ describe('JWT structure', () => {
     expect(isJwt(`${b64({ alg: 'HS256' })}.bm90IGpzb24.${'s'.repeat(20)}`)).toBe(false);
   });
 });
+
+describe('KeywordAutomaton on large buffers (two interleaved streams)', () => {
+  it('reports exactly the occurrences a naive search finds, in order, whatever the size', () => {
+    const keywords = ['token', 'ghp_', 'sk-ant-api', 'secret_access_key', 'ab', 'bab'];
+    const ac = new KeywordAutomaton(keywords);
+    const alphabet = 'abTOKENtoken_ghp-sk-antapisecret_access_key \n';
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (const size of [0, 1, 100, 511, 512, 513, 1000, 4097, 20000]) {
+      let text = '';
+      for (let i = 0; i < size; i++) text += alphabet[Math.floor(rand() * alphabet.length)];
+      // Put one long keyword across the middle, where the two streams meet.
+      if (size > 100) text = text.slice(0, size / 2 - 8) + 'SECRET_ACCESS_KEY' + text.slice(size / 2 + 9);
+      const expected: [number, number][] = [];
+      const lower = text.toLowerCase();
+      for (let end = 1; end <= lower.length; end++) {
+        keywords.forEach((k, i) => {
+          if (end >= k.length && lower.slice(end - k.length, end) === k) expected.push([i, end]);
+        });
+      }
+      const got: [number, number][] = [];
+      ac.scan(Buffer.from(text), (k, end) => got.push([k, end]));
+      // Hits come out in order of their end offset (the detector relies on it).
+      for (let i = 1; i < got.length; i++) expect(got[i][1]).toBeGreaterThanOrEqual(got[i - 1][1]);
+      const order = (a: [number, number], b: [number, number]) => a[1] - b[1] || a[0] - b[0];
+      expect(got.sort(order), `size ${size}`).toEqual(expected.sort(order));
+    }
+  });
+});
