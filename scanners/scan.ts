@@ -275,9 +275,6 @@ async function scanHistory(
   if (gitSync(repo, ['rev-parse', '--is-shallow-repository']).stdout.toString().trim() === 'true') {
     issues.push({ path: '.', message: 'shallow clone: commits before the shallow boundary were not scanned (run `git fetch --unshallow` to scan them)' });
   }
-  let stderr = '';
-  git.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<number>((res) => git.on('close', (code) => res(code ?? 1)));
 
   const first = new Map<string, { finding: Finding; count: number }>();
   const order: string[] = [];
@@ -318,7 +315,7 @@ async function scanHistory(
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   try {
-    for await (const part of git.stdout as AsyncIterable<Buffer>) {
+    for await (const part of git.child.stdout as AsyncIterable<Buffer>) {
       pending.push(part);
       pendingBytes += part.length;
       if (pendingBytes < HISTORY_BATCH_BYTES) continue;
@@ -339,7 +336,8 @@ async function scanHistory(
   } finally {
     await pool?.close();
   }
-  const status = await exited;
+  const status = await git.exited;
+  const stderr = git.stderr();
   if (status !== 0) {
     if (stats.commits === undefined || stats.commits === 0) {
       throw new KeywardError(`git could not read the history: ${firstLine(stderr)}`, { hint: 'Check the repository with `git fsck`.' });

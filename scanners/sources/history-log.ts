@@ -3,7 +3,14 @@ import type { Readable } from 'node:stream';
 import { LOG_FORMAT } from './diff.js';
 import { gitStream } from './git.js';
 
-export type HistoryLog = ChildProcessByStdio<null, Readable, Readable>;
+export interface HistoryLog {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Resolves with git's exit status; listening starts at spawn, so a fast git is not missed. */
+  exited: Promise<number>;
+  /** What git wrote to stderr so far. */
+  stderr(): string;
+  kill(): void;
+}
 
 /**
  * Starts `git log -p -U0` over every ref (or `branch`, minus what `since` reaches). Kept in a
@@ -13,8 +20,16 @@ export type HistoryLog = ChildProcessByStdio<null, Readable, Readable>;
 export function spawnHistoryLog(cwd: string, range: { since?: string; branch?: string }): HistoryLog {
   const revs = [range.branch ?? '--all', ...(range.since ? [`^${range.since}`] : [])];
   const args = ['log', ...revs, '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', LOG_FORMAT, '--end-of-options'];
-  const child = gitStream(cwd, args) as HistoryLog;
-  // A bad cwd or a missing git surfaces later as a clear error from the scan; never as a crash.
-  child.on('error', () => {});
-  return child;
+  const child = gitStream(cwd, args) as ChildProcessByStdio<null, Readable, Readable>;
+  // Node resumes (and so discards) a child's unread output when it exits, unless something
+  // listens for 'readable'. The scanner starts reading later; until then, keep the data.
+  child.stdout.on('readable', () => {});
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<number>((resolve) => {
+    // A bad cwd or a missing git is reported by the scan's own checks, never as a crash.
+    child.on('error', () => resolve(127));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  return { child, exited, stderr: () => stderr, kill: () => child.kill() };
 }
