@@ -71,7 +71,8 @@ if (only.has('tree')) {
 
 if (only.has('history')) {
   const dir = makeHistory(join(work, 'history'), Number(values.commits));
-  const keyward = time(process.execPath, [BIN, 'scan', '--history', '--format', 'json', '--threads', String(threads)], { cwd: dir, ok: [0, 1] });
+  // Default threads: keyward leaves one core to git itself.
+  const keyward = time(process.execPath, [BIN, 'scan', '--history', '--format', 'json'], { cwd: dir, ok: [0, 1] });
   const log = time('git', ['log', '-p', '--all', '-U0'], { cwd: dir });
   const blobs = time('git', ['cat-file', '--batch-all-objects', '--batch'], { cwd: dir });
   const logBytes = spawnSync('git', ['log', '-p', '--all', '-U0'], { cwd: dir, maxBuffer: 1 << 30 }).stdout.length;
