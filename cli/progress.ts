@@ -32,7 +32,7 @@ export class ProgressLine {
       formatBytes(p.bytes),
       `${formatBytes(p.bytes / seconds)}/s`,
     ];
-    const line = `scanning: ${parts.join(' · ')}`.slice(0, (this.stream.columns ?? 80) - 1);
+    const line = `scanning: ${parts.join(' · ')}`.slice(0, (this.stream.columns || 80) - 1);
     this.stream.write(`\r\u001b[K${line}`);
     this.drawn = true;
   }

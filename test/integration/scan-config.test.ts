@@ -135,3 +135,18 @@ describe('SARIF output', () => {
     removeDir(repo);
   });
 });
+
+describe('keyward rules list', () => {
+  it('lists at least 150 rules with id, provider and keywords, as JSON too', async () => {
+    const r = await runCli(['rules', 'list', '--json']);
+    expect(r.code).toBe(0);
+    const rules = JSON.parse(r.stdout) as { id: string; provider: string; keywords: string[] }[];
+    expect(rules.length).toBeGreaterThanOrEqual(150);
+    const providers = new Set(rules.map((rule) => rule.provider));
+    for (const p of ['aws', 'google', 'azure', 'github', 'gitlab', 'openai', 'anthropic', 'google', 'huggingface', 'mistral', 'groq', 'cohere', 'replicate', 'perplexity', 'xai', 'stripe', 'slack', 'npm', 'pypi', 'docker', 'datadog', 'private-key', 'jwt', 'database', 'keyward']) {
+      expect(providers, p).toContain(p);
+    }
+    const text = await runCli(['rules', 'list']);
+    expect(text.stdout).toMatch(/^github-classic-pat +github +ghp_$/m);
+  });
+});

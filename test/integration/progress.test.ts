@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, removeDir, runCli, tempDir, testHome, writeTree } from '../helpers/cli.js';
+
+/** Runs keyward under `script`, which gives it a pseudo-terminal like an interactive shell. */
+function onTerminal(args: string[], cwd: string): string {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', env: { ...process.env, KEYWARD_HOME: testHome(), COLUMNS: '120' } });
+  return r.stdout;
+}
+
+describe('progress', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`src/f${i}.ts`] = `export const v${i} = ${i};\n`.repeat(50);
+    writeTree(dir, files);
+  });
+  afterAll(() => removeDir(dir));
+
+  it('shows a progress line on a terminal and clears it', () => {
+    const out = onTerminal(['scan', '.'], dir);
+    expect(out).toMatch(/scanning: [\d,]+\/300 files · /);
+    expect(out).toContain('\r\u001b[K'); // the line is erased before the report
+    expect(out).toContain('No secrets found');
+  });
+
+  it('stays quiet when piped, and with machine formats', async () => {
+    const piped = await runCli(['scan', '.'], { cwd: dir });
+    expect(piped.stderr).toBe('');
+    expect(onTerminal(['scan', '.', '--format', 'json'], dir)).not.toContain('scanning:');
+    expect(onTerminal(['scan', '.', '--no-progress'], dir)).not.toContain('scanning:');
+  });
+});
