@@ -1,6 +1,6 @@
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
-import type { ConfigProblem, LoadedConfig } from './config.js';
+import { parseYamlConfig } from '../daemon/yaml-config.js';
+import type { LoadedConfig } from './config.js';
 
 /**
  * Parsing and validation of `.keyward.yaml` (yaml + zod, with line numbers). Loaded only when
@@ -77,31 +77,6 @@ export interface ParsedConfig extends LoadedConfig {
 
 /** Parses and validates config text; never throws on bad input, returns problems instead. */
 export function parseScanConfig(text: string, file: string): ParsedConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = [];
-  const at = (offset: number | undefined) => {
-    const pos = lineCounter.linePos(offset ?? 0);
-    return { line: pos.line, column: pos.col };
-  };
-  const locate = (path: (string | number)[]) => {
-    let node: unknown;
-    for (let n = path.length; n >= 0 && !isNode(node); n--) node = doc.getIn(path.slice(0, n), true);
-    return at(isNode(node) ? node.range?.[0] : undefined);
-  };
-  for (const error of doc.errors) problems.push({ file, ...at(error.pos[0]), message: error.message.split('\n')[0] });
-  if (problems.length > 0) return { config: {}, file, problems, locate };
-
-  const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      let path = issue.path as (string | number)[];
-      if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]];
-      const where = path.length ? `${path.join('.')}: ` : '';
-      problems.push({ file, ...locate(path), message: `${where}${issue.message}` });
-    }
-    return { config: {}, file, problems, locate };
-  }
-  return { config: parsed.data, file, problems, locate };
+  const parsed = parseYamlConfig(text, file, configSchema);
+  return { config: parsed.value ?? {}, file, problems: parsed.problems, locate: parsed.locate };
 }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { KeywardError } from '../cli/errors.js';
 import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { keywardPaths } from '../daemon/paths.js';
+import type { ConfigProblem } from '../daemon/yaml-config.js';
 import type { Rule } from './types.js';
+
+export type { ConfigProblem };
 
 export const CONFIG_FILE = '.keyward.yaml';
 
@@ -30,13 +33,6 @@ export interface ScanConfig {
   }[];
 }
 
-/** A problem in a config file, with the line it is on. */
-export interface ConfigProblem {
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-}
 
 export interface LoadedConfig {
   config: ScanConfig;

@@ -1,0 +1,25 @@
+import { BaseCommand } from '../../base.js';
+
+export default class DaemonStatus extends BaseCommand {
+  static override summary = 'Show whether the daemon runs, and its sockets, vault, sessions and grants.';
+  static override description = 'Exit code 0 when it runs, 1 when it does not.';
+  static override enableJsonFlag = true;
+
+  async run() {
+    const { daemonStatus } = await import('../../services/daemon.js');
+    const status = await daemonStatus();
+    if (!this.jsonEnabled()) {
+      if (!status.running) this.log('keyward daemon: not running (start it with `keyward daemon start`)');
+      else {
+        const s = status.detail as Record<string, unknown> & { sockets: { agent: string; admin: string }; policy: { rules: number; defaults: string } };
+        this.log(`keyward daemon: running (pid ${s.pid}, version ${s.version}, since ${s.started})`);
+        this.log(`  sockets   ${s.sockets.agent}, ${s.sockets.admin}`);
+        this.log(`  vault     ${s.vault}`);
+        this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
+        this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
+      }
+    }
+    if (!status.running) process.exitCode = 1;
+    return status;
+  }
+}

@@ -1,0 +1,43 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base.js';
+
+export default class Run extends BaseCommand {
+  static override summary = 'Run an agent with short-lived, task-scoped grants instead of long-lived keys.';
+  static override description = `Opens a session for the agent (the OS user delegates; inside another \`keyward run\` the session is a sub-agent of that one), obtains each grant (waiting for a person where the policy says ask), then starts the command with the grants' environment and KEYWARD_AGENT_SOCK / KEYWARD_SESSION. Signals are forwarded; when the command exits its session ends and its grants are revoked.
+
+Grants: --grant credential:permission[:resource], e.g. openai:chat, github:repo:read:acme/app. The agent gets a placeholder token (kwg_…) where the SDK reads its key; the real key never enters its environment.
+Release: --env NAME=keyward://entry puts the secret itself into NAME, for what cannot be proxied (policy can forbid it).
+
+Exit code: the command's own, or 125 when keyward could not set up the run (daemon, grant denied), 126 when the command cannot be executed, 127 when it is not found.`;
+  static override examples = [
+    '<%= config.bin %> run --agent claude-code --task "fix flaky test" --grant openai:chat --grant github:repo:read:acme/app --ttl 30m -- claude',
+    '<%= config.bin %> run --agent mcp:postgres --env DATABASE_URL=keyward://prod-db -- npx some-mcp-server',
+  ];
+  static override strict = false;
+  static override flags = {
+    agent: Flags.string({ char: 'a', required: true, description: 'Who the agent is (policy rules match it), e.g. claude-code, cursor, mcp:github.' }),
+    task: Flags.string({ char: 't', description: 'What it is doing, for consent prompts and the audit log.' }),
+    grant: Flags.string({ char: 'g', multiple: true, description: 'A grant to obtain before starting: credential:permission[:resource].', helpValue: 'SPEC' }),
+    env: Flags.string({ char: 'e', multiple: true, description: 'NAME=keyward://entry: release the secret itself into NAME.', helpValue: 'NAME=REF' }),
+    ttl: Flags.string({ description: 'How long the grants last (default 15m, capped by policy maxTtl).', helpValue: 'DURATION' }),
+  };
+
+  async run(): Promise<void> {
+    // Everything after the first `--` is the command, untouched: oclif's own handling of `--`
+    // reorders tokens that look like flags, which would mangle the agent's command line.
+    const raw = [...this.argv];
+    const split = raw.indexOf('--');
+    const { flags, argv: rest } = await this.parse(Run, split === -1 ? raw : raw.slice(0, split));
+    const argv = split === -1 ? rest : raw.slice(split + 1);
+    const { runAgent } = await import('../services/run.js');
+    process.exitCode = await runAgent({
+      agent: flags.agent,
+      task: flags.task,
+      grants: flags.grant ?? [],
+      env: flags.env ?? [],
+      ttl: flags.ttl,
+      command: argv as string[],
+      stderr: process.stderr,
+    });
+  }
+}

@@ -1,0 +1,120 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { daemonFiles, ping } from '../../daemon/files.js';
+import { keywardPaths } from '../../daemon/paths.js';
+import { call } from '../daemon-client.js';
+import { KeywardError } from '../errors.js';
+
+/** `keyward daemon start --foreground`: runs until SIGTERM/SIGINT, logging JSON lines to stderr. */
+export async function runForeground(options: { debug?: boolean } = {}): Promise<void> {
+  const { startDaemon } = await import('../../daemon/daemon.js');
+  const daemon = await startDaemon({ log: (line) => process.stderr.write(line + '\n'), logLevel: options.debug || process.env.KEYWARD_LOG === 'debug' ? 'debug' : 'info' });
+  const onSignal = (signal: NodeJS.Signals) => void daemon.stop(`received ${signal}`);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGHUP', onSignal);
+  await daemon.stopped;
+}
+
+export async function daemonStatus(): Promise<{ running: boolean; detail?: Record<string, unknown> }> {
+  const files = daemonFiles(keywardPaths());
+  if (!(await ping(files.adminSock))) return { running: false };
+  return { running: true, detail: await call('admin', 'GET', '/v1/status') };
+}
+
+export async function stopDaemon(): Promise<{ wasRunning: boolean }> {
+  const files = daemonFiles(keywardPaths());
+  if (!(await ping(files.adminSock))) return { wasRunning: false };
+  await call('admin', 'POST', '/v1/shutdown', {});
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (!(await ping(files.adminSock, 300))) return { wasRunning: true };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // It acknowledged but did not go: ask the process directly.
+  try {
+    const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
+    if (pid) process.kill(pid, 'SIGTERM');
+  } catch {
+    /* nothing more to do */
+  }
+  return { wasRunning: true };
+}
+
+const runJs = () => fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+const SYSTEMD_UNIT = 'keyward.service';
+const LAUNCHD_LABEL = 'dev.keyward.daemon';
+
+function serviceFile(): string {
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`);
+  return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'systemd', 'user', SYSTEMD_UNIT);
+}
+
+/** The unit or plist text; only KEYWARD_HOME is carried over from this environment. */
+export function serviceDefinition(platform = process.platform): string {
+  const node = process.execPath;
+  const home = process.env.KEYWARD_HOME;
+  if (platform === 'darwin') {
+    const env = home ? `\n  <key>EnvironmentVariables</key>\n  <dict><key>KEYWARD_HOME</key><string>${home}</string></dict>` : '';
+    return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>Label</key><string>${LAUNCHD_LABEL}</string>
+  <key>ProgramArguments</key>
+  <array><string>${node}</string><string>${runJs()}</string><string>daemon</string><string>start</string><string>--foreground</string></array>${env}
+  <key>RunAtLoad</key><true/>
+  <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>
+  <key>StandardErrorPath</key><string>${join(keywardPaths().state, 'daemon.log')}</string>
+</dict>
+</plist>
+`;
+  }
+  return `# keyward credential broker, installed by \`keyward daemon install\`.
+[Unit]
+Description=keyward credential broker for AI agents
+
+[Service]
+Type=simple
+ExecStart="${node}" "${runJs()}" daemon start --foreground
+Restart=on-failure
+RestartSec=2
+${home ? `Environment="KEYWARD_HOME=${home}"\n` : ''}
+[Install]
+WantedBy=default.target
+`;
+}
+
+export function installService(): { file: string; enabled: boolean; how: string } {
+  const file = serviceFile();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, serviceDefinition());
+  if (process.platform === 'darwin') {
+    spawnSync('launchctl', ['unload', file], { stdio: 'ignore' });
+    const r = spawnSync('launchctl', ['load', '-w', file], { encoding: 'utf8' });
+    return { file, enabled: r.status === 0, how: `launchctl load -w ${file}` };
+  }
+  const how = `systemctl --user daemon-reload && systemctl --user enable --now ${SYSTEMD_UNIT}`;
+  const reload = spawnSync('systemctl', ['--user', 'daemon-reload'], { encoding: 'utf8' });
+  if (reload.status !== 0) return { file, enabled: false, how };
+  const enable = spawnSync('systemctl', ['--user', 'enable', '--now', SYSTEMD_UNIT], { encoding: 'utf8' });
+  return { file, enabled: enable.status === 0, how };
+}
+
+export function uninstallService(): { file: string; removed: boolean } {
+  const file = serviceFile();
+  if (!existsSync(file)) return { file, removed: false };
+  if (process.platform === 'darwin') spawnSync('launchctl', ['unload', '-w', file], { stdio: 'ignore' });
+  else spawnSync('systemctl', ['--user', 'disable', '--now', SYSTEMD_UNIT], { stdio: 'ignore' });
+  try {
+    unlinkSync(file);
+  } catch (error) {
+    throw new KeywardError(`cannot remove ${file}: ${(error as Error).message}`);
+  }
+  if (process.platform !== 'darwin') spawnSync('systemctl', ['--user', 'daemon-reload'], { stdio: 'ignore' });
+  return { file, removed: true };
+}

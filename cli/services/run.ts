@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { call, ensureDaemon, rawCall, socketPath } from '../daemon-client.js';
+import { KeywardError } from '../errors.js';
+
+/**
+ * `keyward run`: opens a session for an agent, obtains its grants (waiting for a person where the
+ * policy says ask), starts the command with the grants' environment, forwards signals and the
+ * exit code, and ends the session when the command exits, which revokes its grants.
+ */
+export interface RunOptions {
+  agent: string;
+  task?: string;
+  grants: string[];
+  /** NAME=keyward://entry: the secret itself goes into NAME (release mode). */
+  env: string[];
+  ttl?: string;
+  command: string[];
+  /** Where progress and consent hints go. */
+  stderr: NodeJS.WritableStream;
+}
+
+/** Exit codes of keyward run itself (otherwise it exits with the command's code). */
+export const RUN_SETUP_FAILED = 125;
+export const RUN_NOT_EXECUTABLE = 126;
+export const RUN_NOT_FOUND = 127;
+
+interface Issued {
+  status: 'issued';
+  grant: { id: string; credential: string; permission: string; resource?: string; expires: string; mode: string };
+  token: string;
+  env: Record<string, string>;
+}
+interface Pending {
+  status: 'pending';
+  consent: string;
+  expires: string;
+  reason: string;
+  approvers?: number;
+}
+type GrantReply = Issued | Pending | { status?: undefined; error: { code: string; message: string; hint?: string }; needs?: string };
+
+const REFERENCE = /^keyward:\/\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
+
+export function parseEnvReference(spec: string): { name: string; credential: string } {
+  const eq = spec.indexOf('=');
+  const name = spec.slice(0, eq);
+  const m = REFERENCE.exec(spec.slice(eq + 1));
+  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !m) {
+    throw new KeywardError(`--env ${spec.includes('://') ? spec : '…'} is not NAME=keyward://entry`, { exitCode: RUN_SETUP_FAILED, hint: 'For example --env DATABASE_URL=keyward://prod-db' });
+  }
+  return { name, credential: m[1] };
+}
+
+/** Requests one grant and, if a person must decide, waits for the answer. */
+export async function obtain(token: string, body: Record<string, unknown>, label: string, stderr: NodeJS.WritableStream): Promise<Issued> {
+  let r = await rawCall<GrantReply>('agent', 'POST', '/v1/grants', body, { token });
+  if (r.status === 202 && r.body.status === 'pending') {
+    const pending = r.body;
+    const hint = pending.approvers ? 'answer it in `keyward approve`' : 'open `keyward approve` in another terminal, or run `keyward consent allow ' + pending.consent + '`';
+    stderr.write(`keyward: ${label} needs your consent (${pending.reason}); ${hint}. Waiting until ${pending.expires.slice(11, 19)}…\n`);
+    for (;;) {
+      r = await rawCall<GrantReply>('agent', 'GET', `/v1/consent/${pending.consent}?wait=25`, undefined, { token, timeout: 40_000 });
+      if (!(r.status === 202 && r.body.status === 'pending')) break;
+    }
+  }
+  if (r.status === 201 && r.body.status === 'issued') return r.body;
+  const error = 'error' in r.body ? r.body.error : undefined;
+  throw new KeywardError(`${label}: ${error?.message ?? `the daemon answered ${r.status}`}`, { code: error?.code, hint: error?.hint, exitCode: RUN_SETUP_FAILED });
+}
+
+export async function runAgent(options: RunOptions): Promise<number> {
+  if (options.command.length === 0) throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
+  const references = options.env.map(parseEnvReference);
+  await ensureDaemon();
+  const parentToken = process.env.KEYWARD_SESSION;
+  const opened = await call<{ session: { id: string; chain: string[] }; token: string }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
+  const token = opened.token;
+  const end = async () => {
+    try {
+      await call('agent', 'DELETE', '/v1/sessions/current', undefined, { token, timeout: 5000 });
+    } catch {
+      /* the daemon also ends sessions whose process is gone */
+    }
+  };
+
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token };
+  try {
+    for (const spec of options.grants) {
+      const issued = await obtain(token, { spec, ttl: options.ttl }, `grant ${spec}`, options.stderr);
+      Object.assign(childEnv, issued.env);
+    }
+    for (const ref of references) {
+      const issued = await obtain(token, { credential: ref.credential, mode: 'release', ttl: options.ttl }, `release of ${ref.credential} into ${ref.name}`, options.stderr);
+      const resolved = await call<{ value: string }>('agent', 'POST', '/v1/resolve', { grant: issued.token }, { token });
+      childEnv[ref.name] = resolved.value;
+    }
+  } catch (error) {
+    await end();
+    throw error;
+  }
+
+  const [cmd, ...args] = options.command;
+  const child = spawn(cmd, args, { stdio: 'inherit', env: childEnv });
+  const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  const forward = (signal: NodeJS.Signals) => {
+    if (child.pid && child.exitCode === null) child.kill(signal);
+  };
+  for (const s of forwarded) process.on(s, forward);
+  const code = await new Promise<number>((resolve) => {
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      options.stderr.write(`keyward: cannot run ${cmd}: ${error.code === 'ENOENT' ? 'command not found' : error.code === 'EACCES' ? 'permission denied' : error.message}\n`);
+      resolve(error.code === 'ENOENT' ? RUN_NOT_FOUND : RUN_NOT_EXECUTABLE);
+    });
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 + (constants.signals[signal] ?? 1) : 1)));
+  });
+  for (const s of forwarded) process.off(s, forward);
+  await end();
+  return code;
+}

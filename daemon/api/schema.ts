@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * The socket API's request bodies, shared by the daemon (which validates every request) and the
+ * CLI client. Strict objects: an unknown field is an error, not something silently ignored.
+ * Documented in docs/socket-api.md.
+ */
+const name = z.string().min(1).max(64);
+const ttl = z.union([z.number().int().positive(), z.string().min(1).max(16)]);
+
+export const openSessionBody = z.strictObject({
+  agent: z.string().min(1).max(64),
+  task: z.string().max(500).optional(),
+  /** The root process of the session (keyward run); its descendants belong to the session. */
+  pid: z.number().int().positive().optional(),
+});
+
+export const grantBody = z
+  .strictObject({
+    /** `credential:permission[:resource]` as typed after --grant; the daemon splits it. */
+    spec: z.string().min(1).max(300).optional(),
+    credential: name.optional(),
+    permission: z.string().min(1).max(64).optional(),
+    resource: z.string().min(1).max(200).optional(),
+    /** Seconds, or a duration such as "15m". */
+    ttl: ttl.optional(),
+    mode: z.enum(['proxy', 'release']).optional(),
+  })
+  .refine((b) => (b.spec !== undefined) !== (b.credential !== undefined), { message: 'give either spec or credential (and permission)' })
+  .refine((b) => b.spec !== undefined || b.mode === 'release' || b.permission !== undefined, { message: 'permission is required' });
+
+export const resolveBody = z.strictObject({ grant: z.string().min(1).max(100) });
+
+export const vaultAddBody = z.strictObject({
+  name,
+  provider: z.string().min(1).max(64),
+  value: z.string().min(1).max(64 * 1024),
+  source: z.string().max(300).optional(),
+  replace: z.boolean().optional(),
+});
+
+export const revokeBody = z
+  .strictObject({
+    grant: z.string().min(1).max(64).optional(),
+    session: z.string().min(1).max(64).optional(),
+    agent: z.string().min(1).max(64).optional(),
+    all: z.boolean().optional(),
+  })
+  .refine((b) => [b.grant, b.session, b.agent, b.all].filter((x) => x !== undefined && x !== false).length === 1, {
+    message: 'give exactly one of grant, session, agent or all',
+  });
+
+export const consentAnswerBody = z.strictObject({ answer: z.enum(['allow-once', 'allow-session', 'always', 'deny']) });
+
+export type OpenSessionBody = z.infer<typeof openSessionBody>;
+export type GrantBody = z.infer<typeof grantBody>;
+export type VaultAddBody = z.infer<typeof vaultAddBody>;
+export type RevokeBody = z.infer<typeof revokeBody>;
+
+/** Every error the API returns has this shape. */
+export interface ApiError {
+  error: { code: string; message: string; hint?: string };
+}

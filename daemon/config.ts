@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { keywardPaths, type KeywardPaths } from './paths.js';
+import { parseYamlConfig, type ConfigProblem } from './yaml-config.js';
+
+/** `config.yaml` in the config directory: how the daemon behaves. Every field is optional. */
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: 'is not a duration (e.g. 2m, 15m, 1h)' });
+const schema = z.strictObject({
+  vault: z.strictObject({ backend: z.enum(['keychain', 'file']).optional() }).optional(),
+  consent: z.strictObject({ timeout: duration.optional() }).optional(),
+  grants: z.strictObject({ defaultTtl: duration.optional() }).optional(),
+  watch: z.array(z.string()).optional(),
+});
+
+export interface DaemonConfig {
+  vaultBackend: 'keychain' | 'file';
+  consentTimeoutMs: number;
+  defaultTtlMs: number;
+  watch: string[];
+}
+
+export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [] };
+
+export function configFile(paths: KeywardPaths = keywardPaths()): string {
+  return join(paths.config, 'config.yaml');
+}
+
+export function loadDaemonConfig(paths: KeywardPaths = keywardPaths()): { config: DaemonConfig; problems: ConfigProblem[] } {
+  const file = configFile(paths);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { config: DEFAULTS, problems: [] };
+  }
+  const parsed = parseYamlConfig(text, file, schema);
+  if (!parsed.value) return { config: DEFAULTS, problems: parsed.problems };
+  const v = parsed.value;
+  return {
+    config: {
+      vaultBackend: v.vault?.backend ?? DEFAULTS.vaultBackend,
+      consentTimeoutMs: v.consent?.timeout ? parseDuration(v.consent.timeout)! : DEFAULTS.consentTimeoutMs,
+      defaultTtlMs: v.grants?.defaultTtl ? parseDuration(v.grants.defaultTtl)! : DEFAULTS.defaultTtlMs,
+      watch: v.watch ?? [],
+    },
+    problems: [],
+  };
+}

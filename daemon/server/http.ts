@@ -1,0 +1,204 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { z } from 'zod';
+import { isKeywardError } from '../../cli/errors.js';
+import { BrokerError } from '../broker/broker.js';
+import { peerPid } from './identity.js';
+
+/** Largest request body either socket accepts. */
+export const MAX_BODY = 64 * 1024;
+
+export type SocketName = 'agent' | 'admin';
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+}
+
+export interface Context {
+  req: IncomingMessage;
+  res: ServerResponse;
+  socket: SocketName;
+  url: URL;
+  params: Record<string, string>;
+  /** The bearer token of the request, if any. */
+  token?: string;
+  /** The parsed, schema-checked JSON body. */
+  body<S extends z.ZodType>(schema: S): Promise<z.infer<S>>;
+  /** The pid of the connecting process (Linux), looked up once per connection. */
+  peer(): Promise<number | undefined>;
+}
+
+export type Handler = (ctx: Context) => Promise<Reply | 'streaming'>;
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+}
+
+/** A tiny router: `/v1/consent/:id`-style patterns, exact methods. */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, pattern: string, handler: Handler): this {
+    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
+    return this;
+  }
+
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method' | undefined {
+    const parts = path.split('/').filter(Boolean);
+    let methodMismatch = false;
+    for (const route of this.routes) {
+      if (route.parts.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      const ok = route.parts.every((p, i) => {
+        if (p.startsWith(':')) {
+          params[p.slice(1)] = decodeURIComponent(parts[i]);
+          return true;
+        }
+        return p === parts[i];
+      });
+      if (!ok) continue;
+      if (route.method !== method) {
+        methodMismatch = true;
+        continue;
+      }
+      return { handler: route.handler, params };
+    }
+    return methodMismatch ? 'method' : undefined;
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body ?? {});
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+export function errorBody(code: string, message: string, hint?: string) {
+  return { error: hint ? { code, message, hint } : { code, message } };
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a body up to MAX_BODY; a larger one is refused before it is read in full. */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) return Promise.reject(new HttpError(413, 'too_large', `the request body is larger than ${MAX_BODY} bytes`));
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      size += part.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'too_large', `the request body is larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      parts.push(part);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+    req.on('aborted', () => reject(new HttpError(400, 'aborted', 'the client went away')));
+  });
+}
+
+export interface ServerOptions {
+  socket: SocketName;
+  router: Router;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * An HTTP/1.1 server for one Unix socket. Every failure becomes a JSON error; nothing a client
+ * sends can take the process down. Slow clients are bounded by the header and request timeouts.
+ */
+export function createApiServer(options: ServerOptions): Server {
+  const peers = new WeakMap<Socket, Promise<number | undefined>>();
+  // Timeouts are checked every second (Node's default is every 30 s), so a slow client is cut off
+  // close to the limit.
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1000 }, async (req, res) => {
+    const started = performance.now();
+    let status = 500;
+    try {
+      const url = new URL(req.url ?? '/', 'http://keyward.local');
+      const found = options.router.match(req.method ?? 'GET', url.pathname);
+      if (found === undefined) throw new HttpError(404, 'not_found', `no route ${req.method} ${url.pathname} on ${options.socket}.sock`);
+      if (found === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+      const auth = req.headers.authorization;
+      const ctx: Context = {
+        req,
+        res,
+        socket: options.socket,
+        url,
+        params: found.params,
+        token: auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined,
+        async body(schema) {
+          const raw = await readBody(req);
+          let value: unknown;
+          try {
+            value = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+          } catch {
+            throw new HttpError(400, 'bad_json', 'the request body is not valid JSON');
+          }
+          const parsed = schema.safeParse(value);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+            const detail = issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys[0]}"` : issue.message;
+            throw new HttpError(400, 'bad_request', `${where}${detail}`);
+          }
+          return parsed.data;
+        },
+        peer() {
+          let p = peers.get(req.socket);
+          if (!p) peers.set(req.socket, (p = peerPid(req.socket)));
+          return p;
+        },
+      };
+      const reply = await found.handler(ctx);
+      if (reply === 'streaming') {
+        status = 200;
+        return;
+      }
+      status = reply.status;
+      sendJson(res, reply.status, reply.body);
+    } catch (error) {
+      if (error instanceof HttpError || error instanceof BrokerError) {
+        status = error.status;
+        sendJson(res, error.status, errorBody(error.code, error.message, error instanceof BrokerError ? error.hint : undefined));
+      } else if (isKeywardError(error)) {
+        status = error.code === 'not_found' ? 404 : error.code === 'conflict' ? 409 : error.code === 'bad_request' ? 400 : 503;
+        sendJson(res, status, errorBody(error.code, error.message, error.hint));
+      } else {
+        status = 500;
+        options.log({ level: 'error', msg: 'handler failed', error: error instanceof Error ? error.message : String(error) });
+        sendJson(res, 500, errorBody('internal', 'the daemon hit an internal error; it keeps running', 'Run `keyward daemon status`; the daemon log has details.'));
+      }
+    } finally {
+      options.log({ level: 'debug', socket: options.socket, method: req.method, path: (req.url ?? '').split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 50;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const body = timeout ? '{"error":{"code":"timeout","message":"the request was not sent in time"}}' : '{"error":{"code":"bad_http","message":"malformed HTTP request"}}';
+    socket.end(`HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}

@@ -1,0 +1,255 @@
+import type { ServerResponse } from 'node:http';
+import { consentAnswerBody, grantBody, openSessionBody, resolveBody, revokeBody, vaultAddBody } from '../api/schema.js';
+import type { AuditLog, AuditRecord } from '../audit/log.js';
+import { BrokerError, type Broker, type GrantOutcome, type Session } from '../broker/broker.js';
+import { parseDuration } from '../duration.js';
+import { globMatch } from '../policy/policy.js';
+import type { Vault } from '../vault/vault.js';
+import { errorBody, Router, type Context, type Reply } from './http.js';
+import { PEER_LOOKUP_SUPPORTED, ancestry, hasSessionEnvironment } from './identity.js';
+
+export interface RouteDeps {
+  broker: Broker;
+  vault: Vault;
+  audit: AuditLog;
+  version: string;
+  status: () => Record<string, unknown>;
+  reloadPolicy: () => Promise<{ ok: boolean; problems: string[] }>;
+  shutdown: () => void;
+  /** Connected event-stream clients (keyward approve), for `status` and for `keyward run`'s hint. */
+  approvers: Set<ServerResponse>;
+}
+
+const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, body: { ok: true, version: deps.version, pid: process.pid } });
+
+function outcomeReply(outcome: GrantOutcome): Reply {
+  if (outcome.status === 'issued') return { status: 201, body: outcome };
+  if (outcome.status === 'pending') return { status: 202, body: outcome };
+  return { status: 403, body: { ...errorBody('denied', outcome.reason, `This grant would be needed: ${outcome.needs}. Ask a person to allow it (keyward approve), or change policy.yaml.`), needs: outcome.needs } };
+}
+
+/** The session a request acts for: a valid session token, else 401. */
+function requireSession(deps: RouteDeps, ctx: Context): Session {
+  const session = deps.broker.sessionForToken(ctx.token);
+  if (!session) {
+    throw new BrokerError(401, 'invalid_session', ctx.token ? 'the session token is not valid (unknown, ended, or from before a daemon restart)' : 'this route needs a session token (Authorization: Bearer kws_…)', 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.');
+  }
+  return session;
+}
+
+function parseTtl(ttl: number | string | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  if (typeof ttl === 'number') return ttl * 1000; // seconds over the wire
+  const ms = parseDuration(ttl);
+  if (ms === undefined) throw new BrokerError(400, 'bad_request', `ttl "${ttl}" is not a duration (e.g. 15m, 1h)`);
+  return ms;
+}
+
+/** agent.sock: what agents (and keyward run on their behalf) may do. */
+export function agentRoutes(deps: RouteDeps): Router {
+  const { broker } = deps;
+  return new Router()
+    .add('GET', '/v1/health', health(deps))
+    .add('POST', '/v1/sessions', async (ctx) => {
+      const body = await ctx.body(openSessionBody);
+      // The parent is the session whose token is presented, or, if the caller runs inside a
+      // session without presenting it, that session anyway: a sub-agent cannot step out of its
+      // delegation chain by dropping an environment variable.
+      let parent = ctx.token ? broker.sessionForToken(ctx.token) : undefined;
+      if (ctx.token && !parent) throw new BrokerError(401, 'invalid_session', 'the parent session token is not valid');
+      const peer = await ctx.peer();
+      if (!parent && peer !== undefined) parent = broker.sessionForProcesses(ancestry(peer));
+      // The session's root is the caller itself where the kernel says who it is: a process cannot
+      // claim another's tree (which would make the reaper keep a session alive through it).
+      if (peer !== undefined && body.pid !== undefined && body.pid !== peer) {
+        throw new BrokerError(400, 'bad_request', `pid ${body.pid} is not the calling process (${peer})`);
+      }
+      const pid = peer ?? body.pid;
+      if (pid === undefined) throw new BrokerError(400, 'bad_request', 'pid: the root process of the session is required on this platform');
+      const opened = await broker.openSession({ agent: body.agent, task: body.task, pid, parent });
+      return { status: 201, body: { ...opened, approvers: deps.approvers.size } };
+    })
+    .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(requireSession(deps, ctx)) }))
+    .add('DELETE', '/v1/sessions/current', async (ctx) => {
+      const session = requireSession(deps, ctx);
+      const revoked = await broker.endSession(session, 'ended by its process');
+      return { status: 200, body: { ended: session.id, revoked } };
+    })
+    .add('POST', '/v1/grants', async (ctx) => {
+      const session = requireSession(deps, ctx);
+      const body = await ctx.body(grantBody);
+      const mode = body.mode ?? 'proxy';
+      const target = body.spec !== undefined ? broker.parseSpec(body.spec, mode) : { credential: body.credential!, permission: mode === 'release' ? 'release' : body.permission!, resource: body.resource };
+      const outcome = await broker.requestGrant(session, { ...target, ttl: parseTtl(body.ttl), mode });
+      const reply = outcomeReply(outcome);
+      if (outcome.status === 'pending') (reply.body as Record<string, unknown>).approvers = deps.approvers.size;
+      return reply;
+    })
+    .add('GET', '/v1/grants', async (ctx) => ({ status: 200, body: { grants: broker.listGrants({ session: requireSession(deps, ctx).id }) } }))
+    .add('DELETE', '/v1/grants/:id', async (ctx) => {
+      const session = requireSession(deps, ctx);
+      if (!broker.listGrants({ session: session.id }).some((g) => g.id === ctx.params.id)) {
+        throw new BrokerError(404, 'unknown_grant', `this session has no grant ${ctx.params.id}`);
+      }
+      const revoked = await broker.revoke({ grant: ctx.params.id }, 'released by the agent');
+      return { status: 200, body: { revoked } };
+    })
+    .add('GET', '/v1/consent/:id', async (ctx) => {
+      const session = requireSession(deps, ctx);
+      const wait = Math.min(Math.max(Number(ctx.url.searchParams.get('wait') ?? '25'), 0), 55) * 1000;
+      return outcomeReply(await broker.waitConsent(session, ctx.params.id, wait));
+    })
+    .add('POST', '/v1/resolve', async (ctx) => {
+      const session = requireSession(deps, ctx);
+      const body = await ctx.body(resolveBody);
+      const { value, grant } = await broker.release(session, body.grant);
+      return { status: 200, body: { value, grant } };
+    });
+}
+
+/**
+ * admin.sock: what only the person at the keyboard may do. Before routing, the caller's
+ * process is checked: anything running inside an agent session is refused (and the refusal is
+ * audited), so an agent cannot add or read keys, answer its own consent, or revoke others'.
+ */
+export function adminRoutes(deps: RouteDeps): Router {
+  const { broker, vault } = deps;
+  const guarded = (handler: (ctx: Context) => Promise<Reply | 'streaming'>) => async (ctx: Context) => {
+    await requireOutsideSessions(deps, ctx);
+    return handler(ctx);
+  };
+  return new Router()
+    .add('GET', '/v1/health', health(deps))
+    .add('GET', '/v1/status', guarded(async () => ({ status: 200, body: deps.status() })))
+    .add('GET', '/v1/vault', guarded(async () => ({ status: 200, body: { entries: vault.list(), backend: vault.store.kind } })))
+    .add(
+      'POST',
+      '/v1/vault',
+      guarded(async (ctx) => {
+        const body = await ctx.body(vaultAddBody);
+        const entry = await vault.add(body.name, body.provider, body.value, body.source ?? 'api', { replace: body.replace });
+        await deps.audit.append({ event: 'vault.add', credential: entry.name, detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) } });
+        return { status: 201, body: { entry } };
+      }),
+    )
+    .add(
+      'DELETE',
+      '/v1/vault/:name',
+      guarded(async (ctx) => {
+        const name = ctx.params.name;
+        if (!vault.has(name)) throw new BrokerError(404, 'not_found', `no vault entry named ${name}`, 'See the entries with: keyward vault list');
+        const revoked = await broker.revoke({ credential: name }, `vault entry ${name} removed`);
+        await vault.remove(name);
+        await deps.audit.append({ event: 'vault.remove', credential: name, detail: { revokedGrants: revoked } });
+        return { status: 200, body: { removed: name } };
+      }),
+    )
+    .add('GET', '/v1/grants', guarded(async () => ({ status: 200, body: { grants: broker.listGrants(), sessions: broker.activeSessions().map((s) => broker.sessionInfo(s)) } })))
+    .add(
+      'POST',
+      '/v1/revoke',
+      guarded(async (ctx) => {
+        const body = await ctx.body(revokeBody);
+        const agent = body.agent;
+        const revoked = await broker.revoke({ grant: body.grant, session: body.session, all: body.all, agent: agent ? (a) => globMatch(agent, a) : undefined });
+        return { status: 200, body: { revoked } };
+      }),
+    )
+    .add('GET', '/v1/consent', guarded(async () => ({ status: 200, body: { pending: broker.pendingConsents() } })))
+    .add(
+      'POST',
+      '/v1/consent/:id',
+      guarded(async (ctx) => {
+        const body = await ctx.body(consentAnswerBody);
+        const peer = await ctx.peer();
+        const { outcome, rule } = await broker.answerConsent(ctx.params.id, body.answer, peer ? `pid ${peer}` : 'the user');
+        // The grant token goes to the waiting agent only, never to the approver.
+        const summary = outcome.status === 'issued' ? { status: 'issued', grant: outcome.grant } : { status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined };
+        return { status: 200, body: { outcome: summary, rule } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/policy/reload',
+      guarded(async () => {
+        const r = await deps.reloadPolicy();
+        return { status: r.ok ? 200 : 422, body: r.ok ? { reloaded: true } : errorBody('invalid_policy', `policy.yaml was not loaded: ${r.problems[0]}`, 'Fix it (keyward policy check shows every problem); the last good policy stays in force.') };
+      }),
+    )
+    .add(
+      'GET',
+      '/v1/events',
+      guarded(async (ctx) => {
+        streamEvents(deps, ctx.res);
+        return 'streaming';
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/shutdown',
+      guarded(async () => {
+        setImmediate(deps.shutdown);
+        return { status: 202, body: { stopping: true } };
+      }),
+    );
+}
+
+/** Server-sent events for `keyward approve`: a snapshot, then every change as it happens. */
+function streamEvents(deps: RouteDeps, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.socket?.setTimeout(0);
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const snapshot = () => ({ pending: deps.broker.pendingConsents(), grants: deps.broker.listGrants() });
+  send('snapshot', snapshot());
+  const onChange = () => send('snapshot', snapshot());
+  const onAudit = (record: AuditRecord) => send('audit', record);
+  deps.broker.on('change', onChange);
+  const listeners = auditListeners(deps.audit);
+  listeners.add(onAudit);
+  const ping = setInterval(() => res.write(': ping\n\n'), 15_000).unref();
+  deps.approvers.add(res);
+  res.on('close', () => {
+    clearInterval(ping);
+    deps.broker.off('change', onChange);
+    listeners.delete(onAudit);
+    deps.approvers.delete(res);
+  });
+}
+
+const auditFanout = new WeakMap<AuditLog, Set<(r: AuditRecord) => void>>();
+/** Lets several event streams follow the audit log. */
+export function auditListeners(audit: AuditLog): Set<(r: AuditRecord) => void> {
+  let set = auditFanout.get(audit);
+  if (!set) {
+    set = new Set();
+    const listeners = set;
+    auditFanout.set(audit, set);
+    audit.onRecord = (r) => {
+      for (const l of listeners) l(r);
+    };
+  }
+  return set;
+}
+
+async function requireOutsideSessions(deps: RouteDeps, ctx: Context): Promise<void> {
+  if (!PEER_LOOKUP_SUPPORTED) return;
+  const pid = await ctx.peer();
+  // When in doubt, deny: a caller we cannot identify is treated as a possible agent.
+  let inside: Session | undefined;
+  let why: string;
+  if (pid === undefined) {
+    why = 'the calling process could not be identified';
+  } else {
+    inside = deps.broker.sessionForProcesses(ancestry(pid));
+    why = inside ? `process ${pid} runs inside agent session ${inside.id} (${inside.agent})` : 'the calling process carries KEYWARD_SESSION in its environment';
+    if (!inside && !hasSessionEnvironment(pid)) return;
+  }
+  await deps.audit.append({
+    event: 'admin.refused',
+    pid,
+    ...(inside ? { agent: inside.agent, session: inside.id, chain: [inside.delegator, ...inside.chain] } : {}),
+    reason: why,
+    detail: { route: `${ctx.req.method} ${ctx.url.pathname}` },
+  });
+  throw new BrokerError(403, 'admin_refused', `admin.sock refuses this caller: ${why}`, 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.');
+}

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { BIN, runCli, tempDir, type CliResult } from './cli.js';
+
+/** Tests that need the real OS keychain run when test/run.js set one up (npm test does). */
+export const HAS_KEYRING = process.env.KEYWARD_TEST_KEYRING === '1';
+
+export interface TestDaemon {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  process: ChildProcess;
+  /** Everything the daemon wrote to stdout and stderr. */
+  output(): string;
+  cli(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv; timeout?: number }): Promise<CliResult>;
+  api(socket: 'agent' | 'admin', method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export function socketFile(home: string, socket: 'agent' | 'admin'): string {
+  return join(home, 'run', `${socket}.sock`);
+}
+
+export function apiCall(socketPath: string, method: string, path: string, body?: unknown, token?: string, raw?: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+    const req = request({ socketPath, method, path, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        }
+      });
+    });
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+/** The real daemon in the foreground, in a fresh KEYWARD_HOME, as a child of the test. */
+export async function startDaemon(options: { home?: string; env?: NodeJS.ProcessEnv; files?: Record<string, string> } = {}): Promise<TestDaemon> {
+  const home = options.home ?? tempDir('keyward-daemon-');
+  mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
+  const { writeFileSync } = await import('node:fs');
+  for (const [rel, text] of Object.entries(options.files ?? {})) writeFileSync(join(home, rel), text);
+  const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1', ...options.env };
+  const child = spawn(process.execPath, [BIN, 'daemon', 'start', '--foreground'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (existsSync(socketFile(home, 'admin'))) {
+      try {
+        const r = await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health');
+        if (r.status === 200) break;
+      } catch {
+        /* not yet */
+      }
+    }
+    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${output}`);
+    if (Date.now() > deadline) throw new Error(`daemon did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  const daemon: TestDaemon = {
+    home,
+    env,
+    process: child,
+    output: () => output,
+    cli: (args, o = {}) => runCli(args, { env: { ...env, ...o.env }, input: o.input, timeout: o.timeout }),
+    api: (socket, method, path, body, token) => apiCall(socketFile(home, socket), method, path, body, token),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+  return daemon;
+}
+
+/** A session opened by a separate process that holds it open; `close()` ends that process. */
+export async function holdSession(home: string, agent: string, parentToken?: string): Promise<{ token: string; session: { id: string; chain: string[] }; pid: number; close(): Promise<void> }> {
+  const { fileURLToPath } = await import('node:url');
+  const script = fileURLToPath(new URL('./session-holder.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, socketFile(home, 'agent'), agent, ...(parentToken ? [parentToken] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      if (text.includes('\n')) resolve(text.split('\n')[0]);
+    });
+    child.on('exit', (code) => reject(new Error(`session holder exited ${code}: ${text}`)));
+  });
+  const reply = JSON.parse(line);
+  if (!reply.token) throw new Error(`no session: ${line}`);
+  return {
+    token: reply.token,
+    session: reply.session,
+    pid: child.pid!,
+    async close() {
+      if (child.exitCode !== null) return;
+      child.stdin!.end();
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
