@@ -36,17 +36,28 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, file: string,
   for (const error of doc.errors) problems.push({ file, ...at(error.pos[0]), message: error.message.split('\n')[0] });
   if (problems.length > 0) return { problems, locate };
 
-  const parsed = schema.safeParse(doc.toJS() ?? {});
+  const value: unknown = doc.toJS() ?? {};
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       let path = issue.path as (string | number)[];
       if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]];
       const where = path.length ? `${path.join('.')}: ` : '';
-      problems.push({ file, ...locate(path), message: `${where}${issue.message}` });
+      const missing = issue.code !== 'unrecognized_keys' && path.length > 0 && valueAt(value, path) === undefined;
+      problems.push({ file, ...locate(path), message: `${where}${missing ? 'is required' : issue.message}` });
     }
     return { problems, locate };
   }
   return { value: parsed.data, problems, locate };
+}
+
+function valueAt(value: unknown, path: (string | number)[]): unknown {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[key];
+  }
+  return v;
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {

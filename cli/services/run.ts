@@ -69,12 +69,30 @@ export async function obtain(token: string, body: Record<string, unknown>, label
   throw new KeywardError(`${label}: ${error?.message ?? `the daemon answered ${r.status}`}`, { code: error?.code, hint: error?.hint, exitCode: RUN_SETUP_FAILED });
 }
 
+/** Whatever stops the set-up, the command did not run: keyward run's own exit code. */
+function setupError(error: unknown): unknown {
+  if (error instanceof KeywardError && error.exitCode !== RUN_SETUP_FAILED) {
+    return new KeywardError(error.message, { code: error.code, hint: error.hint, exitCode: RUN_SETUP_FAILED });
+  }
+  return error;
+}
+
+async function asSetup<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw setupError(error);
+  }
+}
+
 export async function runAgent(options: RunOptions): Promise<number> {
   if (options.command.length === 0) throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
   const references = options.env.map(parseEnvReference);
-  await ensureDaemon();
-  const parentToken = process.env.KEYWARD_SESSION;
-  const opened = await call<{ session: { id: string; chain: string[] }; token: string }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
+  const opened = await asSetup(async () => {
+    await ensureDaemon();
+    const parentToken = process.env.KEYWARD_SESSION;
+    return call<{ session: { id: string; chain: string[] }; token: string }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
+  });
   const token = opened.token;
   const end = async () => {
     try {
@@ -97,7 +115,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
   } catch (error) {
     await end();
-    throw error;
+    throw setupError(error);
   }
 
   const [cmd, ...args] = options.command;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, ftruncateSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { KeywardError } from '../../cli/errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 
 /**
@@ -169,7 +170,14 @@ export class AuditLog {
     }
     const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
     try {
-      await this.handle.write(data, 0, data.length);
+      // A short write is not an error by itself (a full disk or a file size limit can stop a
+      // write part-way); keep writing until it is all there or the write fails.
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await this.handle.write(data, written, data.length - written);
+        if (bytesWritten === 0) throw Object.assign(new Error('no progress writing'), { code: 'ENOSPC' });
+        written += bytesWritten;
+      }
       await this.handle.datasync();
       this.seq = seq;
       this.prev = prev;
@@ -187,8 +195,10 @@ export class AuditLog {
         /* the next open() cuts a torn line anyway */
       }
       const e = error as NodeJS.ErrnoException;
-      const reason = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is exceeded' : e.message;
-      for (const p of batch) p.reject(new Error(`cannot write the audit log: ${reason}`));
+      const reason = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is exceeded' : e.code === 'EFBIG' ? 'the file size limit was reached' : e.message;
+      for (const p of batch) {
+        p.reject(new KeywardError(`cannot write the audit log: ${reason}; nothing was done`, { code: 'audit_unavailable', hint: 'Free space (or fix the state directory), then retry: keyward does not act without a record.' }));
+      }
     } finally {
       this.flushing = false;
       if (this.queue.length > 0) this.schedule();

@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN } from './cli.js';
+import { apiCall, socketFile } from './daemon.js';
+
+/**
+ * The real daemon started through a wrapper command (prlimit, dbus-run-session…), in its own
+ * process group so that `kill()` ends the wrapper and everything it started.
+ */
+export async function startDaemonWrapped(home: string, wrapper: string[], policy?: string): Promise<{ kill(): void; output(): string }> {
+  mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
+  if (policy) writeFileSync(join(home, 'config', 'policy.yaml'), policy);
+  const child = spawn(wrapper[0], [...wrapper.slice(1), process.execPath, BIN, 'daemon', 'start', '--foreground'], {
+    env: { ...process.env, KEYWARD_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d));
+  child.stderr!.on('data', (d: Buffer) => (output += d));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      if ((await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health')).status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    kill() {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    },
+    output: () => output,
+  };
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Detector } from '../../../scanners/detect/detector.js';
+import { builtinRules } from '../../../scanners/rules/index.js';
+import { digestsEqual, isWellFormedToken, newToken, tokenDigest } from '../../../daemon/tokens.js';
+import { formatDuration, parseDuration } from '../../../daemon/duration.js';
+
+describe('tokens', () => {
+  it('are prefix + 43 base62 + a 6-character checksum, and differ every time', () => {
+    const a = newToken('kwg');
+    const b = newToken('kwg');
+    expect(a).toMatch(/^kwg_[A-Za-z0-9]{49}$/);
+    expect(a).not.toBe(b);
+    expect(isWellFormedToken(a, 'kwg')).toBe(true);
+    expect(isWellFormedToken(a, 'kws')).toBe(false);
+    expect(isWellFormedToken(a.slice(0, -1) + (a.endsWith('A') ? 'B' : 'A'), 'kwg')).toBe(false);
+  });
+  it('are found and validated by keyward\'s own scanner when they leak', () => {
+    const token = newToken('kws');
+    const [m] = new Detector(builtinRules).detect({ path: 'leak.log', data: Buffer.from(`export KEYWARD_SESSION=${token}\n`) });
+    expect(m).toMatchObject({ ruleId: 'keyward-session-token', confidence: 'validated' });
+  });
+  it('are compared by digest', () => {
+    const t = newToken('kwg');
+    expect(digestsEqual(tokenDigest(t), tokenDigest(t))).toBe(true);
+    expect(digestsEqual(tokenDigest(t), tokenDigest(newToken('kwg')))).toBe(false);
+  });
+});
+
+describe('durations', () => {
+  it('parses and formats', () => {
+    expect(parseDuration('15m')).toBe(900_000);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('90')).toBeUndefined();
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(formatDuration(5_400_000)).toBe('1h30m');
+  });
+});
