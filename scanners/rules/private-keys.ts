@@ -27,9 +27,14 @@ AwEHoUQDQgAEpAewstE6gMKcxMrwV8krVFdmKxxjtpb7MHrpGtC+8pPKyVZ65eHn
 gnj6izrU9yzRhdOST+SAfKV5omZCiCLenQ==
 -----END EC PRIVATE KEY-----`;
 
-/** A PEM block up to 16 KiB, written with real or JSON-escaped (`\n`) newlines. */
+/** Characters of a PEM body, with headers, indentation and JSON-escaped newlines. */
+const PEM_BODY = '[A-Za-z0-9+/=\\s:,\\\\-]';
+/**
+ * A PEM block up to 16 KiB, written with real or JSON-escaped (`\n`) newlines. A body carrying
+ * the word EXAMPLE before its END line is a documentation key (AWS's docs mark theirs so).
+ */
 const pemBlock = (labels: string) =>
-  `(?<secret>-----BEGIN (?:${labels})PRIVATE KEY-----(?:\\\\n|\\r?\\n)[A-Za-z0-9+/=\\s:,\\\\-]{40,16384}?-----END (?:${labels})PRIVATE KEY-----)`;
+  `(?<secret>-----BEGIN (?:${labels})PRIVATE KEY-----(?:\\\\n|\\r?\\n)(?!(?:(?!-----END)${PEM_BODY}){0,16384}?EXAMPLE)${PEM_BODY}{40,16384}?-----END (?:${labels})PRIVATE KEY-----)`;
 
 export const privateKeyRules: Rule[] = [
   {
@@ -44,6 +49,7 @@ export const privateKeyRules: Rule[] = [
     truePositives: [PKCS8, SEC1, `{"private_key": "${PKCS8.replace(/\n/g, '\\n')}"}`],
     falsePositives: [
       '-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----',
+      `"PrivateKey": "-----BEGIN EC PRIVATE KEY-----\\n${SEC1.split('\n').slice(1, -1).join('').replace('AwEHoUQDQgAE', 'AwEHoUQEXAMPLE')}\\n-----END EC PRIVATE KEY-----\\n"`,
       `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F8C3B2A9C1D4E5F6A7B8C9D0E1F2A3B\n\n${PKCS8.split('\n').slice(1, -1).join('\n')}\n-----END RSA PRIVATE KEY-----`,
       '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8NGVOSfzI7GfOC7hstA6C3BPYu4u\n-----END PUBLIC KEY-----',
     ],

@@ -52,11 +52,12 @@ export const registryRules: Rule[] = [
     description: 'Registry username and password in an .npmrc file',
     provider: 'npm',
     keywords: ['_auth', ':_password'],
-    pattern: re`(?<![A-Za-z0-9])_(?:auth|password)\s{0,4}=\s{0,4}["']?(?<secret>[A-Za-z0-9+/]{12,512}={0,2})(?![A-Za-z0-9+/=])`,
+    // The key starts its line or follows the registry's `:` (`//registry/:_auth=`): not `self._auth = …`.
+    pattern: re`(?<![^\s:])_(?:auth|password)\s{0,4}=\s{0,4}["']?(?<secret>[A-Za-z0-9+/]{12,512}={0,2})(?![A-Za-z0-9+/=(])`,
     entropy: 3,
     migrate: 'npm',
     truePositives: ['_auth=4HH8TUE/4233nu+qgKbeBHAAXTaJbCb+', '//npm.acme.io/:_password="/9tlliT8ZaFjPQBKNcpMML=="', '//registry.acme.io/:_auth = MHeP88g5mAYI2D7gajsb2mD4Ms3XFng1gSK7l2w9'],
-    falsePositives: ['_auth=${NPM_AUTH}', 'db_password = R/rz7TWxgrH2dg+wRnsf5seC', '_authToken=${NPM_TOKEN}', '_auth=dXNlcg=='],
+    falsePositives: ['_auth=${NPM_AUTH}', 'db_password = R/rz7TWxgrH2dg+wRnsf5seC', '_authToken=${NPM_TOKEN}', '_auth=dXNlcg==', '        self._auth = BedrockAwsAuth(self._config)'],
   },
   {
     // PyPI API tokens: pypi- + a base64url macaroon whose header encodes the location "pypi.org".

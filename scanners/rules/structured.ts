@@ -2,6 +2,14 @@ import type { Rule } from '../types.js';
 
 /** Passwords that local development setups use on purpose: not long-lived secrets worth a finding. */
 const DEFAULT_PASSWORDS = '(?!(?:password|passwd|pass|secret|changeme|postgres|mysql|root|admin|user|guest|test|example|redis|rabbitmq|mongo|pwd|\\*+|x+)@)';
+/** User names that only documentation uses: `https://user:…@`, `myusername:…`, `[username]:…`. */
+const DOCUMENTATION_USERS = '(?!\\[?(?:user(?:name)?|(?:my|some|your|fake)[_-]?user(?:name)?)\\]?:)';
+/**
+ * Hosts reserved for documentation and tests (RFC 2606, RFC 6761): example.com/.net/.org and the
+ * .test, .example and .invalid top-level domains.
+ */
+const RESERVED_HOSTS =
+  '(?!(?:[A-Za-z0-9-]{1,63}\\.){0,8}example\\.(?:com|net|org)(?![A-Za-z0-9.-])|(?:[A-Za-z0-9-]{1,63}\\.){1,8}(?:test|example|invalid)(?![A-Za-z0-9.-]))';
 
 export const structuredRules: Rule[] = [
   {
@@ -12,13 +20,19 @@ export const structuredRules: Rule[] = [
     pattern:
       '(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,4096}\\.eyJ[A-Za-z0-9_-]{10,16384}\\.(?:[A-Za-z0-9_-]{16,2048})?)(?![A-Za-z0-9_.-])',
     validate: 'jwt',
-    filters: false,
+    // Filters on: documented tokens (jwt.io's John Doe, library READMEs) and payloads with
+    // placeholder words are dropped; the filters also look inside the decoded payload.
     truePositives: [
       'Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdmMtYmlsbGluZyIsInJvbGUiOiJzZXJ2aWNlX3JvbGUiLCJpYXQiOjE3MTYwMDAwMDB9.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0sA2gE9uI3oKx',
     ],
     falsePositives: [
       'eyJhbGciOiJIUzI1NiJ9.eyJub3QiOiJqc29u.sig', // payload does not decode to JSON
       'eyJmb28iOiJiYXIifQ.eyJzdWIiOiIxMjM0NTY3ODkwIn0.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0s', // header without alg
+      // jwt.io's example payload (sub 1234567890, John Doe) with any signature
+      'token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0sA2gE9uI3oKx"',
+      // payload {"iss":"https://auth.example.com","sub":"svc"}
+      'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS5jb20iLCJzdWIiOiJzdmMifQ.k3Jq9v0Xb7nR2mL5pT8wQ1zY4cH6dF0sA2gE9uI3oKx',
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9.4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg', // PyJWT README
     ],
   },
   {
@@ -27,10 +41,16 @@ export const structuredRules: Rule[] = [
     provider: 'database',
     keywords: ['postgres://', 'postgresql://', 'mysql://', 'mariadb://', 'mongodb://', 'mongodb+srv://', 'redis://', 'rediss://', 'amqp://', 'amqps://', 'mssql://', 'sqlserver://', 'clickhouse://', 'cockroachdb://', 'nats://', 'kafka://', 'couchbase://', 'neo4j://', 'neo4j+s://', 'bolt://', 'oracle://', 'jdbc:'],
     pattern:
-      '(?<![A-Za-z0-9+.-])(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb|nats|kafka|couchbase|neo4j(?:\\+s)?|bolt|oracle)://[^\\s:@/"\'`<>{}]{0,128}:' +
+      '(?<![A-Za-z0-9+.-])(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb|nats|kafka|couchbase|neo4j(?:\\+s)?|bolt|oracle)://' +
+      DOCUMENTATION_USERS +
+      '[^\\s:@/"\'`<>{}]{0,128}:' +
       DEFAULT_PASSWORDS +
-      '(?<secret>[^\\s@/"\'`<>{}$]{3,256})@[A-Za-z0-9._-]{1,253}',
+      '(?<secret>[^\\s@/"\'`<>{}$]{3,256})@' +
+      RESERVED_HOSTS +
+      '[A-Za-z0-9._-]{1,253}',
     flags: 'i',
+    // Four-letter test passwords ("hush", "p4ss") are not worth a finding; real ones pass easily.
+    entropy: 2,
     migrate: 'generic',
     truePositives: [
       'DATABASE_URL=postgres://app:Zq8vK2mLp9wT@db.internal.acme.io:5432/app',
@@ -43,6 +63,12 @@ export const structuredRules: Rule[] = [
       'mysql://user:<password>@host/db',
       'postgres://db.internal:5432/app',
       'redis://localhost:6379',
+      'redis://[[username]:[password]]@localhost:6379/0',
+      '>>> db_connection_url = "postgresql://myusername:mypassword@myhost:5432/mydb"',
+      'postgres://user:p#ssword!@localhost/foobar',
+      'postgresql://app:Zq8vK2mLp9wT@db.example.com:5432/app',
+      'postgresql://warehouse:topsecret@db:26257/x',
+      'redis://:p4ss@cache:6379',
     ],
   },
   {
@@ -51,11 +77,25 @@ export const structuredRules: Rule[] = [
     provider: 'url',
     keywords: ['http://', 'https://', 'ftp://', 'ftps://'],
     pattern:
-      '(?<![A-Za-z0-9+.-])(?:https?|ftps?)://[A-Za-z0-9._~%!$&\'()*+,;=-]{1,128}:' +
+      '(?<![A-Za-z0-9+.-])(?:https?|ftps?)://' +
+      DOCUMENTATION_USERS +
+      '[A-Za-z0-9._~%!$&\'()*+,;=-]{1,128}:' +
       DEFAULT_PASSWORDS +
-      '(?<secret>[A-Za-z0-9._~%!&\'()*+,;=-]{6,256})@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+',
+      '(?<secret>[A-Za-z0-9._~%!&\'()*+,;=-]{6,256})@' +
+      RESERVED_HOSTS +
+      '[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+',
     entropy: 2.5,
     truePositives: ['https://deploy:g7Hk2pQx9vLm@registry.acme.io/v2/', 'pip install --index-url https://ci:Xk29fLqP3mZt@pypi.acme.io/simple pkg'],
-    falsePositives: ['https://user:password@example.com/', 'https://git@github.com/acme/app.git', 'https://example.com/a:b@c', 'http://localhost:8080'],
+    falsePositives: [
+      'https://user:password@example.com/',
+      'https://git@github.com/acme/app.git',
+      'https://example.com/a:b@c',
+      'http://localhost:8080',
+      'https://user:he%2F%2Fo@pypi.company.com/simple',
+      "'https://sigmavirus24:not-re%40l@github.com/sigmavirus24/rfc3986'",
+      'ESQL.row(uri="http://deploy:g7Hk2pQx9vLm@www.example.com:80/foo.gif")',
+      '"https://fakeuser:fakepass@en.wikipedia.org/wiki/Foo_(bar)."',
+      '"[b](https://deploy:g7Hk2pQx9vLm@private.test/doc)"',
+    ],
   },
 ];
