@@ -276,9 +276,10 @@ async function scanHistory(
     issues.push({ path: '.', message: 'shallow clone: commits before the shallow boundary were not scanned (run `git fetch --unshallow` to scan them)' });
   }
 
-  const first = new Map<string, { finding: Finding; count: number }>();
+  /** Earliest commit seen so far for each secret: by author date, then by place in git log. */
+  const first = new Map<string, { finding: Finding; count: number; when: number; place: number }>();
   const order: string[] = [];
-  const record = (outcome: DiffBatchOutcome) => {
+  const record = (outcome: DiffBatchOutcome, batch: number) => {
     stats.commits = (stats.commits ?? 0) + outcome.commits;
     stats.files += outcome.files + outcome.binary;
     stats.skipped.binary += outcome.binary;
@@ -286,15 +287,18 @@ async function scanHistory(
     for (const item of outcome.items) {
       const file = toPosix(relative(cwd, join(repo, item.path))) || item.path;
       const origin: FindingOrigin = { source: 'history', ...item.meta };
+      // Batches may finish in any order; the place in git log's stream (newest first) breaks
+      // ties in date, so the result does not depend on the thread count.
+      const place = batch * 1_000_000 + item.position;
+      const when = Date.parse(item.meta?.date ?? '') || 0;
       for (const finding of collector.add(file, item.matches, origin, false)) {
         const seen = first.get(finding.fingerprint);
         if (!seen) {
-          first.set(finding.fingerprint, { finding, count: 1 });
+          first.set(finding.fingerprint, { finding, count: 1, when, place });
           order.push(finding.fingerprint);
         } else {
           seen.count++;
-          // git log lists newest first: an equal or older date seen later is the earlier commit.
-          if ((finding.date ?? '') <= (seen.finding.date ?? '')) seen.finding = finding;
+          if (when < seen.when || (when === seen.when && place > seen.place)) Object.assign(seen, { finding, when, place });
         }
       }
     }
@@ -306,9 +310,11 @@ async function scanHistory(
   const pool = ScanPool.create(threads, config);
   const jobs: Promise<void>[] = [];
   /** Hands a batch to a worker; waits while the workers are behind, so git waits too. */
-  const dispatch = async (batch: Buffer) => {
-    if (!pool) return record(scanDiff(ruleset, batch, true));
-    jobs.push(pool.run<DiffBatchOutcome>({ type: 'diff', data: batch, commits: true }).then(record));
+  let batches = 0;
+  const dispatch = async (data: Buffer) => {
+    const batch = batches++;
+    if (!pool) return record(scanDiff(ruleset, data, true), batch);
+    jobs.push(pool.run<DiffBatchOutcome>({ type: 'diff', data, commits: true }).then((outcome) => record(outcome, batch)));
     await pool.capacity(pool.size * 2);
   };
 

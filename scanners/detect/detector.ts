@@ -238,16 +238,25 @@ function resolveCluster(cluster: Candidate[], compiled: CompiledRule[], keep: Ca
   }
 }
 
-/** Start of the line holding `at`, looking back at most `LINE_CAP` bytes. */
+/** UTF-8 continuation byte (10xxxxxx): not the start of a character. */
+const isContinuation = (b: number) => (b & 0xc0) === 0x80;
+
+/**
+ * Start of the line holding `at`, looking back at most `LINE_CAP` bytes; a capped window starts
+ * on a character boundary, or decoding it would turn half a character into U+FFFD and shift
+ * every byte offset computed from the text.
+ */
 function lineStart(data: Buffer, at: number): number {
-  const stop = Math.max(0, at - LINE_CAP);
+  let stop = Math.max(0, at - LINE_CAP);
   for (let i = at - 1; i >= stop; i--) if (data[i] === 10) return i + 1;
+  while (stop < at && isContinuation(data[stop])) stop++;
   return stop;
 }
 
 /** End of the line holding `at` (exclusive of the newline), looking ahead at most `LINE_CAP` bytes. */
 function lineEnd(data: Buffer, at: number): number {
-  const stop = Math.min(data.length, at + LINE_CAP);
+  let stop = Math.min(data.length, at + LINE_CAP);
   for (let i = at; i < stop; i++) if (data[i] === 10) return i;
+  while (stop > at && stop < data.length && isContinuation(data[stop])) stop--;
   return stop;
 }

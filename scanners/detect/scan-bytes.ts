@@ -70,10 +70,13 @@ function scanBlocks(detector: Detector, path: string, size: number, read: (into:
       if (offset >= reportFrom && offset < reportUntil) matches.push({ ...m, offset, column: m.line === firstLine ? m.column + carry : m.column });
     }
     if (last) break;
-    const next = reportUntil - BLOCK_CONTEXT;
+    // Start the next block on a character boundary, so that no character is split in two.
+    let next = reportUntil - BLOCK_CONTEXT;
+    while (next > start && (block[next - start] & 0xc0) === 0x80) next--;
     const advanced = next - start;
+    // Columns count characters: decode what the next block skips of its first line.
     const lastNewline = block.subarray(0, advanced).lastIndexOf(10);
-    carry = lastNewline === -1 ? carry + advanced : advanced - lastNewline - 1;
+    carry = lastNewline === -1 ? carry + block.toString('utf8', 0, advanced).length : block.toString('utf8', lastNewline + 1, advanced).length;
     firstLine += countNewlines(block, advanced);
     start = next;
     reportFrom = reportUntil;
@@ -127,7 +130,17 @@ export function scanFile(detector: Detector, absolute: string, path: string, max
     if (!stat.isFile()) return { matches: [], bytes: 0, skipped: 'notFile' };
     if (stat.size > maxSize) return { matches: [], bytes: stat.size, skipped: 'tooLarge' };
     const head = shared.subarray(0, SNIFF);
-    if (decodeUtf16(head)) return { matches: [], bytes: stat.size, skipped: 'tooLarge' };
+    if (decodeUtf16(head)) {
+      // UTF-16 cannot be scanned block by block as UTF-8: read it whole (it is under maxSize).
+      const whole = Buffer.allocUnsafe(stat.size);
+      let got = 0;
+      while (got < stat.size) {
+        const n = readSync(fd, whole, got, stat.size - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return scanBuffer(detector, path, whole.subarray(0, got));
+    }
     if (looksBinary(head)) return { matches: [], bytes: stat.size, skipped: 'binary' };
     const matches = scanBlocks(detector, path, stat.size, (into, at) => {
       let read = 0;

@@ -28,6 +28,8 @@ export function scanFiles(ruleset: RuleSet, items: FileItem[], maxSize: number):
 
 export interface DiffOutcome {
   meta?: CommitMeta;
+  /** Index of the commit within its batch, in git log order. */
+  position: number;
   path: string;
   matches: Match[];
 }
@@ -46,7 +48,7 @@ export interface DiffBatchOutcome {
  */
 export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): DiffBatchOutcome {
   const outcome: DiffBatchOutcome = { items: [], commits: 0, files: 0, bytes: data.length, binary: 0 };
-  const scanOne = (from: number, to: number, meta?: CommitMeta) => {
+  const scanOne = (from: number, to: number, meta?: CommitMeta, position = 0) => {
     for (const file of parseDiff(data, from, to)) {
       if (file.binary) {
         outcome.binary++;
@@ -55,7 +57,7 @@ export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): Diff
       outcome.files++;
       if (ruleset.pathAllowed(file.path)) continue;
       const matches = ruleset.detector.detect({ path: file.path, data: file.data, lineMap: file.lineMap });
-      if (matches.length > 0) outcome.items.push({ meta, path: file.path, matches });
+      if (matches.length > 0) outcome.items.push({ meta, position, path: file.path, matches });
     }
   };
   if (!commits) {
@@ -65,8 +67,8 @@ export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): Diff
   const bounds = commitBoundaries(data);
   for (let i = 0; i < bounds.length; i += 2) {
     const { meta, body } = parseCommitHeader(data, bounds[i]);
+    scanOne(body, bounds[i + 1], meta, outcome.commits);
     outcome.commits++;
-    scanOne(body, bounds[i + 1], meta);
   }
   return outcome;
 }

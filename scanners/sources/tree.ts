@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Ignore } from 'ignore';
 import type { ScanIssue } from '../types.js';
@@ -22,16 +22,27 @@ const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
  */
 export async function listTree(dir: string, cwd: string, inGit: boolean): Promise<TreeListing> {
   const display = (abs: string) => toPosix(relative(cwd, abs)) || '.';
+  // A directory named explicitly but ignored by its repository (node_modules, build output) is
+  // what the user asked for: walk it rather than list nothing.
+  if (inGit && gitSync(dir, ['check-ignore', '-q', '.']).status === 0) inGit = false;
   if (inGit) {
     const r = gitSync(dir, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--deduplicate']);
     if (r.status === 0) {
       const items: FileItem[] = [];
+      const issues: ScanIssue[] = [];
       for (const rel of r.stdout.toString('utf8').split('\0')) {
         if (!rel) continue;
         const absolute = join(dir, rel);
+        if (rel.endsWith('/') || isDirectory(absolute)) {
+          // A nested repository (untracked, or a submodule checkout): list it as its own tree.
+          const nested = await listTree(absolute, cwd, gitSync(absolute, ['rev-parse', '--is-inside-work-tree']).status === 0);
+          items.push(...nested.items);
+          issues.push(...nested.issues);
+          continue;
+        }
         items.push({ absolute, path: display(absolute) });
       }
-      return { items, fromGit: true, issues: [] };
+      return { items, fromGit: true, issues };
     }
     // A corrupt index: fall back to walking, and say so.
     const listing = await walk(dir, display);
@@ -39,6 +50,14 @@ export async function listTree(dir: string, cwd: string, inGit: boolean): Promis
     return listing;
   }
   return walk(dir, display);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function walk(root: string, display: (abs: string) => string): Promise<TreeListing> {

@@ -19,7 +19,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'tree,history,staged' },
+    only: { type: 'string', default: 'tree,history,staged,broker' },
     'tree-mb': { type: 'string', default: '200' },
     commits: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
@@ -96,6 +96,26 @@ if (only.has('staged')) {
   const node = time(process.execPath, ['-e', '0'], { runs: Math.max(runs, 15) });
   results.staged = { keywardMs: +keyward.toFixed(1), nodeMs: +node.toFixed(1), ratioToNode: +(keyward / node).toFixed(2) };
   console.log(`staged: keyward ${keyward.toFixed(1)} ms  node -e 0 ${node.toFixed(1)} ms  ratio ${results.staged.ratioToNode}x (target ≤ 2.5x)`);
+}
+
+if (only.has('broker')) {
+  const { benchBroker } = await import('./broker.js');
+  const b = await benchBroker({ bin: BIN });
+  const f = (x) => x.toFixed(2);
+  results.broker = {
+    concurrency: b.concurrency,
+    healthP50Ms: +f(b.health.p50),
+    healthP99Ms: +f(b.health.p99),
+    grantP50Ms: +f(b.grants.p50),
+    grantP99Ms: +f(b.grants.p99),
+    p99RatioToHealth: +(b.grants.p99 / b.health.p99).toFixed(2),
+    grantsPerSecond: Math.round(b.grants.perSecond),
+    healthPerSecond: Math.round(b.health.perSecond),
+    idleRssMB: Math.round(b.idleRssMB),
+    peakRssMB: Math.round(b.peakRssMB),
+  };
+  const r = results.broker;
+  console.log(`broker: ${r.concurrency} clients  grant p50 ${r.grantP50Ms} ms p99 ${r.grantP99Ms} ms  health p50 ${r.healthP50Ms} ms p99 ${r.healthP99Ms} ms  (p99 ratio ${r.p99RatioToHealth}x, target ≤ 3x)  ${r.grantsPerSecond} grants/s (target ≥ 2000)  RSS idle ${r.idleRssMB} MB (target ≤ 80) peak ${r.peakRssMB} MB`);
 }
 
 writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2) + '\n');

@@ -166,3 +166,59 @@ describe('keyward scan --history', () => {
     removeDir(broken);
   });
 });
+
+describe('history attribution edge cases', () => {
+  it('compares commit dates as instants, not strings, across time zones', async () => {
+    const repo = initRepo(tempDir());
+    const secret = githubToken();
+    writeTree(repo, { 'a.env': `T=${secret}\n` });
+    const a = commitAll(repo, 'A in Tokyo', '2024-03-01T10:00:00+09:00'); // 01:00 UTC
+    writeTree(repo, { 'b.env': `T=${secret}\n` });
+    commitAll(repo, 'B in London', '2024-03-01T05:00:00+00:00'); // later, but a smaller string
+    const r = await runCli(['scan', '--history', '--json'], { cwd: repo });
+    expect(findings(r.stdout)).toEqual([expect.objectContaining({ file: 'a.env', commit: a, occurrences: 2 })]);
+    removeDir(repo);
+  });
+
+  it('reports the same first commit whatever the thread count, even when dates tie', async () => {
+    const repo = initRepo(tempDir());
+    const secret = anthropicKey();
+    const when = '2024-05-05T12:00:00Z';
+    writeTree(repo, { 'first.env': `K=${secret}\n` });
+    const first = commitAll(repo, 'first', when);
+    writeTree(repo, { 'last.env': `K=${secret}\n` });
+    commitAll(repo, 'last', when);
+    // A large newest commit, so that the two commits above fall into a later batch than it.
+    writeTree(repo, { 'big.txt': 'filler line without secrets\n'.repeat(40_000) });
+    commitAll(repo, 'big', when);
+    for (const threads of ['1', '4']) {
+      const r = await runCli(['scan', '--history', '--json', '--threads', threads], { cwd: repo });
+      expect(findings(r.stdout), `threads ${threads}`).toEqual([expect.objectContaining({ file: 'first.env', commit: first })]);
+    }
+    removeDir(repo);
+  });
+});
+
+describe('trees inside trees', () => {
+  it('scans a directory its repository ignores when it is named explicitly', async () => {
+    const repo = initRepo(tempDir());
+    writeTree(repo, { '.gitignore': 'vendor/\n', 'vendor/lib/config.env': `T=${githubToken()}\n` });
+    commitAll(repo, 'init', '2024-01-01T00:00:00Z');
+    expect(findings((await runCli(['scan', '.', '--json'], { cwd: repo })).stdout)).toEqual([]);
+    const named = await runCli(['scan', 'vendor', '--json'], { cwd: repo });
+    expect(findings(named.stdout).map((f) => f.file)).toEqual(['vendor/lib/config.env']);
+    removeDir(repo);
+  });
+
+  it('scans an untracked nested repository as its own tree', async () => {
+    const repo = initRepo(tempDir());
+    writeTree(repo, { 'top.txt': 'x\n' });
+    commitAll(repo, 'init', '2024-01-01T00:00:00Z');
+    const inner = join(repo, 'tools', 'inner');
+    writeTree(inner, { 'a.env': `T=${githubToken()}\n`, '.gitignore': 'ignored.env\n', 'ignored.env': `T=${githubToken()}\n` });
+    initRepo(inner);
+    const r = await runCli(['scan', '.', '--json'], { cwd: repo });
+    expect(findings(r.stdout).map((f) => f.file)).toEqual(['tools/inner/a.env']);
+    removeDir(repo);
+  });
+});

@@ -161,3 +161,28 @@ describe('KeywordAutomaton on large buffers (two interleaved streams)', () => {
     }
   });
 });
+
+describe('large inputs: encodings and columns', () => {
+  it('scans a UTF-16 file larger than a block', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { scanFile } = await import('../../../scanners/detect/scan-bytes.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kw-utf16-'));
+    const token = githubToken();
+    const text = 'filler line\r\n'.repeat(Math.ceil((BLOCK_SIZE * 1.2) / 13)) + `GITHUB_TOKEN=${token}\r\n`;
+    writeFileSync(join(dir, 'big.txt'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    const r = scanFile(all, join(dir, 'big.txt'), 'big.txt', 64 * 1024 * 1024);
+    expect(r.skipped).toBeUndefined();
+    expect(r.matches.map((m) => m.secret)).toEqual([token]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts columns in characters on a multi-byte line that spans blocks', () => {
+    const token = githubToken();
+    const prefix = 'é'.repeat(Math.ceil(BLOCK_SIZE / 2) + 1000); // 2 bytes each: the line crosses a block edge
+    const data = Buffer.from(`first line\n${prefix} t=${token}\n`);
+    const [m] = scanBuffer(all, 'x.txt', data).matches;
+    expect(m).toMatchObject({ line: 2, column: prefix.length + 4 });
+  });
+});
