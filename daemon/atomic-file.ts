@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
  * A crash leaves either the old or the new content, never a mix. An existing file's mode and
  * owner are kept unless `mode` is given.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: { mode?: number; /** fsync file and directory (default true). */ sync?: boolean } = {}): void {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   let previous: { mode: number; uid: number; gid: number } | undefined;
@@ -23,7 +23,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let at = 0;
     while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
+    if (options.sync !== false) fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
     try {
@@ -42,7 +42,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     }
   }
   renameSync(tmp, file);
-  fsyncDir(dir);
+  if (options.sync !== false) fsyncDir(dir);
 }
 
 export function fsyncDir(dir: string): void {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { base62FromBytes, tokenChecksum, verifyTokenChecksum } from '../scanners/detect/checksum.js';
 
 /**
@@ -9,7 +9,22 @@ import { base62FromBytes, tokenChecksum, verifyTokenChecksum } from '../scanners
  */
 export type TokenKind = 'kws' | 'kwg';
 
-export function newToken(kind: TokenKind, random: (n: number) => Buffer = randomBytes): string {
+/** Random bytes from a refilled pool: one getrandom call per 128 tokens instead of one each. */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+export function pooledRandom(n: number): Buffer {
+  if (n > pool.length) return randomBytes(n);
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + n));
+  pool.fill(0, poolAt, poolAt + n);
+  poolAt += n;
+  return out;
+}
+
+export function newToken(kind: TokenKind, random: (n: number) => Buffer = pooledRandom): string {
   const body = base62FromBytes(random(32));
   return `${kind}_${body}${tokenChecksum(body)}`;
 }

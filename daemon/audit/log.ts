@@ -52,12 +52,19 @@ export function recordHash(lineWithoutHash: string): string {
   return createHash('sha256').update(lineWithoutHash).digest('hex');
 }
 
-/** Serialises a record; returns the full line (without newline). */
-function serialise(seq: number, time: string, event: AuditEvent, prev: string): { line: string; hash: string } {
-  const body = JSON.stringify({ seq, time, ...event, prev }).replace(TOKEN, '[token removed]');
+/** Serialises a record; returns the full line (without newline) and the record as written. */
+function serialise(seq: number, time: string, event: AuditEvent, prev: string): { line: string; hash: string; record: AuditRecord } {
+  let body = JSON.stringify({ seq, time, ...event, prev });
+  let record: AuditRecord | undefined;
+  if (TOKEN.test(body)) {
+    TOKEN.lastIndex = 0;
+    body = body.replace(TOKEN, '[token removed]');
+    record = JSON.parse(body) as AuditRecord;
+  }
+  TOKEN.lastIndex = 0;
   const withoutHash = body.slice(0, -1);
   const hash = recordHash(withoutHash);
-  return { line: `${withoutHash},"hash":"${hash}"}`, hash };
+  return { line: `${withoutHash},"hash":"${hash}"}`, hash, record: { ...(record ?? { seq, time, ...event, prev }), hash } as AuditRecord };
 }
 
 interface Pending {
@@ -163,9 +170,9 @@ export class AuditLog {
     const time = this.now().toISOString();
     for (const p of batch) {
       seq++;
-      const { line, hash } = serialise(seq, time, p.event, prev);
+      const { line, hash, record } = serialise(seq, time, p.event, prev);
       lines.push(line);
-      records.push(JSON.parse(line) as AuditRecord);
+      records.push(record);
       prev = hash;
     }
     const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
@@ -182,7 +189,9 @@ export class AuditLog {
       this.seq = seq;
       this.prev = prev;
       this.size += data.length;
-      writeFileAtomic(this.headFile, JSON.stringify({ seq, hash: prev }) + '\n', { mode: 0o600 });
+      // The records themselves are synced above; the head only has to be whole (renamed into
+      // place) and never ahead of them, so it skips its own fsyncs.
+      writeFileAtomic(this.headFile, JSON.stringify({ seq, hash: prev }) + '\n', { mode: 0o600, sync: false });
       batch.forEach((p, i) => p.resolve(records[i]));
       for (const r of records) this.onRecord?.(r);
     } catch (error) {

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
 import { base62FromBytes } from '../../scanners/detect/checksum.js';
 import { decide, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderProfile } from '../providers/types.js';
-import { digestsEqual, isWellFormedToken, newToken, tokenDigest } from '../tokens.js';
+import { digestsEqual, isWellFormedToken, newToken, pooledRandom, tokenDigest } from '../tokens.js';
 import type { Vault } from '../vault/vault.js';
 
 /**
@@ -162,7 +161,7 @@ export class Broker extends EventEmitter {
   constructor(private readonly deps: BrokerDeps) {
     super();
     this.now = deps.now ?? Date.now;
-    this.random = deps.random ?? randomBytes;
+    this.random = deps.random ?? pooledRandom;
   }
 
   private id(prefix: string): string {
@@ -325,21 +324,27 @@ export class Broker extends EventEmitter {
     return `${r.credential}|${r.permission}|${r.resource ?? ''}|${r.mode}`;
   }
 
-  /** Asks for a grant: issued, pending a person's answer, or denied. */
+  /**
+   * Asks for a grant: issued, pending a person's answer, or denied. The request and decision
+   * records go into the same group commit as the outcome's; the caller hears the outcome only
+   * once all of them are durable.
+   */
   async requestGrant(session: Session, r: GrantRequest): Promise<GrantOutcome> {
     const profile = this.validate(r);
     const base = { ...this.sessionFields(session), credential: r.credential, permission: r.permission, resource: r.resource, mode: r.mode };
-    await this.audit({ event: 'grant.request', ...base, ttl: r.ttl });
+    const written = [this.deps.audit.append({ event: 'grant.request', ...base, ttl: r.ttl })];
     let decision = decide(this.deps.policy(), { chain: session.chain, credential: r.credential, permission: r.permission, resource: r.resource, mode: r.mode });
     if (decision.decision === 'ask' && session.allowed.has(this.allowKey(r))) {
       decision = { ...decision, decision: 'allow', reason: `allowed for this session by a person (policy: ${decision.reason})` };
     }
-    await this.audit({ event: 'grant.decision', ...base, decision: decision.decision, reason: decision.reason });
-    if (decision.decision === 'deny') {
-      return { status: 'denied', reason: `policy denies it: ${decision.reason}`, needs: this.needs(r) };
+    written.push(this.deps.audit.append({ event: 'grant.decision', ...base, decision: decision.decision, reason: decision.reason }));
+    try {
+      if (decision.decision === 'deny') return { status: 'denied', reason: `policy denies it: ${decision.reason}`, needs: this.needs(r) };
+      if (decision.decision === 'ask') return await this.askConsent(session, r, decision);
+      return await this.issue(session, r, profile, decision);
+    } finally {
+      await Promise.all(written);
     }
-    if (decision.decision === 'ask') return this.askConsent(session, r, decision);
-    return this.issue(session, r, profile, decision);
   }
 
   private async issue(session: Session, r: GrantRequest, profile: ProviderProfile, decision: Decision): Promise<GrantOutcome> {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { KeywardError } from '../../cli/errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { SecretStore } from './store.js';
@@ -35,31 +35,50 @@ export class Vault {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** The index as last read, and the file's mtime then: grant requests read it on every call. */
+  private cached?: { index: Index; mtimeMs: number };
+
+  /** For changes: a copy the caller may modify and write back. */
   private readIndex(): Index {
+    return structuredClone(this.peekIndex());
+  }
+
+  /** For reads: the cached index itself, not to be modified. */
+  private peekIndex(): Index {
+    let mtimeMs: number;
     try {
-      return JSON.parse(readFileSync(this.indexFile, 'utf8')) as Index;
+      mtimeMs = statSync(this.indexFile).mtimeMs;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, entries: {} };
+      throw error;
+    }
+    if (this.cached && this.cached.mtimeMs === mtimeMs) return this.cached.index;
+    try {
+      const index = JSON.parse(readFileSync(this.indexFile, 'utf8')) as Index;
+      this.cached = { index, mtimeMs };
+      return index;
+    } catch (error) {
       throw new KeywardError(`the vault index ${this.indexFile} is damaged: ${(error as Error).message}`, { code: 'vault_damaged' });
     }
   }
 
   private writeIndex(index: Index): void {
     writeFileAtomic(this.indexFile, JSON.stringify(index, null, 2) + '\n', { mode: 0o600 });
+    this.cached = undefined;
   }
 
   list(): VaultEntry[] {
-    return Object.entries(this.readIndex().entries)
+    return Object.entries(this.peekIndex().entries)
       .map(([name, meta]) => ({ name, ...meta }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   has(name: string): boolean {
-    return name in this.readIndex().entries;
+    return name in this.peekIndex().entries;
   }
 
   describe(name: string): VaultEntry | undefined {
-    const meta = this.readIndex().entries[name];
+    const meta = this.peekIndex().entries[name];
     return meta ? { name, ...meta } : undefined;
   }
 

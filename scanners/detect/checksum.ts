@@ -32,12 +32,26 @@ export function base62Encode(value: number | bigint, width = 0): string {
   return out.padStart(width, '0');
 }
 
-/** Encodes bytes as a base62 big-endian integer, padded to the length that any value of that size needs. */
+/**
+ * Encodes bytes as a base62 big-endian integer, padded to the length that any value of that size
+ * needs. Long division on the bytes: no BigInt, as the daemon makes a token per grant.
+ */
 export function base62FromBytes(bytes: Uint8Array): string {
   const width = Math.ceil((bytes.length * 8) / Math.log2(62));
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return base62Encode(n, width);
+  const digits = Array.from(bytes);
+  let out = '';
+  let start = 0;
+  while (start < digits.length) {
+    let remainder = 0;
+    for (let i = start; i < digits.length; i++) {
+      const value = remainder * 256 + digits[i];
+      digits[i] = Math.floor(value / 62);
+      remainder = value % 62;
+    }
+    out = BASE62[remainder] + out;
+    while (start < digits.length && digits[start] === 0) start++;
+  }
+  return out.padStart(width, '0');
 }
 
 export function base62Decode(text: string): bigint | undefined {

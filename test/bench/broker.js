@@ -44,13 +44,13 @@ async function load(concurrency, total, once) {
   return { p50: pct(latencies, 50), p99: pct(latencies, 99), perSecond: total / seconds };
 }
 
-export async function benchBroker({ bin, concurrency = 32, total = 20000 }) {
+export async function benchBroker({ bin, concurrency = 32, total = 20000, nodeArgs = [] }) {
   const home = mkdtempSync(join(tmpdir(), 'keyward-bench-broker-'));
   const env = { ...process.env, KEYWARD_HOME: home, KEYWARD_VAULT_PASSPHRASE: 'bench passphrase', NO_COLOR: '1' };
   execFileSync(process.execPath, [bin, 'vault', 'init', '--file'], { env, stdio: 'ignore' });
   mkdirSync(join(home, 'config'), { recursive: true });
   writeFileSync(join(home, 'config', 'policy.yaml'), 'rules:\n  - { agent: "*", credential: openai, permission: chat, decision: allow }\n');
-  const daemon = spawn(process.execPath, [bin, 'daemon', 'start', '--foreground'], { env, stdio: 'ignore' });
+  const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'start', '--foreground'], { env, stdio: 'ignore' });
   const agentSock = join(home, 'run', 'agent.sock');
   const adminSock = join(home, 'run', 'admin.sock');
   for (let i = 0; i < 200; i++) {

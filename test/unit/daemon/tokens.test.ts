@@ -35,3 +35,19 @@ describe('durations', () => {
     expect(formatDuration(5_400_000)).toBe('1h30m');
   });
 });
+
+describe('base62 of bytes', () => {
+  it('agrees with big-integer arithmetic, including leading zero bytes', async () => {
+    const { base62FromBytes, base62Encode } = await import('../../../scanners/detect/checksum.js');
+    const { randomBytes } = await import('node:crypto');
+    for (let i = 0; i < 200; i++) {
+      const bytes = randomBytes(32);
+      if (i % 10 === 0) bytes[0] = 0;
+      if (i % 20 === 0) bytes.fill(0, 0, 5);
+      let n = 0n;
+      for (const b of bytes) n = (n << 8n) | BigInt(b);
+      expect(base62FromBytes(bytes)).toBe(base62Encode(n, 43));
+    }
+    expect(base62FromBytes(new Uint8Array(32))).toBe('0'.repeat(43));
+  });
+});
