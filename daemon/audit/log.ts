@@ -228,6 +228,8 @@ export interface VerifyResult {
   problem?: { line: number; seq?: number; kind: 'malformed' | 'tampered' | 'reordered' | 'removed' | 'truncated'; message: string };
   /** Things worth knowing that are not tampering (a torn final line from a crash). */
   notes: string[];
+  /** The last intact record: copy it somewhere agents cannot write to anchor the log. */
+  head?: { seq: number; hash: string };
 }
 
 /** Checks the whole chain and the head file; reports the first broken record. */
@@ -290,5 +292,5 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') notes.push(`head file unreadable: ${(error as Error).message}`);
     else if (lines.length > 0) notes.push('no head file: removal of records at the end cannot be checked');
   }
-  return { ok: true, records: lines.length, notes };
+  return { ok: true, records: lines.length, notes, ...(lastSeq ? { head: { seq: lastSeq, hash: lastHash } } : {}) };
 }
