@@ -234,6 +234,15 @@ export interface VerifyResult {
 
 /** Checks the whole chain and the head file; reports the first broken record. */
 export function verifyAuditLog(file: string, headFile: string): VerifyResult {
+  // The head first: the daemon moves it only after the records it names are written, so a log
+  // read after it is never behind it, even while the daemon keeps appending.
+  let headText: string | undefined;
+  let headError: NodeJS.ErrnoException | undefined;
+  try {
+    headText = readFileSync(headFile, 'utf8');
+  } catch (error) {
+    headError = error as NodeJS.ErrnoException;
+  }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -252,6 +261,13 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
   let expectedSeq = 1;
   let lastSeq = 0;
   let lastHash = GENESIS;
+  let headSeq = -1;
+  try {
+    headSeq = headText ? (JSON.parse(headText) as { seq: number }).seq : -1;
+  } catch {
+    headSeq = -1;
+  }
+  let hashAtHead: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const lineNo = i + 1;
@@ -276,17 +292,19 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
       return { ok: false, records: i, notes, problem: { line: lineNo, seq: record.seq, kind: 'reordered', message: `record ${record.seq} (line ${lineNo}) is out of order: expected ${expectedSeq}` } };
     }
     prev = record.hash;
+    if (record.seq === headSeq) hashAtHead = record.hash;
     expectedSeq = record.seq + 1;
     lastSeq = record.seq;
     lastHash = record.hash;
   }
   try {
-    const head = JSON.parse(readFileSync(headFile, 'utf8')) as { seq: number; hash: string };
+    if (headError) throw headError;
+    const head = JSON.parse(headText!) as { seq: number; hash: string };
     if (head.seq > lastSeq) {
       return { ok: false, records: lines.length, notes, problem: { line: lines.length + 1, seq: lastSeq + 1, kind: 'truncated', message: `records ${lastSeq + 1}–${head.seq} were cut from the end of the log` } };
     }
-    if (head.seq === lastSeq && head.hash !== lastHash) {
-      return { ok: false, records: lines.length, notes, problem: { line: lines.length, seq: lastSeq, kind: 'tampered', message: `the last record does not match the head file` } };
+    if (head.seq > 0 && hashAtHead !== head.hash) {
+      return { ok: false, records: lines.length, notes, problem: { line: head.seq, seq: head.seq, kind: 'tampered', message: `record ${head.seq} does not match the head file (the log was rewritten)` } };
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') notes.push(`head file unreadable: ${(error as Error).message}`);

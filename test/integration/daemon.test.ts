@@ -245,6 +245,31 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     await s.close();
   });
 
+  it('revokes by session and by agent glob, and removing a vault entry revokes its grants', async () => {
+    const one = await holdSession(d.home, 'mcp:one');
+    const two = await holdSession(d.home, 'mcp:two');
+    const three = await holdSession(d.home, 'claude-code');
+    for (const s of [one, two, three]) expect((await d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, s.token)).status).toBe(201);
+    expect((await d.cli(['revoke', '--session', one.session.id])).stdout).toContain('Revoked 1 grant');
+    expect((await d.cli(['revoke', '--agent', 'mcp:*'])).stdout).toContain('Revoked 1 grant');
+    const left = JSON.parse((await d.cli(['grants', '--json'])).stdout);
+    expect(left.map((g: { agent: string }) => g.agent)).toEqual(['claude-code']);
+    expect((await d.cli(['revoke'])).code).toBe(2);
+    // A throwaway entry: removing it revokes the grants that use it.
+    expect((await d.cli(['vault', 'add', 'tmp', '--provider', 'openai'], { input: 'sk-temporary-value' })).code).toBe(0);
+    const asked = await d.api('agent', 'POST', '/v1/grants', { spec: 'tmp:chat' }, three.token);
+    expect(asked.status).toBe(202); // no rule for tmp: a person decides
+    expect((await d.cli(['consent', 'allow', asked.body.consent])).code).toBe(0);
+    const grants = JSON.parse((await d.cli(['grants', '--json'])).stdout);
+    expect(grants.map((g: { credential: string }) => g.credential).sort()).toEqual(['openai', 'tmp']);
+    const rm = await d.cli(['vault', 'remove', 'tmp']);
+    expect(rm.stdout).toContain('Removed tmp');
+    expect(JSON.parse((await d.cli(['grants', '--json'])).stdout).map((g: { credential: string }) => g.credential)).toEqual(['openai']);
+    expect(readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')).toContain('"reason":"vault entry tmp removed"');
+    expect((await d.cli(['vault', 'remove', 'tmp'])).code).toBe(2);
+    for (const s of [one, two, three]) await s.close();
+  });
+
   it('serves 1,000 concurrent grant requests, one audit record each, and stays up', async () => {
     const s = await holdSession(d.home, 'claude-code');
     const before = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').split('\n').length;
@@ -258,7 +283,8 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
   });
 
   it('never writes a secret value or token into its state, runtime or output', async () => {
-    expect((await d.cli(['audit', 'verify'])).code).toBe(0);
+    const verify = await d.cli(['audit', 'verify']);
+    expect(verify.code, verify.stdout).toBe(0);
     const files = [...allFiles(join(d.home, 'state')), ...allFiles(join(d.home, 'config'))];
     const blobs = files.map((f) => readFileSync(f, 'utf8')).concat(d.output());
     for (const text of blobs) {
