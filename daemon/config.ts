@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseSize } from '../cli/scan-flags.js';
 import { parseDuration } from './duration.js';
 import { keywardPaths, type KeywardPaths } from './paths.js';
 import { parseYamlConfig, type ConfigProblem } from './yaml-config.js';
@@ -12,6 +13,7 @@ const schema = z.strictObject({
   consent: z.strictObject({ timeout: duration.optional() }).optional(),
   grants: z.strictObject({ defaultTtl: duration.optional() }).optional(),
   watch: z.array(z.string()).optional(),
+  proxy: z.strictObject({ maxBody: z.string().optional(), upstreamTimeout: duration.optional() }).optional(),
 });
 
 export interface DaemonConfig {
@@ -19,9 +21,11 @@ export interface DaemonConfig {
   consentTimeoutMs: number;
   defaultTtlMs: number;
   watch: string[];
+  proxyMaxBody: number;
+  proxyUpstreamTimeoutMs: number;
 }
 
-export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [] };
+export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [], proxyMaxBody: 64 * 1024 * 1024, proxyUpstreamTimeoutMs: 60_000 };
 
 export function configFile(paths: KeywardPaths = keywardPaths()): string {
   return join(paths.config, 'config.yaml');
@@ -44,6 +48,8 @@ export function loadDaemonConfig(paths: KeywardPaths = keywardPaths()): { config
       consentTimeoutMs: v.consent?.timeout ? parseDuration(v.consent.timeout)! : DEFAULTS.consentTimeoutMs,
       defaultTtlMs: v.grants?.defaultTtl ? parseDuration(v.grants.defaultTtl)! : DEFAULTS.defaultTtlMs,
       watch: v.watch ?? [],
+      proxyMaxBody: (v.proxy?.maxBody && parseSize(v.proxy.maxBody)) || DEFAULTS.proxyMaxBody,
+      proxyUpstreamTimeoutMs: v.proxy?.upstreamTimeout ? parseDuration(v.proxy.upstreamTimeout)! : DEFAULTS.proxyUpstreamTimeoutMs,
     },
     problems: [],
   };

@@ -14,6 +14,8 @@ import { keywardPaths, type KeywardPaths } from './paths.js';
 import { loadPolicyFile } from './policy/load.js';
 import { DEFAULT_POLICY, type Policy, type PolicyRule } from './policy/policy.js';
 import { loadProviders, type ProviderRegistry } from './providers/registry.js';
+import { LocalCA } from './proxy/ca.js';
+import { CredentialProxy } from './proxy/proxy.js';
 import { createApiServer } from './server/http.js';
 import { isAlive } from './server/identity.js';
 import { adminRoutes, agentRoutes } from './server/routes.js';
@@ -130,6 +132,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
 
   const vault = new Vault(secretStoreFor(config, files, env), files.vaultIndex);
   const approvers = new Set<ServerResponse>();
+  let proxy: CredentialProxy | undefined;
   const broker = new Broker({
     vault,
     audit,
@@ -143,7 +146,19 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       await reloadPolicy();
       return text;
     },
+    proxyBase: (credential) => proxy?.baseUrl(credential),
   });
+
+  // The credential-injecting proxy. Interception needs the local CA, whose key is in the vault;
+  // if the vault cannot be read now, base-URL mode still works and CONNECT is tunnelled only.
+  let ca: LocalCA | undefined;
+  try {
+    ca = await LocalCA.load(vault.store, paths.config);
+  } catch (error) {
+    log({ level: 'warn', msg: 'proxy interception is off: the local CA could not be loaded', error: error instanceof Error ? error.message : String(error) });
+  }
+  proxy = new CredentialProxy({ broker, vault, audit, providers: () => providers, policy: () => policy, ca, log, maxBody: config.proxyMaxBody, upstreamTimeout: config.proxyUpstreamTimeoutMs });
+  await proxy.listen();
 
   const started = new Date();
   let stopping: Promise<void> | undefined;
@@ -159,8 +174,11 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     approvers,
     reloadPolicy,
     shutdown: () => void stop('requested over admin.sock'),
+    proxy: () => (proxy?.url ? { url: proxy.url, ...(ca ? { caCert: ca.files.cert, bundle: ca.files.bundle } : {}) } : undefined),
+    forgetSecret: (credential: string) => proxy?.forget(credential),
     status: () => ({
       pid: process.pid,
+      proxy: proxy?.url ?? null,
       version: keywardVersion(),
       started: started.toISOString(),
       sockets: { agent: files.agentSock, admin: files.adminSock },
@@ -210,6 +228,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       watcher?.close();
       for (const res of approvers) res.end();
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      await proxy?.close();
       broker.shutdown();
       vault.flushUse();
       try {

@@ -69,6 +69,21 @@ export async function obtain(token: string, body: Record<string, unknown>, label
   throw new KeywardError(`${label}: ${error?.message ?? `the daemon answered ${r.status}`}`, { code: error?.code, hint: error?.hint, exitCode: RUN_SETUP_FAILED });
 }
 
+/**
+ * Environment that sends the agent's HTTPS through keyward's proxy (interception mode) and makes
+ * its TLS stacks trust keyward's local CA: curl, git, Python requests, OpenSSL, Node.
+ */
+export function proxyEnvironment(proxy: { url: string; caCert?: string; bundle?: string } | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  if (!proxy) return {};
+  const noProxy = [env.NO_PROXY ?? env.no_proxy, '127.0.0.1', 'localhost', '::1'].filter(Boolean).join(',');
+  const out: Record<string, string> = { HTTPS_PROXY: proxy.url, https_proxy: proxy.url, NO_PROXY: noProxy, no_proxy: noProxy, NODE_USE_ENV_PROXY: '1' };
+  if (proxy.caCert) out.NODE_EXTRA_CA_CERTS = proxy.caCert;
+  if (proxy.bundle) {
+    for (const name of ['SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO']) out[name] = proxy.bundle;
+  }
+  return out;
+}
+
 /** Whatever stops the set-up, the command did not run: keyward run's own exit code. */
 function setupError(error: unknown): unknown {
   if (error instanceof KeywardError && error.exitCode !== RUN_SETUP_FAILED) {
@@ -91,7 +106,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const opened = await asSetup(async () => {
     await ensureDaemon();
     const parentToken = process.env.KEYWARD_SESSION;
-    return call<{ session: { id: string; chain: string[] }; token: string }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
+    return call<{ session: { id: string; chain: string[] }; token: string; proxy?: { url: string; caCert?: string; bundle?: string } }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
   });
   const token = opened.token;
   const end = async () => {
@@ -102,7 +117,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
   };
 
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token, ...proxyEnvironment(opened.proxy, process.env) };
   try {
     for (const spec of options.grants) {
       const issued = await obtain(token, { spec, ttl: options.ttl }, `grant ${spec}`, options.stderr);

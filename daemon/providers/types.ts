@@ -29,6 +29,8 @@ export interface ProviderProfile {
     aliases?: string[];
   };
   permissions: Record<string, HttpRule[]>;
+  /** How `{resource}` appears in paths (see proxy/rules.ts). */
+  resource?: { segments?: number; encoded?: boolean };
   /** Where the user rotates keys of this provider. */
   keysUrl?: string;
 }

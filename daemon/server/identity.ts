@@ -82,3 +82,48 @@ export function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Finds the local processes behind loopback TCP connections to one of our ports (the proxy's
+ * clients). Lookups that arrive together share one read of the kernel's socket table, so a burst
+ * of new connections costs one `ss` run, not one each.
+ */
+export class TcpPeerResolver {
+  private waiting = new Map<number, ((pid: number | undefined) => void)[]>();
+  private running = false;
+
+  constructor(private readonly serverPort: () => number) {}
+
+  lookup(socket: Socket): Promise<number | undefined> {
+    const port = socket.remotePort;
+    if (!PEER_LOOKUP_SUPPORTED || !port) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const list = this.waiting.get(port) ?? [];
+      list.push(resolve);
+      this.waiting.set(port, list);
+      if (!this.running) setImmediate(() => this.run());
+    });
+  }
+
+  private run(): void {
+    if (this.running || this.waiting.size === 0) return;
+    this.running = true;
+    const batch = this.waiting;
+    this.waiting = new Map();
+    execFile('ss', ['-tnpH', 'state', 'established', `( dport = :${this.serverPort()} )`], { timeout: 5000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
+      const pids = new Map<number, number>();
+      if (!error) {
+        for (const line of stdout.split('\n')) {
+          // Recv-Q Send-Q Local:Port Peer:Port users:(("curl",pid=N,fd=M))
+          const fields = line.trim().split(/\s+/);
+          const local = Number(/:(\d+)$/.exec(fields[2] ?? '')?.[1]);
+          const pid = /pid=(\d+)/.exec(line)?.[1];
+          if (local && pid) pids.set(local, Number(pid));
+        }
+      }
+      for (const [port, resolvers] of batch) for (const r of resolvers) r(pids.get(port));
+      this.running = false;
+      if (this.waiting.size > 0) setImmediate(() => this.run());
+    });
+  }
+}

@@ -18,6 +18,10 @@ export interface RouteDeps {
   shutdown: () => void;
   /** Connected event-stream clients (keyward approve), for `status` and for `keyward run`'s hint. */
   approvers: Set<ServerResponse>;
+  /** The proxy's URL and CA files, for `keyward run` to put in the agent's environment. */
+  proxy: () => { url: string; caCert?: string; bundle?: string } | undefined;
+  /** Drops a cached key from the proxy (the entry changed or went away). */
+  forgetSecret: (credential: string) => void;
 }
 
 const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, body: { ok: true, version: deps.version, pid: process.pid } });
@@ -67,7 +71,7 @@ export function agentRoutes(deps: RouteDeps): Router {
       const pid = peer ?? body.pid;
       if (pid === undefined) throw new BrokerError(400, 'bad_request', 'pid: the root process of the session is required on this platform');
       const opened = await broker.openSession({ agent: body.agent, task: body.task, pid, parent });
-      return { status: 201, body: { ...opened, approvers: deps.approvers.size } };
+      return { status: 201, body: { ...opened, approvers: deps.approvers.size, proxy: deps.proxy() } };
     })
     .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(requireSession(deps, ctx)) }))
     .add('DELETE', '/v1/sessions/current', async (ctx) => {
@@ -128,6 +132,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       guarded(async (ctx) => {
         const body = await ctx.body(vaultAddBody);
         const entry = await vault.add(body.name, body.provider, body.value, body.source ?? 'api', { replace: body.replace });
+        deps.forgetSecret(entry.name);
         await deps.audit.append({ event: 'vault.add', credential: entry.name, detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) } });
         return { status: 201, body: { entry } };
       }),
@@ -140,6 +145,7 @@ export function adminRoutes(deps: RouteDeps): Router {
         if (!vault.has(name)) throw new BrokerError(404, 'not_found', `no vault entry named ${name}`, 'See the entries with: keyward vault list');
         const revoked = await broker.revoke({ credential: name }, `vault entry ${name} removed`);
         await vault.remove(name);
+        deps.forgetSecret(name);
         await deps.audit.append({ event: 'vault.remove', credential: name, detail: { revokedGrants: revoked } });
         return { status: 200, body: { removed: name } };
       }),
