@@ -1,4 +1,5 @@
 import { call, ensureDaemon } from '../daemon-client.js';
+import { ruleFor } from '../consent-rule.js';
 import { KeywardError } from '../errors.js';
 
 export type Answer = 'allow-once' | 'allow-session' | 'always' | 'deny';
@@ -13,21 +14,13 @@ interface PendingConsent {
   mode: string;
 }
 
-/** The policy rule an "always" answer writes, as it will appear in policy.yaml. */
-export function alwaysRule(c: PendingConsent): string {
-  const fields = [`agent: ${JSON.stringify(c.agent)}`, `credential: ${c.credential}`, `permission: ${JSON.stringify(c.permission)}`];
-  if (c.resource) fields.push(`resource: ${JSON.stringify(c.resource)}`);
-  fields.push(`mode: ${c.mode}`, 'decision: allow');
-  return `- { ${fields.join(', ')} }`;
-}
-
 /** Answers a consent request; an "always" answer shows its policy rule before it is written. */
 export async function answerConsent(id: string, answer: Answer, say: (line: string) => void) {
   await ensureDaemon();
   const { pending } = await call<{ pending: PendingConsent[] }>('admin', 'GET', '/v1/consent');
   const request = pending.find((c) => c.id === id);
   if (!request) throw new KeywardError(`no consent request ${id} is waiting`, { hint: 'It may have been answered or timed out; see keyward consent list.' });
-  if (answer === 'always') say(`Adding to policy.yaml:\n  ${alwaysRule(request)}`);
+  if (answer === 'always') say(`Adding to policy.yaml:\n  ${ruleFor(request)}`);
   const r = await call<{ outcome: { status: string; grant?: { id: string; expires: string }; reason?: string } }>('admin', 'POST', `/v1/consent/${encodeURIComponent(id)}`, { answer });
   const what = `${request.chain.join(' → ')}: ${[request.credential, request.permission, request.resource].filter(Boolean).join(':')}`;
   if (r.outcome.status === 'issued') say(`Allowed ${what} (grant ${r.outcome.grant?.id}, until ${r.outcome.grant?.expires.slice(11, 19)}).`);

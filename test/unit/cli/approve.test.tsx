@@ -1,0 +1,121 @@
+import { render } from 'ink-testing-library';
+import { describe, expect, it, vi } from 'vitest';
+import { Approve, type Actions, type ActiveGrant, type AuditEntry, type Feed, type PendingConsent } from '../../../cli/ui/approve.js';
+
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+const pending = (over: Partial<PendingConsent> = {}): PendingConsent => ({
+  id: 'cr_1',
+  agent: 'mcp:github',
+  chain: ['ada', 'claude-code', 'mcp:github'],
+  task: 'fix flaky test',
+  credential: 'github',
+  provider: 'github',
+  permission: 'repo:write',
+  resource: 'acme/app',
+  mode: 'proxy',
+  ttl: 30 * 60_000,
+  policy: { decision: 'ask', reason: 'rule 3 (policy.yaml line 5) says ask for mcp:github' },
+  created: '2026-01-01T11:59:30Z',
+  expires: '2026-01-01T12:01:30Z',
+  ...over,
+});
+const grant: ActiveGrant = { id: 'gr_9', agent: 'claude-code', chain: ['ada', 'claude-code'], task: 'refactor', credential: 'openai', permission: 'chat', mode: 'proxy', expires: '2026-01-01T12:10:00Z' };
+
+/** A feed the test pushes into, as the daemon's event stream would. */
+function fakeFeed() {
+  let handlers: Parameters<Feed['subscribe']>[0] | undefined;
+  const feed: Feed = {
+    subscribe(h) {
+      handlers = h;
+      return () => (handlers = undefined);
+    },
+  };
+  return { feed, push: (s: { pending: PendingConsent[]; grants: ActiveGrant[] }) => handlers!.snapshot(s), audit: (r: AuditEntry) => handlers!.audit(r), connect: () => handlers!.connection('connected') };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 80));
+
+function setup(initial: { pending: PendingConsent[]; grants: ActiveGrant[] }) {
+  const f = fakeFeed();
+  const actions: Actions = { answer: vi.fn(async () => 'done'), revoke: vi.fn(async () => 'revoked') };
+  const app = render(<Approve feed={f.feed} actions={actions} now={() => NOW} />);
+  f.connect();
+  f.push(initial);
+  return { app, actions, f };
+}
+
+describe('keyward approve', () => {
+  it('shows each pending request with its chain, task, scope, TTL, mode, policy reason and time left', async () => {
+    const { app } = setup({ pending: [pending(), pending({ id: 'cr_2', mode: 'release', permission: 'release', resource: undefined, credential: 'prod-db' })], grants: [grant] });
+    await tick();
+    const frame = app.lastFrame()!;
+    // The frame wraps at the terminal's width: compare with line breaks and borders removed.
+    const flat = frame.replace(/[┃│║]/g, '').replace(/\s*\n\s*/g, ' ');
+    expect(flat).toContain('ada → claude-code → mcp:github wants github:repo:write:acme/app for 30m00s');
+    expect(flat).toContain('task: fix flaky test');
+    expect(flat).toContain('policy: ask (rule 3 (policy.yaml line 5) says ask for mcp:github)');
+    expect(flat).toContain('times out in 1m30s');
+    expect(flat).toContain('proxy: the agent holds a placeholder');
+    expect(flat).toContain('RELEASE: the raw secret leaves keyward');
+    expect(frame).toMatch(/10m00s claude-code · openai:chat · proxy · refactor/);
+    expect(frame).toContain('● connected');
+    app.unmount();
+  });
+
+  it('answers with a, s and d on the selected request, oldest first', async () => {
+    const { app, actions } = setup({ pending: [pending(), pending({ id: 'cr_2' })], grants: [] });
+    await tick();
+    app.stdin.write('a');
+    await tick();
+    expect(actions.answer).toHaveBeenLastCalledWith('cr_1', 'allow-once');
+    app.stdin.write('j');
+    await tick();
+    app.stdin.write('s');
+    await tick();
+    expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'allow-session');
+    app.stdin.write('d');
+    await tick();
+    expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'deny');
+    app.unmount();
+  });
+
+  it('shows the policy rule before "always" writes it, and cancels on anything but y', async () => {
+    const { app, actions } = setup({ pending: [pending()], grants: [] });
+    await tick();
+    app.stdin.write('A');
+    await tick();
+    expect(app.lastFrame()!.replace(/[║│]/g, '').replace(/\s*\n\s*/g, ' ')).toContain('- { agent: "mcp:github", credential: github, permission: "repo:write", resource: "acme/app", mode: proxy, decision: allow }');
+    expect(actions.answer).not.toHaveBeenCalled();
+    app.stdin.write('n');
+    await tick();
+    expect(actions.answer).not.toHaveBeenCalled();
+    expect(app.lastFrame()).toContain('"always" cancelled');
+    app.stdin.write('A');
+    await tick();
+    app.stdin.write('y');
+    await tick();
+    expect(actions.answer).toHaveBeenCalledWith('cr_1', 'always');
+    app.unmount();
+  });
+
+  it('shows details on enter, revokes a grant with r, and lists audit events as they arrive', async () => {
+    const { app, actions, f } = setup({ pending: [pending()], grants: [grant] });
+    await tick();
+    app.stdin.write('\r');
+    await tick();
+    expect(app.lastFrame()).toContain('request cr_1 · provider github');
+    app.stdin.write('r');
+    await tick();
+    expect(app.lastFrame()).toContain('press r again to revoke');
+    app.stdin.write('r');
+    await tick();
+    expect(actions.revoke).toHaveBeenCalledWith('gr_9');
+    f.audit({ seq: 7, time: '2026-01-01T12:00:01Z', event: 'proxy.request', chain: ['ada', 'claude-code'], credential: 'openai', permission: 'chat', decision: 'deny', downstream: { method: 'DELETE', host: 'api.openai.com', path: '/v1/files/x', status: 403 } });
+    await tick();
+    expect(app.lastFrame()).toContain('12:00:01 proxy.request    claude-code openai:chat DELETE api.openai.com/v1/files/x 403 deny');
+    f.push({ pending: [], grants: [] });
+    await tick();
+    expect(app.lastFrame()).toContain('Nothing is waiting');
+    app.unmount();
+  });
+});
