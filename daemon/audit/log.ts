@@ -189,9 +189,7 @@ export class AuditLog {
       this.seq = seq;
       this.prev = prev;
       this.size += data.length;
-      // The records themselves are synced above; the head only has to be whole (renamed into
-      // place) and never ahead of them, so it skips its own fsyncs.
-      writeFileAtomic(this.headFile, JSON.stringify({ seq, hash: prev }) + '\n', { mode: 0o600, sync: false });
+      this.scheduleHead();
       batch.forEach((p, i) => p.resolve(records[i]));
       for (const r of records) this.onRecord?.(r);
     } catch (error) {
@@ -214,8 +212,31 @@ export class AuditLog {
     }
   }
 
+  private headTimer?: NodeJS.Timeout;
+
+  /**
+   * The head is rewritten at most every 100 ms (and on close): it may lag the log, which only
+   * narrows truncation detection to older records, but is never ahead of it. The records
+   * themselves are synced before anyone is answered; the head only has to be whole (renamed into
+   * place), so it skips its own fsyncs.
+   */
+  private scheduleHead(): void {
+    this.headTimer ??= setTimeout(() => this.writeHead(), 100);
+  }
+
+  private writeHead(): void {
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+    try {
+      writeFileAtomic(this.headFile, JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n', { mode: 0o600, sync: false });
+    } catch {
+      /* the next flush tries again */
+    }
+  }
+
   async close(): Promise<void> {
     while (this.queue.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 5));
+    if (this.seq > 0) this.writeHead();
     await this.handle?.close();
     this.handle = undefined;
   }

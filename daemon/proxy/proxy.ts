@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
-import { TLSSocket, rootCertificates } from 'node:tls';
+import { TLSSocket, createSecureContext, rootCertificates } from 'node:tls';
 import type { AuditLog } from '../audit/log.js';
 import type { Broker, Grant, Session } from '../broker/broker.js';
 import type { Policy } from '../policy/policy.js';
@@ -242,15 +242,15 @@ export class CredentialProxy {
 
   // ── requests ──────────────────────────────────────────────────────────────────────────────
 
-  private readonly peers = new WeakMap<object, Promise<number | undefined>>();
+  private readonly peers = new WeakMap<object, Promise<{ pid?: number; ancestors: number[] }>>();
   private readonly resolver = new TcpPeerResolver(() => this.port);
 
-  /** The process behind a request's TCP connection (looked up once per connection). */
-  private peerOf(req: IncomingMessage): Promise<number | undefined> {
+  /** The process behind a request's TCP connection and its ancestors, looked up once per connection. */
+  private peerOf(req: IncomingMessage): Promise<{ pid?: number; ancestors: number[] }> {
     const socket = req.socket as Socket & { keywardTcp?: Socket };
     const tcp = socket.keywardTcp ?? socket;
     let p = this.peers.get(tcp);
-    if (!p) this.peers.set(tcp, (p = this.resolver.lookup(tcp)));
+    if (!p) this.peers.set(tcp, (p = this.resolver.lookup(tcp).then((pid) => ({ pid, ancestors: pid === undefined ? [] : ancestry(pid) }))));
     return p;
   }
 
@@ -266,8 +266,10 @@ export class CredentialProxy {
     const key = `${profile.name}|${profile.upstream}|${profile.ca ?? ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
+      // An extra CA goes in through a secure context: as a `ca` option, Node would concatenate the
+      // whole bundle into the agent's pool key on every request.
       agent = https
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 256, ca: profile.ca ? [...rootCertificates, readFileSync(profile.ca, 'utf8')] : undefined })
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 256, ...(profile.ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, readFileSync(profile.ca, 'utf8')] }) } : {}) })
         : new HttpAgent({ keepAlive: true, maxSockets: 256 });
       this.agents.set(key, agent);
     }
@@ -317,8 +319,8 @@ export class CredentialProxy {
       // A token is a bearer capability, but only inside its session: the connecting process
       // must descend from the session's root (a token copied to another agent is useless).
       if (this.deps.checkPeer !== false && PEER_LOOKUP_SUPPORTED) {
-        const pid = await this.peerOf(req);
-        if (pid === undefined || !ancestry(pid).includes(session.pid)) {
+        const { pid, ancestors } = await this.peerOf(req);
+        if (pid === undefined || !ancestors.includes(session.pid)) {
           throw new ProxyError(403, 'foreign_session', pid === undefined ? 'the calling process could not be identified' : `process ${pid} is not part of the session that holds this grant`);
         }
       }
@@ -436,7 +438,7 @@ export class CredentialProxy {
           path: basePath + target.path + query,
           headers,
           agent: profile ? this.agentFor(profile, up.https) : undefined,
-          servername: up.https ? up.host : undefined,
+          servername: up.https && !isIP(up.host) ? up.host : undefined,
           timeout: this.deps.upstreamTimeout ?? 60_000,
         },
         (upstreamRes) => {

@@ -19,7 +19,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'tree,history,staged,broker' },
+    only: { type: 'string', default: 'tree,history,staged,broker,proxy' },
     'tree-mb': { type: 'string', default: '200' },
     commits: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
@@ -116,6 +116,23 @@ if (only.has('broker')) {
   };
   const r = results.broker;
   console.log(`broker: ${r.concurrency} clients  grant p50 ${r.grantP50Ms} ms p99 ${r.grantP99Ms} ms  health p50 ${r.healthP50Ms} ms p99 ${r.healthP99Ms} ms  (p99 ratio ${r.p99RatioToHealth}x, target ≤ 3x)  ${r.grantsPerSecond} grants/s (target ≥ 2000)  RSS idle ${r.idleRssMB} MB (target ≤ 80) peak ${r.peakRssMB} MB`);
+}
+
+if (only.has('proxy')) {
+  const { benchProxy } = await import('./proxy.js');
+  const p = await benchProxy({ bin: BIN });
+  const f = (x) => +x.toFixed(2);
+  results.proxy = {
+    concurrency: p.concurrency,
+    direct: { p50Ms: f(p.direct.p50), p99Ms: f(p.direct.p99), perSecond: Math.round(p.direct.perSecond) },
+    baseUrl: { p50Ms: f(p.base.p50), p99Ms: f(p.base.p99), perSecond: Math.round(p.base.perSecond), addedP50Ms: f(p.base.p50 - p.direct.p50), throughputRatio: f(p.base.perSecond / p.direct.perSecond), loadedP50Ms: f(p.base.loadedP50) },
+    directTls: { p50Ms: f(p.directTls.p50), p99Ms: f(p.directTls.p99), perSecond: Math.round(p.directTls.perSecond) },
+    intercept: { p50Ms: f(p.intercept.p50), p99Ms: f(p.intercept.p99), perSecond: Math.round(p.intercept.perSecond), addedP50Ms: f(p.intercept.p50 - p.directTls.p50), throughputRatio: f(p.intercept.perSecond / p.directTls.perSecond), loadedP50Ms: f(p.intercept.loadedP50) },
+  };
+  const r = results.proxy;
+  console.log(`proxy (latency one request at a time; throughput with ${r.concurrency} clients):`);
+  console.log(`  base-URL     p50 ${r.baseUrl.p50Ms} ms vs direct ${r.direct.p50Ms} ms → added ${r.baseUrl.addedP50Ms} ms (target ≤ 1)  p99 ${r.baseUrl.p99Ms} ms  ${r.baseUrl.perSecond}/s vs ${r.direct.perSecond}/s → ${r.baseUrl.throughputRatio}x (target ≥ 0.5)`);
+  console.log(`  interception p50 ${r.intercept.p50Ms} ms vs direct TLS ${r.directTls.p50Ms} ms → added ${r.intercept.addedP50Ms} ms  p99 ${r.intercept.p99Ms} ms  ${r.intercept.perSecond}/s vs ${r.directTls.perSecond}/s → ${r.intercept.throughputRatio}x`);
 }
 
 writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2) + '\n');
