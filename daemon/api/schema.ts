@@ -37,6 +37,8 @@ export const vaultAddBody = z.strictObject({
   value: z.string().min(1).max(64 * 1024),
   source: z.string().max(300).optional(),
   replace: z.boolean().optional(),
+  /** Lookup keys for credential helpers: `{ helper: "git", host: "github.com", username: "ada" }`. */
+  attributes: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_-]{0,31}$/), z.string().max(300)).optional(),
 });
 
 export const revokeBody = z

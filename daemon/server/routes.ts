@@ -131,7 +131,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/vault',
       guarded(async (ctx) => {
         const body = await ctx.body(vaultAddBody);
-        const entry = await vault.add(body.name, body.provider, body.value, body.source ?? 'api', { replace: body.replace });
+        const entry = await vault.add(body.name, body.provider, body.value, body.source ?? 'api', { replace: body.replace, attributes: body.attributes });
         deps.forgetSecret(entry.name);
         await deps.audit.append({ event: 'vault.add', credential: entry.name, detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) } });
         return { status: 201, body: { entry } };

@@ -12,6 +12,8 @@ export interface VaultEntry {
   /** Where the value came from: prompt, stdin, env:VAR, file:PATH, migrate:<file>… */
   source: string;
   lastUsed?: string;
+  /** Lookup keys for credential helpers (git, docker, aws): never secret. */
+  attributes?: Record<string, string>;
 }
 
 interface Index {
@@ -82,7 +84,12 @@ export class Vault {
     return meta ? { name, ...meta } : undefined;
   }
 
-  async add(name: string, provider: string, value: string, source: string, options: { replace?: boolean } = {}): Promise<VaultEntry> {
+  /** Entries whose attributes include all of `match`. */
+  find(match: Record<string, string>): VaultEntry[] {
+    return this.list().filter((e) => Object.entries(match).every(([k, v]) => e.attributes?.[k] === v));
+  }
+
+  async add(name: string, provider: string, value: string, source: string, options: { replace?: boolean; attributes?: Record<string, string> } = {}): Promise<VaultEntry> {
     if (!ENTRY_NAME.test(name)) {
       throw new KeywardError(`"${name}" is not a valid entry name`, { code: 'bad_request', hint: 'Use letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit.' });
     }
@@ -97,7 +104,7 @@ export class Vault {
     if (back === null || back.length !== value.length || !timingSafeEqual(Buffer.from(back), Buffer.from(value))) {
       throw new KeywardError(`the ${this.store.kind} stored ${name} but did not return it unchanged; nothing was recorded`, { code: 'vault_error' });
     }
-    const entry = { provider, created: this.now().toISOString(), source };
+    const entry = { provider, created: this.now().toISOString(), source, ...(options.attributes ? { attributes: options.attributes } : {}) };
     index.entries[name] = entry;
     this.writeIndex(index);
     return { name, ...entry };
