@@ -8,10 +8,9 @@ import { releaseSecret } from './services/release.js';
  * argument, its input on stdin. Entries are named docker-<registry host> and hold
  * {"username", "secret"}; `get` goes through a release grant for the agent docker:<host>.
  */
-export function entryFor(serverUrl: string): string {
-  const host = serverUrl.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase() || 'index.docker.io';
-  return `docker-${host === 'registry-1.docker.io' || host === 'docker.io' ? 'index.docker.io' : host}`.replace(/[^A-Za-z0-9._-]/g, '_');
-}
+import { dockerEntry as entryFor } from './services/migrate/names.js';
+
+export { entryFor };
 
 export async function main(argv: string[]): Promise<number> {
   const operation = argv[0];

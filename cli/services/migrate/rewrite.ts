@@ -1,0 +1,474 @@
+import { applyEdits, findNodeAtLocation, modify, parse as parseJsonc, parseTree } from 'jsonc-parser';
+import { isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { parse as parseToml } from 'smol-toml';
+import { dockerEntry } from './names.js';
+
+/**
+ * The file rewriters of `keyward migrate`: pure functions from a file's text and the secrets to
+ * take out of it to the new text, plus what else has to happen for the tool that reads the file
+ * to keep working (a git helper to configure, a hint to print). Each keeps every other byte of
+ * the file: comments, order, indentation, quoting.
+ */
+
+export type FileKind = 'env' | 'mcp-json' | 'mcp-toml' | 'mcp-yaml' | 'aws' | 'npmrc' | 'pypirc' | 'netrc' | 'docker' | 'git-credentials';
+
+export interface SecretRef {
+  /** The raw secret. */
+  value: string;
+  /** Where the scanner found it. */
+  line: number;
+  column: number;
+  keyPath?: string;
+  /** Vault entry it goes to. */
+  entry: string;
+}
+
+export interface ExtraAction {
+  kind: 'git-helper';
+  /** `https://host` */
+  url: string;
+  entry: string;
+}
+
+export interface Rewrite {
+  text: string;
+  /** What the user should know or do, one line each (no secrets). */
+  notes: string[];
+  actions: ExtraAction[];
+  /** Vault values to store: entry → value (may differ from the secret: JSON with a username). */
+  values: Record<string, { value: string; provider?: string; attributes?: Record<string, string> }>;
+  /** Agents that will use each entry, for policy rules: entry → agent (and how). */
+  consumers: { entry: string; agent: string; mode: 'release' | 'proxy'; permission: string }[];
+}
+
+export class RewriteError extends Error {}
+
+const lines = (text: string) => text.split(/(?<=\n)/);
+
+// ── .env ────────────────────────────────────────────────────────────────────────────────────
+
+/** `KEY=value` → `KEY=keyward://entry`, keeping `export`, quotes and trailing comments. */
+export function rewriteEnv(text: string, secrets: SecretRef[]): Rewrite {
+  const out = lines(text);
+  const values: Rewrite['values'] = {};
+  for (const s of secrets) {
+    const i = s.line - 1;
+    const line = out[i];
+    if (line === undefined || !line.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`);
+    const m = /^(\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=\s*)(["']?)(.*?)\2(\s*(?:#.*)?)(\r?\n?)$/.exec(line);
+    if (m && m[3] === s.value) out[i] = `${m[1]}${m[2]}keyward://${s.entry}${m[2]}${m[4]}${m[5]}`;
+    else if (m && m[3].includes(s.value)) {
+      // The secret is part of a value (a URL with a password): the whole value moves.
+      values[s.entry] = { value: m[3] };
+      out[i] = `${m[1]}${m[2]}keyward://${s.entry}${m[2]}${m[4]}${m[5]}`;
+      continue;
+    } else throw new RewriteError(`line ${s.line} is not a KEY=value assignment`);
+    values[s.entry] = { value: s.value };
+  }
+  return {
+    text: out.join(''),
+    notes: ['start what reads this file with: keyward run --agent <name> --env-file <file> -- <command>'],
+    actions: [],
+    values,
+    consumers: secrets.map((s) => ({ entry: s.entry, agent: '*', mode: 'release', permission: 'release' })),
+  };
+}
+
+// ── MCP client configs ──────────────────────────────────────────────────────────────────────
+
+/** `mcpServers.github.env.TOKEN` → ['mcpServers', 'github', 'env', 'TOKEN']; `args[2]` → …, 'args', 2. */
+export function parseKeyPath(path: string): (string | number)[] {
+  const parts: (string | number)[] = [];
+  const re = /([A-Za-z0-9_$-]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(path))) parts.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]) as string)));
+  return parts;
+}
+
+/** Where a secret sits in an MCP server entry. */
+export interface McpLocation {
+  /** Path to the server object. */
+  server: (string | number)[];
+  /** The server's key, or its position in a list (the rewriter then uses its `name` field). */
+  name: string | number;
+  /** env | headers | args | url */
+  field: string;
+  /** The env/header name, or the args index. */
+  key: string | number;
+}
+
+const SERVER_CONTAINERS = new Set(['mcpServers', 'servers', 'context_servers', 'mcp_servers', 'mcp']);
+
+export function locateMcp(keyPath: string): McpLocation | undefined {
+  const parts = parseKeyPath(keyPath);
+  for (let i = parts.length - 3; i >= 0; i--) {
+    const container = parts[i];
+    if (typeof container === 'string' && SERVER_CONTAINERS.has(container)) {
+      const name = parts[i + 1];
+      const field = parts[i + 2];
+      if (typeof field !== 'string') continue;
+      // Zed nests the command under `command: { path, args, env }`.
+      const rest = parts.slice(i + 3);
+      if (field === 'command' && typeof rest[0] === 'string' && ['env', 'args'].includes(rest[0])) {
+        return { server: parts.slice(0, i + 2), name, field: `command.${rest[0]}`, key: rest[1] ?? '' };
+      }
+      return { server: parts.slice(0, i + 2), name, field, key: rest[0] ?? '' };
+    }
+  }
+  return undefined;
+}
+
+/** The `keyward run` prefix a rewritten server starts with. */
+function runPrefix(name: string, envRefs: { variable: string; entry: string }[]): string[] {
+  return ['run', '--agent', `mcp:${name}`, ...envRefs.flatMap((r) => ['--env', `${r.variable}=keyward://${r.entry}`]), '--'];
+}
+
+/** An `--api-key=VALUE` style argument: the flag name becomes an environment variable. */
+function argVariable(arg: string, secret: string): { variable: string; rest: string } | undefined {
+  const m = /^--?([A-Za-z][A-Za-z0-9-]*)=(.*)$/.exec(arg);
+  if (!m || !m[2].includes(secret)) return undefined;
+  return { variable: `KEYWARD_ARG_${m[1].toUpperCase().replace(/-/g, '_')}`, rest: `--${m[1]}` };
+}
+
+interface ServerPlan {
+  name: string;
+  serverPath: (string | number)[];
+  removeEnv: string[];
+  envRefs: { variable: string; entry: string }[];
+  argFixes: { index: number; value: string }[];
+}
+
+function planServers(secrets: SecretRef[]): Map<string, ServerPlan> {
+  const plans = new Map<string, ServerPlan>();
+  for (const s of secrets) {
+    const loc = s.keyPath ? locateMcp(s.keyPath) : undefined;
+    if (!loc) throw new RewriteError(`no MCP server holds ${s.keyPath ?? `line ${s.line}`}`);
+    const key = JSON.stringify(loc.server);
+    const plan = plans.get(key) ?? { name: String(loc.name), serverPath: loc.server, removeEnv: [], envRefs: [], argFixes: [] };
+    plans.set(key, plan);
+    if (loc.field === 'env' || loc.field === 'command.env') {
+      plan.removeEnv.push(String(loc.key));
+      plan.envRefs.push({ variable: String(loc.key), entry: s.entry });
+    } else if (loc.field === 'args' || loc.field === 'command.args') {
+      plan.argFixes.push({ index: Number(loc.key), value: s.value });
+      plan.envRefs.push({ variable: '', entry: s.entry });
+    } else {
+      throw new RewriteError(`the secret sits in ${loc.field} of MCP server ${loc.name}: move it by hand (see docs/integrations/mcp-clients.md)`);
+    }
+  }
+  return plans;
+}
+
+/** Fills the variable of an argument secret and returns the new args list. */
+function fixArgs(args: string[], plan: ServerPlan): string[] {
+  const out = [...args];
+  let refIndex = 0;
+  for (const fix of plan.argFixes) {
+    while (plan.envRefs[refIndex]?.variable) refIndex++;
+    const arg = out[fix.index];
+    const v = arg === undefined ? undefined : argVariable(arg, fix.value);
+    if (!v) throw new RewriteError(`argument ${fix.index} of MCP server ${plan.name} is not --name=value: move it by hand`);
+    plan.envRefs[refIndex].variable = v.variable;
+    // keyward run fills `${VAR}` in the command's arguments from the variables it released.
+    out[fix.index] = `${v.rest}=\${${v.variable}}`;
+  }
+  return out;
+}
+
+function consumersFor(plans: Map<string, ServerPlan>): Rewrite['consumers'] {
+  return [...plans.values()].flatMap((p) => p.envRefs.map((r) => ({ entry: r.entry, agent: `mcp:${p.name}`, mode: 'release' as const, permission: 'release' })));
+}
+
+/** JSON and JSON-with-comments MCP configs: minimal edits through jsonc-parser. */
+export function rewriteMcpJson(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+  const plans = planServers(secrets);
+  const options = { formattingOptions: detectFormatting(text) };
+  let out = text;
+  for (const plan of plans.values()) {
+    const tree = parseTree(out, [], { allowTrailingComma: true });
+    const serverNode = tree && findNodeAtLocation(tree, plan.serverPath);
+    if (!serverNode || serverNode.type !== 'object') throw new RewriteError(`MCP server ${plan.name} not found`);
+    const server = parseJsonc(out.slice(serverNode.offset, serverNode.offset + serverNode.length), [], { allowTrailingComma: true }) as Record<string, unknown>;
+    const zedCommand = server.command && typeof server.command === 'object' ? (server.command as { path?: string; args?: string[]; env?: Record<string, string> }) : undefined;
+    const command = zedCommand ? zedCommand.path : (server.command as string | undefined);
+    if (!command) throw new RewriteError(`MCP server ${plan.name} has no command (an HTTP server): its header secret moves by hand`);
+    const args = fixArgs((zedCommand ? zedCommand.args : (server.args as string[] | undefined)) ?? [], plan);
+    const newArgs = [...runPrefix(plan.name, plan.envRefs), command, ...args];
+    const base = zedCommand ? [...plan.serverPath, 'command'] : plan.serverPath;
+    for (const variable of plan.removeEnv) out = applyEdits(out, modify(out, [...base, 'env', variable], undefined, options));
+    out = applyEdits(out, modify(out, [...base, zedCommand ? 'path' : 'command'], keyward, options));
+    out = applyEdits(out, modify(out, [...base, 'args'], newArgs, options));
+    const envNode = findNodeAtLocation(parseTree(out, [], { allowTrailingComma: true })!, [...base, 'env']);
+    if (envNode && envNode.type === 'object' && (envNode.children ?? []).length === 0) out = applyEdits(out, modify(out, [...base, 'env'], undefined, options));
+  }
+  const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
+  return { text: out, notes: [], actions: [], values, consumers: consumersFor(plans) };
+}
+
+function detectFormatting(text: string): { tabSize: number; insertSpaces: boolean; eol: string } {
+  const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? '  ';
+  return { tabSize: indent.startsWith('\t') ? 1 : indent.length, insertSpaces: !indent.startsWith('\t'), eol: text.includes('\r\n') ? '\r\n' : '\n' };
+}
+
+/** YAML MCP configs (Continue): the yaml Document API keeps comments and layout. */
+export function rewriteMcpYaml(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+  const plans = planServers(secrets);
+  const doc = parseDocument(text);
+  for (const plan of plans.values()) {
+    const server = doc.getIn(plan.serverPath, true) as YAMLMap | undefined;
+    if (!server || !isMap(server)) throw new RewriteError(`MCP server ${plan.name} not found`);
+    // Continue lists its servers: the agent name is the entry's `name`.
+    if (/^\d+$/.test(plan.name) && typeof server.get('name') === 'string') plan.name = String(server.get('name'));
+    const command = server.get('command');
+    if (typeof command !== 'string') throw new RewriteError(`MCP server ${plan.name} has no command: its secret moves by hand`);
+    const argsNode = server.get('args', true) as YAMLSeq | undefined;
+    const args = argsNode && isSeq(argsNode) ? argsNode.items.map((i) => String(isScalar(i) ? i.value : i)) : [];
+    const fixed = fixArgs(args, plan);
+    const env = server.get('env', true) as YAMLMap | undefined;
+    for (const variable of plan.removeEnv) env?.delete(variable);
+    if (env && isMap(env) && env.items.length === 0) server.delete('env');
+    server.set('command', keyward);
+    server.set('args', doc.createNode([...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
+  }
+  const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
+  return { text: doc.toString(), notes: [], actions: [], values, consumers: consumersFor(plans) };
+}
+
+/** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */
+export function rewriteMcpToml(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+  const plans = planServers(secrets);
+  const parsed = parseToml(text) as Record<string, unknown>;
+  let out = lines(text);
+  for (const plan of plans.values()) {
+    const server = plan.serverPath.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)?.[k], parsed) as { command?: string; args?: string[] } | undefined;
+    if (!server?.command) throw new RewriteError(`MCP server ${plan.name} has no command: its secret moves by hand`);
+    const fixed = fixArgs(server.args ?? [], plan);
+    const header = new RegExp(`^\\s*\\[${plan.serverPath.map((p) => String(p).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}\\]\\s*$`);
+    const start = out.findIndex((l) => header.test(l.trimEnd()));
+    if (start === -1) throw new RewriteError(`table for MCP server ${plan.name} not found`);
+    let end = out.findIndex((l, i) => i > start && /^\s*\[/.test(l));
+    if (end === -1) end = out.length;
+    const eol = text.includes('\r\n') ? '\r\n' : '\n';
+    const argsLine = `args = ${JSON.stringify([...runPrefix(plan.name, plan.envRefs), server.command, ...fixed])}${eol}`;
+    const section = out.slice(start, end).map((l) => {
+      if (/^\s*command\s*=/.test(l)) return `command = ${JSON.stringify(keyward)}${eol}`;
+      if (/^\s*args\s*=/.test(l)) return argsLine;
+      return l;
+    });
+    if (!section.some((l) => l === argsLine)) section.splice(section.findIndex((l) => /^\s*command\s*=/.test(l)) + 1, 0, argsLine);
+    // env as an inline table or a [<server>.env] sub-table: drop the moved keys.
+    const cleaned = section.map((l) => {
+      if (!/^\s*env\s*=\s*\{/.test(l)) return l;
+      let line = l;
+      for (const v of plan.removeEnv) line = line.replace(new RegExp(`\\s*"?${v}"?\\s*=\\s*"(?:[^"\\\\]|\\\\.)*"\\s*,?`), '');
+      return line.replace(/,\s*\}/, ' }').replace(/\{\s*\}/, '{}');
+    });
+    out = [...out.slice(0, start), ...cleaned, ...out.slice(end)];
+    out = out.filter((l, i) => {
+      const inEnvTable = out.slice(0, i).reverse().find((x) => /^\s*\[/.test(x));
+      if (!inEnvTable || !new RegExp(`\\.env\\]\\s*$`).test(inEnvTable.trim()) || !inEnvTable.includes(plan.name)) return true;
+      return !plan.removeEnv.some((v) => new RegExp(`^\\s*"?${v}"?\\s*=`).test(l));
+    });
+  }
+  const result = out.join('');
+  parseToml(result);
+  const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
+  return { text: result, notes: [], actions: [], values, consumers: consumersFor(plans) };
+}
+
+// ── credential files ────────────────────────────────────────────────────────────────────────
+
+/** INI sections: name and line range. */
+function iniSections(all: string[]): { name: string; start: number; end: number }[] {
+  const sections: { name: string; start: number; end: number }[] = [];
+  all.forEach((l, i) => {
+    const m = /^\s*\[([^\]]+)\]\s*$/.exec(l.trimEnd());
+    if (m) {
+      if (sections.length) sections[sections.length - 1].end = i;
+      sections.push({ name: m[1].trim(), start: i, end: all.length });
+    }
+  });
+  return sections;
+}
+
+/** ~/.aws/credentials: static keys leave; the profile gets a credential_process. */
+export function rewriteAws(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+  const all = lines(text);
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const values: Rewrite['values'] = {};
+  const consumers: Rewrite['consumers'] = [];
+  const notes: string[] = [];
+  const touched = new Set<string>();
+  for (const s of secrets) {
+    const section = iniSections(all).find((sec) => sec.start < s.line - 1 && s.line - 1 < sec.end);
+    if (!section) throw new RewriteError(`line ${s.line} is outside any profile`);
+    touched.add(section.name);
+  }
+  for (const profile of touched) {
+    const sec = iniSections(all).find((x) => x.name === profile)!;
+    const body = all.slice(sec.start + 1, sec.end);
+    const get = (k: string) => body.map((l) => new RegExp(`^\\s*${k}\\s*=\\s*(.*?)\\s*$`).exec(l.trimEnd())?.[1]).find(Boolean);
+    const id = get('aws_access_key_id');
+    const secret = get('aws_secret_access_key');
+    if (!id || !secret) throw new RewriteError(`profile ${profile} has no complete static key pair`);
+    const token = get('aws_session_token');
+    // keyward aws-credentials --profile <p> reads aws-<p>.
+    const entry = `aws-${profile}`;
+    values[entry] = { value: JSON.stringify({ AccessKeyId: id, SecretAccessKey: secret, ...(token ? { SessionToken: token } : {}) }), provider: 'generic', attributes: { helper: 'aws', profile } };
+    const kept = body.filter((l) => !/^\s*(aws_access_key_id|aws_secret_access_key|aws_session_token|credential_process)\s*=/.test(l));
+    const insertAt = kept.findIndex((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
+    const processLine = `credential_process = ${keyward} aws-credentials --profile ${profile}${eol}`;
+    kept.splice(insertAt === -1 ? 0 : insertAt, 0, processLine);
+    all.splice(sec.start + 1, sec.end - sec.start - 1, ...kept);
+    consumers.push({ entry, agent: `aws:${profile}`, mode: 'release', permission: 'release' });
+    notes.push(`profile ${profile}: the AWS CLI and SDKs now call keyward aws-credentials (credential_process)`);
+  }
+  return { text: all.join(''), notes, actions: [], values, consumers };
+}
+
+/** .npmrc: `_authToken=VALUE` → `_authToken=${NPM_TOKEN…}`, npm's own environment expansion. */
+export function rewriteNpmrc(text: string, secrets: SecretRef[]): Rewrite {
+  const all = lines(text);
+  const values: Rewrite['values'] = {};
+  const notes: string[] = [];
+  for (const s of secrets) {
+    const i = s.line - 1;
+    const m = /^(\s*(?:\/\/([^/:\s]+)[^:\s]*:)?(_authToken|_auth|_password|token)\s*=\s*)(.*?)(\s*)(\r?\n?)$/.exec(all[i] ?? '');
+    if (!m || !m[4].includes(s.value)) throw new RewriteError(`line ${s.line} is not a registry credential`);
+    const host = m[2] ?? 'default';
+    const variable = `NPM_TOKEN${host === 'default' || host === 'registry.npmjs.org' ? '' : '_' + host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    values[s.entry] = { value: m[4].replace(/^["']|["']$/g, ''), attributes: { helper: 'npm', registry: host } };
+    all[i] = `${m[1]}\${${variable}}${m[5]}${m[6]}`;
+    notes.push(`npm reads \${${variable}} from the environment: keyward run --agent npm --env ${variable}=keyward://${s.entry} -- npm publish`);
+  }
+  return { text: all.join(''), notes, actions: [], values, consumers: secrets.map((s) => ({ entry: s.entry, agent: '*', mode: 'release', permission: 'release' })) };
+}
+
+/** .pypirc: the password leaves; twine reads TWINE_PASSWORD from the environment. */
+export function rewritePypirc(text: string, secrets: SecretRef[]): Rewrite {
+  const all = lines(text);
+  const values: Rewrite['values'] = {};
+  const notes: string[] = [];
+  for (const s of [...secrets].sort((a, b) => b.line - a.line)) {
+    const i = s.line - 1;
+    const m = /^\s*password\s*[=:]\s*(.*?)\s*$/.exec((all[i] ?? '').trimEnd());
+    if (!m || !m[1].includes(s.value)) throw new RewriteError(`line ${s.line} is not a password = line`);
+    const section = iniSections(all).find((sec) => sec.start < i && i < sec.end)?.name ?? 'pypi';
+    values[s.entry] = { value: m[1], attributes: { helper: 'twine', repository: section } };
+    all.splice(i, 1);
+    notes.push(`[${section}]: upload with keyward run --agent twine --env TWINE_PASSWORD=keyward://${s.entry} -- twine upload -r ${section} dist/*`);
+  }
+  return { text: all.join(''), notes, actions: [], values, consumers: secrets.map((s) => ({ entry: s.entry, agent: '*', mode: 'release', permission: 'release' })) };
+}
+
+/** .netrc: the password token leaves; git gets a credential helper for that host. */
+export function rewriteNetrc(text: string, secrets: SecretRef[]): Rewrite {
+  let out = text;
+  const values: Rewrite['values'] = {};
+  const actions: ExtraAction[] = [];
+  const notes: string[] = [];
+  for (const s of secrets) {
+    // Tokens are whitespace-separated; a machine's fields may span lines.
+    const tokens = [...out.matchAll(/\S+/g)];
+    const at = tokens.findIndex((t, i) => i > 0 && tokens[i - 1][0] === 'password' && t[0] === s.value);
+    if (at === -1) throw new RewriteError(`no "password ${'…'}" token holds the secret`);
+    let machine = 'default';
+    let login: string | undefined;
+    for (let i = at; i >= 0; i--) {
+      if (tokens[i][0] === 'login' && tokens[i + 1] && !login) login = tokens[i + 1][0];
+      if (tokens[i][0] === 'machine' && tokens[i + 1]) {
+        machine = tokens[i + 1][0];
+        break;
+      }
+      if (tokens[i][0] === 'default') break;
+    }
+    let start = tokens[at - 1].index!;
+    let end = tokens[at].index! + tokens[at][0].length;
+    const lineStart = out.lastIndexOf('\n', start - 1) + 1;
+    const lineEnd = out.indexOf('\n', end);
+    if (/^[ \t]*$/.test(out.slice(lineStart, start)) && /^[ \t\r]*$/.test(out.slice(end, lineEnd === -1 ? out.length : lineEnd))) {
+      // "password x" was a line of its own: the line goes.
+      start = lineStart;
+      end = lineEnd === -1 ? out.length : lineEnd + 1;
+      out = out.slice(0, start) + out.slice(end);
+    } else out = out.slice(0, start).replace(/[ \t]+$/, '') + out.slice(end);
+    const entry = `git-${machine}`;
+    values[entry] = { value: JSON.stringify({ username: login ?? '', password: s.value }), attributes: { helper: 'git', host: machine } };
+    if (machine !== 'default') actions.push({ kind: 'git-helper', url: `https://${machine}`, entry });
+    notes.push(`${machine}: git asks keyward (credential helper); other tools that read .netrc (curl) no longer find a password there`);
+  }
+  return { text: out, notes, actions, values, consumers: Object.keys(values).map((entry) => ({ entry, agent: 'git-credential:*', mode: 'release', permission: 'release' })) };
+}
+
+/** ~/.git-credentials: the line leaves; git gets a credential helper for that host. */
+export function rewriteGitCredentials(text: string, secrets: SecretRef[]): Rewrite {
+  const all = lines(text);
+  const values: Rewrite['values'] = {};
+  const actions: ExtraAction[] = [];
+  for (const s of [...secrets].sort((a, b) => b.line - a.line)) {
+    const i = s.line - 1;
+    let url: URL;
+    try {
+      url = new URL((all[i] ?? '').trim());
+    } catch {
+      throw new RewriteError(`line ${s.line} is not a credential URL`);
+    }
+    if (!decodeURIComponent(url.password).includes(s.value) && !decodeURIComponent(url.username).includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`);
+    const entry = `git-${url.host}`;
+    values[entry] = { value: JSON.stringify({ username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }), attributes: { helper: 'git', host: url.host } };
+    actions.push({ kind: 'git-helper', url: `${url.protocol}//${url.host}`, entry });
+    all.splice(i, 1);
+  }
+  return { text: all.join(''), notes: ['git asks keyward for these hosts now (credential helper, configured in ~/.gitconfig)'], actions, values, consumers: Object.keys(values).map((entry) => ({ entry, agent: 'git-credential:*', mode: 'release', permission: 'release' })) };
+}
+
+/** ~/.docker/config.json: `auths.<registry>.auth` leaves; `credHelpers.<registry>` is keyward. */
+export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
+  const config = parseJsonc(text) as { auths?: Record<string, { auth?: string; identitytoken?: string }> };
+  let out = text;
+  const options = { formattingOptions: detectFormatting(text) };
+  const values: Rewrite['values'] = {};
+  for (const s of secrets) {
+    const parts = s.keyPath ? parseKeyPath(s.keyPath) : [];
+    const registry = parts[0] === 'auths' ? String(parts[1]) : undefined;
+    const auth = registry ? config.auths?.[registry] : undefined;
+    if (!registry || !auth) throw new RewriteError(`${s.keyPath} is not a registry login in auths`);
+    const decoded = auth.auth ? Buffer.from(auth.auth, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    values[dockerEntry(registry)] = { value: JSON.stringify({ username: colon > 0 ? decoded.slice(0, colon) : '', secret: auth.identitytoken ?? decoded.slice(colon + 1) }), attributes: { helper: 'docker', server: registry, username: colon > 0 ? decoded.slice(0, colon) : '' } };
+    out = applyEdits(out, modify(out, ['auths', registry], undefined, options));
+    out = applyEdits(out, modify(out, ['credHelpers', registry], 'keyward', options));
+  }
+  return {
+    text: out,
+    notes: ['docker asks keyward for these registries (docker-credential-keyward must be on PATH: npm install -g keyward)'],
+    actions: [],
+    values,
+    consumers: Object.keys(values).map((entry) => ({ entry, agent: 'docker:*', mode: 'release', permission: 'release' })),
+  };
+}
+
+export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], keyward: string): Rewrite {
+  switch (kind) {
+    case 'env':
+      return rewriteEnv(text, secrets);
+    case 'mcp-json':
+      return rewriteMcpJson(text, secrets, keyward);
+    case 'mcp-yaml':
+      return rewriteMcpYaml(text, secrets, keyward);
+    case 'mcp-toml':
+      return rewriteMcpToml(text, secrets, keyward);
+    case 'aws':
+      return rewriteAws(text, secrets, keyward);
+    case 'npmrc':
+      return rewriteNpmrc(text, secrets);
+    case 'pypirc':
+      return rewritePypirc(text, secrets);
+    case 'netrc':
+      return rewriteNetrc(text, secrets);
+    case 'git-credentials':
+      return rewriteGitCredentials(text, secrets);
+    case 'docker':
+      return rewriteDocker(text, secrets);
+  }
+}

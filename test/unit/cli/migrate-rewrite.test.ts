@@ -1,0 +1,128 @@
+import { parse as parseJsonc } from 'jsonc-parser';
+import { parse as parseToml } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { locateMcp, parseKeyPath, rewrite } from '../../../cli/services/migrate/rewrite.js';
+
+const K = 'keyward';
+const GH = 'ghp_0123testtoken0000000000000000000000x';
+
+describe('key paths', () => {
+  it('parse back what the scanner writes', () => {
+    expect(parseKeyPath('mcpServers.github.env.GITHUB_TOKEN')).toEqual(['mcpServers', 'github', 'env', 'GITHUB_TOKEN']);
+    expect(parseKeyPath('projects["/home/ada/app"].mcpServers.x.args[2]')).toEqual(['projects', '/home/ada/app', 'mcpServers', 'x', 'args', 2]);
+    expect(locateMcp('projects["/home/ada/app"].mcpServers.db.env.URL')).toEqual({ server: ['projects', '/home/ada/app', 'mcpServers', 'db'], name: 'db', field: 'env', key: 'URL' });
+    expect(locateMcp('context_servers.gh.command.env.TOKEN')).toMatchObject({ name: 'gh', field: 'command.env', key: 'TOKEN' });
+  });
+});
+
+describe('rewriters keep everything but the secret', () => {
+  it('.env: value becomes a reference; export, quotes and comments stay', () => {
+    const text = '# app settings\nexport OPENAI_API_KEY="sk-abc123secret"  # prod key\nDEBUG=1\nDB=postgres://u:pw123secret@db/app\n';
+    const r = rewrite('env', text, [
+      { value: 'sk-abc123secret', line: 2, column: 23, entry: 'openai' },
+      { value: 'pw123secret', line: 4, column: 18, entry: 'db' },
+    ], K);
+    expect(r.text).toBe('# app settings\nexport OPENAI_API_KEY="keyward://openai"  # prod key\nDEBUG=1\nDB=keyward://db\n');
+    expect(r.values).toEqual({ openai: { value: 'sk-abc123secret' }, db: { value: 'postgres://u:pw123secret@db/app' } });
+  });
+
+  it('Claude Desktop JSON: the server starts through keyward run, env key removed, layout kept', () => {
+    const text = `{
+  "mcpServers": {
+    "github": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {
+        "GITHUB_PERSONAL_ACCESS_TOKEN": "${GH}"
+      }
+    },
+    "fs": { "command": "npx", "args": ["-y", "server-fs", "/tmp"] }
+  },
+  "theme": "dark"
+}
+`;
+    const r = rewrite('mcp-json', text, [{ value: GH, line: 7, column: 41, keyPath: 'mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN', entry: 'github' }], K);
+    const after = JSON.parse(r.text);
+    expect(after.mcpServers.github).toEqual({ command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_PERSONAL_ACCESS_TOKEN=keyward://github', '--', 'npx', '-y', '@modelcontextprotocol/server-github'] });
+    expect(after.mcpServers.fs).toEqual({ command: 'npx', args: ['-y', 'server-fs', '/tmp'] });
+    expect(after.theme).toBe('dark');
+    expect(r.text).not.toContain(GH);
+    expect(r.text).toContain('    "fs": { "command": "npx", "args": ["-y", "server-fs", "/tmp"] }'); // untouched lines unchanged
+    expect(r.consumers).toEqual([{ entry: 'github', agent: 'mcp:github', mode: 'release', permission: 'release' }]);
+  });
+
+  it('VS Code JSONC with comments and trailing commas; an --api-key=… argument', () => {
+    const text = `// my servers
+{
+  "servers": {
+    /* search */
+    "brave": {
+      "type": "stdio",
+      "command": "node",
+      "args": ["server.js", "--api-key=BSAsecretvalue123",],
+    },
+  },
+}
+`;
+    const r = rewrite('mcp-json', text, [{ value: 'BSAsecretvalue123', line: 8, column: 38, keyPath: 'servers.brave.args[1]', entry: 'brave' }], K);
+    expect(r.text).toContain('// my servers');
+    expect(r.text).toContain('/* search */');
+    const after = parseJsonc(r.text) as { servers: { brave: { command: string; args: string[]; type: string } } };
+    expect(after.servers.brave.type).toBe('stdio');
+    expect(after.servers.brave.command).toBe('keyward');
+    expect(after.servers.brave.args).toEqual(['run', '--agent', 'mcp:brave', '--env', 'KEYWARD_ARG_API_KEY=keyward://brave', '--', 'node', 'server.js', '--api-key=${KEYWARD_ARG_API_KEY}']);
+    expect(r.text).not.toContain('BSAsecretvalue123');
+  });
+
+  it('Zed: the command object form', () => {
+    const text = `{ "context_servers": { "gh": { "command": { "path": "gh-mcp", "args": [], "env": { "TOKEN": "${GH}" } } } } }\n`;
+    const r = rewrite('mcp-json', text, [{ value: GH, line: 1, column: 90, keyPath: 'context_servers.gh.command.env.TOKEN', entry: 'github' }], K);
+    expect(JSON.parse(r.text).context_servers.gh.command).toEqual({ path: 'keyward', args: ['run', '--agent', 'mcp:gh', '--env', 'TOKEN=keyward://github', '--', 'gh-mcp'] });
+  });
+
+  it('Codex TOML: command and args rewritten, inline env key removed, the file still parses', () => {
+    const text = `model = "o3"\n\n[mcp_servers.github]\ncommand = "npx"\nargs = ["-y", "server-github"]\nenv = { "GITHUB_TOKEN" = "${GH}", "LOG" = "info" }\n\n[mcp_servers.other]\ncommand = "x"\n`;
+    const r = rewrite('mcp-toml', text, [{ value: GH, line: 6, column: 25, keyPath: 'mcp_servers.github.env.GITHUB_TOKEN', entry: 'github' }], K);
+    const after = parseToml(r.text) as { model: string; mcp_servers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> };
+    expect(after.model).toBe('o3');
+    expect(after.mcp_servers.github).toEqual({ command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'], env: { LOG: 'info' } });
+    expect(after.mcp_servers.other).toEqual({ command: 'x' });
+    expect(r.text).not.toContain(GH);
+  });
+
+  it('Continue YAML list of servers, comments kept', () => {
+    const text = `name: my assistant\n# tools\nmcpServers:\n  - name: github\n    command: npx\n    args: ["-y", "server-github"]\n    env:\n      GITHUB_TOKEN: ${GH}\n`;
+    const r = rewrite('mcp-yaml', text, [{ value: GH, line: 8, column: 21, keyPath: 'mcpServers[0].env.GITHUB_TOKEN', entry: 'github' }], K);
+    expect(r.text).toContain('# tools');
+    expect(parseYaml(r.text).mcpServers[0]).toEqual({ name: 'github', command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'] });
+  });
+
+  it('~/.aws/credentials: the key pair leaves, credential_process comes in', () => {
+    const text = '[default]\naws_access_key_id = AKIAEXAMPLEKEYID1234\naws_secret_access_key = abcSECRETabc\nregion = eu-west-1\n\n[other]\naws_access_key_id = AKIAOTHER\n';
+    const r = rewrite('aws', text, [{ value: 'abcSECRETabc', line: 3, column: 25, keyPath: 'default.aws_secret_access_key', entry: 'x' }], K);
+    expect(r.text).toBe('[default]\ncredential_process = keyward aws-credentials --profile default\nregion = eu-west-1\n\n[other]\naws_access_key_id = AKIAOTHER\n');
+    expect(JSON.parse(r.values['aws-default'].value)).toEqual({ AccessKeyId: 'AKIAEXAMPLEKEYID1234', SecretAccessKey: 'abcSECRETabc' });
+  });
+
+  it('.npmrc, .pypirc, .netrc, .git-credentials, docker config.json', () => {
+    const npm = rewrite('npmrc', 'registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_abc123\n', [{ value: 'npm_abc123', line: 2, column: 35, entry: 'npm' }], K);
+    expect(npm.text).toBe('registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n');
+    const pypi = rewrite('pypirc', '[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\npassword = pypi-AgEIsecret\n', [{ value: 'pypi-AgEIsecret', line: 6, column: 12, entry: 'pypi' }], K);
+    expect(pypi.text).toBe('[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\n');
+    const netrc = rewrite('netrc', 'machine git.example.com\n  login ada\n  password s3cretpass\nmachine other.example.com login bob password keepme\n', [{ value: 's3cretpass', line: 3, column: 12, entry: 'x' }], K);
+    expect(netrc.text).toBe('machine git.example.com\n  login ada\nmachine other.example.com login bob password keepme\n');
+    expect(netrc.actions).toEqual([{ kind: 'git-helper', url: 'https://git.example.com', entry: 'git-git.example.com' }]);
+    const git = rewrite('git-credentials', 'https://ada:ghp_tok123@github.com\nhttps://bob:other@gitlab.com\n', [{ value: 'ghp_tok123', line: 1, column: 13, entry: 'x' }], K);
+    expect(git.text).toBe('https://bob:other@gitlab.com\n');
+    expect(JSON.parse(git.values['git-github.com'].value)).toEqual({ username: 'ada', password: 'ghp_tok123' });
+    const auth = Buffer.from('ada:dckr_pat_secret').toString('base64');
+    const docker = rewrite('docker', `{\n  "auths": {\n    "registry.example.com": { "auth": "${auth}" }\n  },\n  "psFormat": "table"\n}\n`, [{ value: 'dckr_pat_secret', line: 3, column: 40, keyPath: 'auths["registry.example.com"].auth', entry: 'x' }], K);
+    expect(JSON.parse(docker.text)).toEqual({ auths: {}, psFormat: 'table', credHelpers: { 'registry.example.com': 'keyward' } });
+    expect(JSON.parse(docker.values['docker-registry.example.com'].value)).toEqual({ username: 'ada', secret: 'dckr_pat_secret' });
+  });
+
+  it('refuses a line that no longer holds the secret', () => {
+    expect(() => rewrite('env', 'A=changed\n', [{ value: 'old', line: 1, column: 3, entry: 'a' }], K)).toThrow(/no longer holds/);
+  });
+});
