@@ -1,16 +1,14 @@
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
-import { Document, parseDocument } from 'yaml';
 import { KeywardError } from '../cli/errors.js';
 import { keywardVersion } from '../scanners/version.js';
-import { writeFileAtomic } from './atomic-file.js';
 import { AuditLog } from './audit/log.js';
 import { Broker } from './broker/broker.js';
 import { loadDaemonConfig, type DaemonConfig } from './config.js';
-import { formatDuration } from './duration.js';
 import { daemonFiles, ensurePrivateDir, ping, type DaemonFiles } from './files.js';
 import { keywardPaths, type KeywardPaths } from './paths.js';
+import { appendPolicyRule } from './policy/append.js';
 import { loadPolicyFile } from './policy/load.js';
 import { DEFAULT_POLICY, type Policy, type PolicyRule } from './policy/policy.js';
 import { loadProviders, type ProviderRegistry } from './providers/registry.js';
@@ -22,33 +20,12 @@ import { adminRoutes, agentRoutes } from './server/routes.js';
 import { FileStore } from './vault/file-store.js';
 import { KeychainStore } from './vault/keychain.js';
 import type { SecretStore } from './vault/store.js';
+import { Sealer } from './vault/sealer.js';
 import { Vault } from './vault/vault.js';
 
 export function secretStoreFor(config: DaemonConfig, files: DaemonFiles, env: NodeJS.ProcessEnv): SecretStore {
   if (config.vaultBackend === 'file') return new FileStore(files.fileVault, () => env.KEYWARD_VAULT_PASSPHRASE);
   return new KeychainStore();
-}
-
-/** Appends an "always allow" rule to policy.yaml, keeping its comments and layout. */
-export function appendPolicyRule(file: string, rule: PolicyRule): string {
-  let doc: Document;
-  try {
-    doc = parseDocument(readFileSync(file, 'utf8'));
-  } catch {
-    doc = new Document({ defaults: { decision: 'ask', maxTtl: '1h' }, rules: [] });
-  }
-  if (doc.errors.length) throw new KeywardError('policy.yaml has errors; not adding a rule to it', { hint: 'Run keyward policy check.' });
-  const plain: Record<string, unknown> = {};
-  for (const key of ['agent', 'credential', 'permission', 'resource', 'mode'] as const) if (rule[key] !== undefined) plain[key] = rule[key];
-  plain.decision = rule.decision;
-  if (rule.maxTtl) plain.maxTtl = formatDuration(rule.maxTtl);
-  const node = doc.createNode(plain, { flow: true });
-  if (!doc.has('rules') || doc.get('rules') === null) doc.set('rules', doc.createNode([]));
-  const rules = doc.get('rules', true) as { add?: (n: unknown) => void } | undefined;
-  if (!rules?.add) throw new KeywardError('policy.yaml: rules is not a list; not adding a rule to it', { hint: 'Run keyward policy check.' });
-  rules.add(node);
-  writeFileAtomic(file, doc.toString(), { mode: 0o600 });
-  return `- ${JSON.stringify(plain).replace(/"([a-zA-Z]+)":/g, '$1: ')}`;
 }
 
 export interface RunningDaemon {
@@ -176,6 +153,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     shutdown: () => void stop('requested over admin.sock'),
     proxy: () => (proxy?.url ? { url: proxy.url, ...(ca ? { caCert: ca.files.cert, bundle: ca.files.bundle } : {}) } : undefined),
     forgetSecret: (credential: string) => proxy?.forget(credential),
+    sealer: new Sealer(vault.store),
     status: () => ({
       pid: process.pid,
       proxy: proxy?.url ?? null,

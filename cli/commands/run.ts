@@ -20,6 +20,7 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
     grant: Flags.string({ char: 'g', multiple: true, description: 'A grant to obtain before starting: credential:permission[:resource].', helpValue: 'SPEC' }),
     env: Flags.string({ char: 'e', multiple: true, description: 'NAME=keyward://entry: release the secret itself into NAME.', helpValue: 'NAME=REF' }),
     ttl: Flags.string({ description: 'How long the grants last (default 15m, capped by policy maxTtl).', helpValue: 'DURATION' }),
+    'env-file': Flags.string({ description: 'A dotenv file: keyward:// values are released (as with --env), the others set as they are.', helpValue: 'FILE' }),
   };
 
   async run(): Promise<void> {
@@ -35,6 +36,7 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       task: flags.task,
       grants: flags.grant ?? [],
       env: flags.env ?? [],
+      envFile: flags['env-file'],
       ttl: flags.ttl,
       command: argv as string[],
       stderr: process.stderr,

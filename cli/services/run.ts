@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { call, ensureDaemon, rawCall, socketPath } from '../daemon-client.js';
 import { KeywardError } from '../errors.js';
@@ -14,6 +15,8 @@ export interface RunOptions {
   grants: string[];
   /** NAME=keyward://entry: the secret itself goes into NAME (release mode). */
   env: string[];
+  /** A dotenv file: its keyward:// values are released like --env, the others passed as they are. */
+  envFile?: string;
   ttl?: string;
   command: string[];
   /** Where progress and consent hints go. */
@@ -84,6 +87,27 @@ export function proxyEnvironment(proxy: { url: string; caCert?: string; bundle?:
   return out;
 }
 
+/** KEY=value lines of a dotenv file: `export`, quotes and comments as dotenv reads them. */
+export function readEnvFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new KeywardError(`cannot read --env-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: RUN_SETUP_FAILED });
+  }
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    const quoted = /^(["'])(.*)\1(\s+#.*)?$/.exec(value);
+    if (quoted) value = quoted[1] === '"' ? quoted[2].replace(/\\n/g, '\n').replace(/\\"/g, '"') : quoted[2];
+    else value = value.replace(/\s+#.*$/, '');
+    out[m[1]] = value;
+  }
+  return out;
+}
+
 /** Whatever stops the set-up, the command did not run: keyward run's own exit code. */
 function setupError(error: unknown): unknown {
   if (error instanceof KeywardError && error.exitCode !== RUN_SETUP_FAILED) {
@@ -103,6 +127,13 @@ async function asSetup<T>(step: () => Promise<T>): Promise<T> {
 export async function runAgent(options: RunOptions): Promise<number> {
   if (options.command.length === 0) throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
   const references = options.env.map(parseEnvReference);
+  const plain: Record<string, string> = {};
+  if (options.envFile) {
+    for (const [name, value] of Object.entries(readEnvFile(options.envFile))) {
+      if (REFERENCE.test(value)) references.push(parseEnvReference(`${name}=${value}`));
+      else plain[name] = value;
+    }
+  }
   const opened = await asSetup(async () => {
     await ensureDaemon();
     const parentToken = process.env.KEYWARD_SESSION;
@@ -117,7 +148,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
   };
 
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token, ...proxyEnvironment(opened.proxy, process.env) };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...plain, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token, ...proxyEnvironment(opened.proxy, process.env) };
   try {
     for (const spec of options.grants) {
       const issued = await obtain(token, { spec, ttl: options.ttl }, `grant ${spec}`, options.stderr);
@@ -133,7 +164,10 @@ export async function runAgent(options: RunOptions): Promise<number> {
     throw setupError(error);
   }
 
-  const [cmd, ...args] = options.command;
+  // `${NAME}` in the command's arguments is filled from the variables released above: how a
+  // migrated MCP server that only takes --api-key=… gets its key without it on disk.
+  const released = new Set(references.map((r) => r.name));
+  const [cmd, ...args] = options.command.map((arg) => arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (released.has(name) ? (childEnv[name] ?? '') : whole)));
   const child = spawn(cmd, args, { stdio: 'inherit', env: childEnv });
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
   const forward = (signal: NodeJS.Signals) => {

@@ -52,6 +52,18 @@ export const revokeBody = z
     message: 'give exactly one of grant, session, agent or all',
   });
 
+/** Bytes to seal or unseal (migration backups), base64; config files of up to 16 MiB. */
+export const SEAL_LIMIT = 24 * 1024 * 1024;
+export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT) });
+
+/** What `keyward migrate` records in the audit log (names, paths and counts; never values). */
+export const migrationEventBody = z.strictObject({
+  event: z.enum(['migrate.apply', 'migrate.undo', 'migrate.exposed']),
+  credential: z.string().max(64).optional(),
+  reason: z.string().max(500).optional(),
+  detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean(), z.array(z.string().max(500)).max(100)])).optional(),
+});
+
 export const consentAnswerBody = z.strictObject({ answer: z.enum(['allow-once', 'allow-session', 'always', 'deny']) });
 
 export type OpenSessionBody = z.infer<typeof openSessionBody>;

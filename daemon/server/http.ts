@@ -23,8 +23,8 @@ export interface Context {
   params: Record<string, string>;
   /** The bearer token of the request, if any. */
   token?: string;
-  /** The parsed, schema-checked JSON body. */
-  body<S extends z.ZodType>(schema: S): Promise<z.infer<S>>;
+  /** The parsed, schema-checked JSON body (at most `limit` bytes, MAX_BODY unless a route says more). */
+  body<S extends z.ZodType>(schema: S, limit?: number): Promise<z.infer<S>>;
   /** The pid of the connecting process (Linux), looked up once per connection. */
   peer(): Promise<number | undefined>;
 }
@@ -95,16 +95,16 @@ class HttpError extends Error {
 }
 
 /** Reads a body up to MAX_BODY; a larger one is refused before it is read in full. */
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) return Promise.reject(new HttpError(413, 'too_large', `the request body is larger than ${MAX_BODY} bytes`));
+  if (declared > limit) return Promise.reject(new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
     req.on('data', (part: Buffer) => {
       size += part.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'too_large', `the request body is larger than ${MAX_BODY} bytes`));
+      if (size > limit) {
+        reject(new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`));
         req.destroy();
         return;
       }
@@ -146,8 +146,8 @@ export function createApiServer(options: ServerOptions): Server {
         url,
         params: found.params,
         token: auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined,
-        async body(schema) {
-          const raw = await readBody(req);
+        async body(schema, limit) {
+          const raw = await readBody(req, limit);
           let value: unknown;
           try {
             value = raw.length ? JSON.parse(raw.toString('utf8')) : {};

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { consentAnswerBody, grantBody, openSessionBody, resolveBody, revokeBody, vaultAddBody } from '../api/schema.js';
+import { consentAnswerBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { BrokerError, type Broker, type GrantOutcome, type Session } from '../broker/broker.js';
 import { parseDuration } from '../duration.js';
@@ -22,6 +22,8 @@ export interface RouteDeps {
   proxy: () => { url: string; caCert?: string; bundle?: string } | undefined;
   /** Drops a cached key from the proxy (the entry changed or went away). */
   forgetSecret: (credential: string) => void;
+  /** Encrypts migration backups with a key kept in the vault. */
+  sealer: { seal(data: Buffer): Promise<Buffer>; unseal(data: Buffer): Promise<Buffer> };
 }
 
 const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, body: { ok: true, version: deps.version, pid: process.pid } });
@@ -172,6 +174,31 @@ export function adminRoutes(deps: RouteDeps): Router {
         // The grant token goes to the waiting agent only, never to the approver.
         const summary = outcome.status === 'issued' ? { status: 'issued', grant: outcome.grant } : { status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined };
         return { status: 200, body: { outcome: summary, rule } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/seal',
+      guarded(async (ctx) => {
+        const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
+        return { status: 200, body: { data: (await deps.sealer.seal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/unseal',
+      guarded(async (ctx) => {
+        const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
+        return { status: 200, body: { data: (await deps.sealer.unseal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/events/migration',
+      guarded(async (ctx) => {
+        const body = await ctx.body(migrationEventBody);
+        await deps.audit.append({ event: body.event, credential: body.credential, reason: body.reason, detail: body.detail });
+        return { status: 201, body: { recorded: true } };
       }),
     )
     .add(

@@ -180,7 +180,7 @@ function consumersFor(plans: Map<string, ServerPlan>): Rewrite['consumers'] {
 }
 
 /** JSON and JSON-with-comments MCP configs: minimal edits through jsonc-parser. */
-export function rewriteMcpJson(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
   const plans = planServers(secrets);
   const options = { formattingOptions: detectFormatting(text) };
   let out = text;
@@ -193,10 +193,10 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], keyward: stri
     const command = zedCommand ? zedCommand.path : (server.command as string | undefined);
     if (!command) throw new RewriteError(`MCP server ${plan.name} has no command (an HTTP server): its header secret moves by hand`);
     const args = fixArgs((zedCommand ? zedCommand.args : (server.args as string[] | undefined)) ?? [], plan);
-    const newArgs = [...runPrefix(plan.name, plan.envRefs), command, ...args];
+    const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...args];
     const base = zedCommand ? [...plan.serverPath, 'command'] : plan.serverPath;
     for (const variable of plan.removeEnv) out = applyEdits(out, modify(out, [...base, 'env', variable], undefined, options));
-    out = applyEdits(out, modify(out, [...base, zedCommand ? 'path' : 'command'], keyward, options));
+    out = applyEdits(out, modify(out, [...base, zedCommand ? 'path' : 'command'], launcher[0], options));
     out = applyEdits(out, modify(out, [...base, 'args'], newArgs, options));
     const envNode = findNodeAtLocation(parseTree(out, [], { allowTrailingComma: true })!, [...base, 'env']);
     if (envNode && envNode.type === 'object' && (envNode.children ?? []).length === 0) out = applyEdits(out, modify(out, [...base, 'env'], undefined, options));
@@ -211,7 +211,7 @@ function detectFormatting(text: string): { tabSize: number; insertSpaces: boolea
 }
 
 /** YAML MCP configs (Continue): the yaml Document API keeps comments and layout. */
-export function rewriteMcpYaml(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
   const plans = planServers(secrets);
   const doc = parseDocument(text);
   for (const plan of plans.values()) {
@@ -227,15 +227,15 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], keyward: stri
     const env = server.get('env', true) as YAMLMap | undefined;
     for (const variable of plan.removeEnv) env?.delete(variable);
     if (env && isMap(env) && env.items.length === 0) server.delete('env');
-    server.set('command', keyward);
-    server.set('args', doc.createNode([...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
+    server.set('command', launcher[0]);
+    server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
   }
   const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
   return { text: doc.toString(), notes: [], actions: [], values, consumers: consumersFor(plans) };
 }
 
 /** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */
-export function rewriteMcpToml(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
   const plans = planServers(secrets);
   const parsed = parseToml(text) as Record<string, unknown>;
   let out = lines(text);
@@ -249,9 +249,9 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], keyward: stri
     let end = out.findIndex((l, i) => i > start && /^\s*\[/.test(l));
     if (end === -1) end = out.length;
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const argsLine = `args = ${JSON.stringify([...runPrefix(plan.name, plan.envRefs), server.command, ...fixed])}${eol}`;
+    const argsLine = `args = ${JSON.stringify([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), server.command, ...fixed])}${eol}`;
     const section = out.slice(start, end).map((l) => {
-      if (/^\s*command\s*=/.test(l)) return `command = ${JSON.stringify(keyward)}${eol}`;
+      if (/^\s*command\s*=/.test(l)) return `command = ${JSON.stringify(launcher[0])}${eol}`;
       if (/^\s*args\s*=/.test(l)) return argsLine;
       return l;
     });
@@ -292,7 +292,7 @@ function iniSections(all: string[]): { name: string; start: number; end: number 
 }
 
 /** ~/.aws/credentials: static keys leave; the profile gets a credential_process. */
-export function rewriteAws(text: string, secrets: SecretRef[], keyward: string): Rewrite {
+export function rewriteAws(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
   const all = lines(text);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
   const values: Rewrite['values'] = {};
@@ -317,7 +317,9 @@ export function rewriteAws(text: string, secrets: SecretRef[], keyward: string):
     values[entry] = { value: JSON.stringify({ AccessKeyId: id, SecretAccessKey: secret, ...(token ? { SessionToken: token } : {}) }), provider: 'generic', attributes: { helper: 'aws', profile } };
     const kept = body.filter((l) => !/^\s*(aws_access_key_id|aws_secret_access_key|aws_session_token|credential_process)\s*=/.test(l));
     const insertAt = kept.findIndex((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
-    const processLine = `credential_process = ${keyward} aws-credentials --profile ${profile}${eol}`;
+    // The AWS CLI splits credential_process like a shell does: quote paths with spaces.
+    const quoted = launcher.map((p) => (/[\s"]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p)).join(' ');
+    const processLine = `credential_process = ${quoted} aws-credentials --profile ${profile}${eol}`;
     kept.splice(insertAt === -1 ? 0 : insertAt, 0, processLine);
     all.splice(sec.start + 1, sec.end - sec.start - 1, ...kept);
     consumers.push({ entry, agent: `aws:${profile}`, mode: 'release', permission: 'release' });
@@ -448,18 +450,18 @@ export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
   };
 }
 
-export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], keyward: string): Rewrite {
+export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
   switch (kind) {
     case 'env':
       return rewriteEnv(text, secrets);
     case 'mcp-json':
-      return rewriteMcpJson(text, secrets, keyward);
+      return rewriteMcpJson(text, secrets, launcher);
     case 'mcp-yaml':
-      return rewriteMcpYaml(text, secrets, keyward);
+      return rewriteMcpYaml(text, secrets, launcher);
     case 'mcp-toml':
-      return rewriteMcpToml(text, secrets, keyward);
+      return rewriteMcpToml(text, secrets, launcher);
     case 'aws':
-      return rewriteAws(text, secrets, keyward);
+      return rewriteAws(text, secrets, launcher);
     case 'npmrc':
       return rewriteNpmrc(text, secrets);
     case 'pypirc':

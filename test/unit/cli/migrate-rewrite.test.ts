@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { locateMcp, parseKeyPath, rewrite } from '../../../cli/services/migrate/rewrite.js';
 
-const K = 'keyward';
+const K = ['keyward'];
 const GH = 'ghp_0123testtoken0000000000000000000000x';
 
 describe('key paths', () => {

@@ -1,0 +1,193 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../../daemon/atomic-file.js';
+import { daemonFiles } from '../../../daemon/files.js';
+import { appendPolicyRule } from '../../../daemon/policy/append.js';
+import { parseDuration } from '../../../daemon/duration.js';
+import { call, ensureDaemon } from '../../daemon-client.js';
+import { KeywardError } from '../../errors.js';
+import { JournalStore, newMigrationId, type Journal, type JournalFile } from './journal.js';
+import { ruleText, sha256, type MigrationPlan } from './plan.js';
+
+/**
+ * Carries out a migration plan so that nothing is lost, whatever step a crash stops at:
+ *
+ *   1. the journal is written, listing every file with the hashes of its old and new content;
+ *   2. each file's current bytes are sealed (encrypted with a key held in the vault) beside it;
+ *   3. each secret is stored in the vault, which reads it back and compares before answering;
+ *   4. only then is each file rewritten, atomically (temp file, fsync, rename), mode and owner kept;
+ *   5. policy rules and git credential helpers are added; the journal is marked applied.
+ *
+ * A file is therefore always either its old or its new self, and `undo` restores the sealed
+ * bytes wherever the new content is on disk.
+ */
+export interface ApplyResult {
+  id: string;
+  files: { path: string; kind: string }[];
+  entries: string[];
+  rules: string[];
+  gitHelpers: string[];
+}
+
+async function seal(data: Buffer): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64') });
+  return Buffer.from(r.data, 'base64');
+}
+
+async function unseal(data: Buffer): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/unseal', { data: data.toString('base64') });
+  return Buffer.from(r.data, 'base64');
+}
+
+function gitHelperValue(launcher: string[], entry: string): string {
+  return `!${launcher.map((p) => `'${p.replace(/'/g, `'\\''`)}'`).join(' ')} git-credential --entry ${entry}`;
+}
+
+function git(args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('git', args, { encoding: 'utf8' });
+  if (r.error) throw new KeywardError('git is not installed: cannot configure its credential helper', { hint: 'Install git, or remove the credential from the plan.' });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promise<ApplyResult> {
+  if (plan.files.length === 0) throw new KeywardError('nothing to migrate', { hint: 'keyward scan home --project . shows what keyward found, and why it could not move it.' });
+  await ensureDaemon();
+  const journal: Journal = {
+    id: newMigrationId(),
+    created: new Date().toISOString(),
+    status: 'started',
+    files: plan.files.map((f, i) => {
+      const st = statSync(f.path);
+      return { path: f.path, kind: f.kind, beforeSha: sha256(f.before), afterSha: sha256(f.after), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, backup: `file-${i}.sealed`, state: 'planned' };
+    }),
+    entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider, state: 'planned' })),
+    policyRules: plan.rules.map(ruleText),
+    gitHelpers: plan.files.flatMap((f) => f.rewrite.actions.map((a) => ({ url: a.url, value: gitHelperValue(launcher, a.entry), state: 'planned' as const }))),
+  };
+  const store = JournalStore.create(journal);
+  try {
+    // 2. Backups, sealed, before anything changes.
+    for (const file of journal.files) {
+      const current = readFileSync(file.path);
+      if (sha256(current) !== file.beforeSha) throw new KeywardError(`${file.path} changed since it was scanned; nothing was migrated`, { hint: 'Run keyward migrate again.' });
+      writeFileSync(store.backupPath(file), await seal(current), { mode: 0o600, flag: 'wx' });
+      file.state = 'backed-up';
+      store.save();
+    }
+    // 3. The vault, confirmed, before a secret leaves any file.
+    for (const entry of journal.entries) {
+      const e = plan.entries.get(entry.name)!;
+      await call('admin', 'POST', '/v1/vault', { name: entry.name, provider: entry.provider, value: e.value, source: e.source.slice(0, 300), replace: true, ...(e.attributes ? { attributes: e.attributes } : {}) });
+      entry.state = 'stored';
+      store.save();
+    }
+    // 4. The files, each atomically.
+    for (const file of journal.files) {
+      const planned = plan.files.find((f) => f.path === file.path)!;
+      writeFileAtomic(file.path, planned.after, { mode: file.mode });
+      keepOwner(file);
+      file.state = 'written';
+      store.save();
+    }
+    // 5. What lets the files' users keep working.
+    const policy = daemonFiles().policy;
+    for (const r of plan.rules) appendPolicyRule(policy, { agent: r.agent, credential: r.credential, permission: r.permission, decision: r.decision, maxTtl: r.maxTtl ? parseDuration(r.maxTtl) : undefined });
+    for (const h of journal.gitHelpers) {
+      const set = git(['config', '--global', '--add', `credential.${h.url}.helper`, h.value]);
+      if (set.status !== 0) throw new KeywardError(`git config failed: ${set.stderr.trim()}`);
+      h.state = 'configured';
+      store.save();
+    }
+    journal.status = 'applied';
+    store.save();
+    await call('admin', 'POST', '/v1/events/migration', {
+      event: 'migrate.apply',
+      reason: `migration ${journal.id}`,
+      detail: { id: journal.id, files: journal.files.map((f) => f.path), entries: journal.entries.map((e) => e.name) },
+    }).catch(() => undefined);
+  } catch (error) {
+    journal.status = 'failed';
+    journal.error = error instanceof Error ? error.message : String(error);
+    store.save();
+    throw new KeywardError(`migration ${journal.id} stopped: ${journal.error}`, {
+      hint: `Every file is either unchanged or fully migrated. Put everything back with: keyward migrate undo ${journal.id}`,
+    });
+  }
+  return { id: journal.id, files: journal.files.map((f) => ({ path: f.path, kind: f.kind })), entries: journal.entries.map((e) => e.name), rules: journal.policyRules, gitHelpers: journal.gitHelpers.map((h) => h.url) };
+}
+
+function keepOwner(file: JournalFile): void {
+  try {
+    const st = lstatSync(file.path);
+    if (st.uid !== file.uid || st.gid !== file.gid) chownSync(file.path, file.uid, file.gid);
+    if ((st.mode & 0o7777) !== file.mode) chmodSync(file.path, file.mode);
+  } catch {
+    /* not ours to change: the content is what matters */
+  }
+}
+
+export interface UndoResult {
+  id: string;
+  restored: string[];
+  unchanged: string[];
+  conflicts: string[];
+  gitHelpers: string[];
+}
+
+/**
+ * Puts every file of a migration back exactly as it was (byte for byte, mode and owner), from the
+ * sealed backups. A file that changed again after the migration is left alone unless `force`.
+ */
+export async function undoMigration(id: string | undefined, options: { force?: boolean } = {}): Promise<UndoResult> {
+  const journals = JournalStore.list();
+  const target = id ? journals.find((j) => j.id === id) : journals.find((j) => j.status !== 'undone');
+  if (!target) throw new KeywardError(id ? `no migration ${id}` : 'no migration to undo', { hint: 'See them with: keyward migrate list' });
+  await ensureDaemon();
+  const store = JournalStore.load(target.id);
+  const journal = store.journal;
+  const result: UndoResult = { id: journal.id, restored: [], unchanged: [], conflicts: [], gitHelpers: [] };
+  for (const file of journal.files) {
+    let current: Buffer | undefined;
+    try {
+      current = readFileSync(file.path);
+    } catch {
+      current = undefined;
+    }
+    const sha = current ? sha256(current) : undefined;
+    if (sha === file.beforeSha) {
+      result.unchanged.push(file.path);
+      continue;
+    }
+    if (file.state === 'planned') {
+      result.unchanged.push(file.path); // no backup was made, so nothing was written either
+      continue;
+    }
+    if (sha !== file.afterSha && !options.force) {
+      result.conflicts.push(file.path);
+      continue;
+    }
+    const original = await unseal(readFileSync(store.backupPath(file)));
+    if (sha256(original) !== file.beforeSha) throw new KeywardError(`the backup of ${file.path} does not match what was recorded; the file is left as it is`);
+    writeFileAtomic(file.path, original, { mode: file.mode });
+    keepOwner(file);
+    file.state = 'restored';
+    store.save();
+    result.restored.push(file.path);
+  }
+  for (const h of journal.gitHelpers) {
+    if (h.state !== 'configured') continue;
+    const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`]).stdout.split('\n');
+    if (values.includes(h.value)) {
+      const pattern = `^${h.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+      git(['config', '--global', '--unset', `credential.${h.url}.helper`, pattern]);
+    }
+    h.state = 'removed';
+    result.gitHelpers.push(h.url);
+  }
+  if (result.conflicts.length === 0) {
+    journal.status = 'undone';
+    store.save();
+  }
+  await call('admin', 'POST', '/v1/events/migration', { event: 'migrate.undo', reason: `migration ${journal.id}`, detail: { id: journal.id, restored: result.restored, conflicts: result.conflicts } }).catch(() => undefined);
+  return result;
+}

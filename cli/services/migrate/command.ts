@@ -1,0 +1,87 @@
+import { createInterface } from 'node:readline/promises';
+import { KeywardError } from '../../errors.js';
+import { applyPlan } from './apply.js';
+import { buildPlan, collectFindings, launcher } from './index.js';
+import { redactedDiff, ruleText, type MigrationPlan } from './plan.js';
+
+export interface MigrateCommand {
+  paths: string[];
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  fromReport?: string;
+}
+
+function describe(plan: MigrationPlan): string[] {
+  const out: string[] = [];
+  const secrets = plan.files.flatMap((f) => f.findings.map((x) => x.secret));
+  for (const f of plan.files) out.push(redactedDiff(f, secrets));
+  if (plan.entries.size) out.push(`Vault entries: ${[...plan.entries.entries()].map(([name, e]) => `${name} (${e.provider})`).join(', ')}`);
+  if (plan.rules.length) out.push('Policy rules to add to policy.yaml:', ...plan.rules.map((r) => `  ${ruleText(r)}`));
+  for (const n of plan.notes) out.push(`note: ${n}`);
+  for (const s of plan.skipped) out.push(`skipped ${s.file}:${s.line} (${s.ruleId}): ${s.reason}`);
+  for (const e of plan.exposed) out.push(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: cannot be rewritten; rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
+  return out;
+}
+
+export async function runMigrate(options: MigrateCommand): Promise<number> {
+  const findings = await collectFindings({ paths: options.paths, fromReport: options.fromReport, cwd: process.cwd() });
+  const plan = await buildPlan(findings);
+  const summary = {
+    files: plan.files.map((f) => ({ path: f.path, kind: f.kind, secrets: f.findings.length })),
+    entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider })),
+    rules: plan.rules.map(ruleText),
+    notes: plan.notes,
+    skipped: plan.skipped,
+    exposed: plan.exposed,
+  };
+  const say = (line: string) => process.stdout.write(line + '\n');
+  if (options.dryRun) {
+    if (options.json) say(JSON.stringify({ dryRun: true, ...summary, diffs: plan.files.map((f) => redactedDiff(f, findings.map((x) => x.secret))) }, null, 2));
+    else {
+      for (const line of describe(plan)) say(line);
+      say(plan.files.length ? `Dry run: ${plan.files.length} file(s) would change; nothing was changed.` : 'Dry run: nothing keyward can migrate.');
+    }
+    return 0;
+  }
+  if (plan.files.length === 0) {
+    if (options.json) say(JSON.stringify({ applied: false, ...summary }, null, 2));
+    else {
+      for (const line of describe(plan)) say(line);
+      say('Nothing keyward can migrate.');
+    }
+    return plan.exposed.length ? 1 : 0;
+  }
+  if (!options.yes) {
+    if (!process.stdin.isTTY) throw new KeywardError('keyward migrate asks before changing files, and there is no terminal to ask on', { hint: 'Look first with --dry-run, then apply with --yes.' });
+    const { runWizard } = await import('./wizard.js');
+    const chosen = await runWizard(findings, plan);
+    if (!chosen) {
+      say('Nothing was changed.');
+      return 0;
+    }
+    return finish(chosen, options, say);
+  }
+  return finish(plan, options, say);
+}
+
+async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: string) => void): Promise<number> {
+  if (!options.json) for (const r of plan.rules) say(`adding policy rule ${ruleText(r)}`);
+  const result = await applyPlan(plan, launcher());
+  if (options.json) say(JSON.stringify({ applied: true, ...result, notes: plan.notes, skipped: plan.skipped, exposed: plan.exposed }, null, 2));
+  else {
+    for (const f of result.files) say(`migrated ${f.path} (${f.kind})`);
+    for (const n of plan.notes) say(`note: ${n}`);
+    for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
+    say(`Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`);
+  }
+  return 0;
+}
+
+/** A plain y/N question on the terminal (the wizard's fallback). */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(question);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}

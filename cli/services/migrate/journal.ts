@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../../daemon/atomic-file.js';
+import { keywardPaths } from '../../../daemon/paths.js';
+
+/**
+ * The migration journal: one directory per migration under the state directory, holding
+ * `journal.json` (rewritten atomically at every step) and one sealed backup per file. With it,
+ * `keyward migrate undo` can put every file back byte for byte, whatever step a crash stopped at.
+ */
+export interface JournalFile {
+  path: string;
+  kind: string;
+  /** sha256 of the content before and after the rewrite. */
+  beforeSha: string;
+  afterSha: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** File name of the sealed backup in the migration directory. */
+  backup: string;
+  state: 'planned' | 'backed-up' | 'written' | 'restored';
+}
+
+export interface JournalEntry {
+  name: string;
+  provider: string;
+  state: 'planned' | 'stored';
+}
+
+export interface JournalGitHelper {
+  url: string;
+  value: string;
+  state: 'planned' | 'configured' | 'removed';
+}
+
+export interface Journal {
+  id: string;
+  created: string;
+  status: 'started' | 'applied' | 'undone' | 'failed';
+  files: JournalFile[];
+  entries: JournalEntry[];
+  policyRules: string[];
+  gitHelpers: JournalGitHelper[];
+  error?: string;
+}
+
+export function migrationsDir(): string {
+  return join(keywardPaths().state, 'migrations');
+}
+
+export function newMigrationId(now = new Date()): string {
+  return `m_${now.toISOString().replace(/[-:]/g, '').replace(/\..+/, '')}_${randomBytes(3).toString('hex')}`;
+}
+
+export class JournalStore {
+  readonly dir: string;
+
+  constructor(readonly journal: Journal) {
+    this.dir = join(migrationsDir(), journal.id);
+  }
+
+  static create(journal: Journal): JournalStore {
+    const store = new JournalStore(journal);
+    mkdirSync(store.dir, { recursive: true, mode: 0o700 });
+    store.save();
+    return store;
+  }
+
+  static load(id: string): JournalStore {
+    const journal = JSON.parse(readFileSync(join(migrationsDir(), id, 'journal.json'), 'utf8')) as Journal;
+    return new JournalStore(journal);
+  }
+
+  /** Every migration, newest first. */
+  static list(): Journal[] {
+    let ids: string[];
+    try {
+      ids = readdirSync(migrationsDir());
+    } catch {
+      return [];
+    }
+    const out: Journal[] = [];
+    for (const id of ids) {
+      try {
+        out.push(JSON.parse(readFileSync(join(migrationsDir(), id, 'journal.json'), 'utf8')) as Journal);
+      } catch {
+        /* a directory left without a journal: nothing was changed yet */
+      }
+    }
+    return out.sort((a, b) => (a.created < b.created ? 1 : -1));
+  }
+
+  save(): void {
+    writeFileAtomic(join(this.dir, 'journal.json'), JSON.stringify(this.journal, null, 2) + '\n', { mode: 0o600 });
+  }
+
+  backupPath(file: JournalFile): string {
+    return join(this.dir, file.backup);
+  }
+}

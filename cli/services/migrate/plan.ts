@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { getLocation } from 'jsonc-parser';
+import { redact } from '../../../scanners/ruleset.js';
+import type { Finding } from '../../../scanners/types.js';
+import { KeywardError } from '../../errors.js';
+import { locateMcp, rewrite, RewriteError, type FileKind, type Rewrite, type SecretRef } from './rewrite.js';
+
+/**
+ * From findings (with raw secrets) to a migration plan: which file becomes what, which vault
+ * entries hold what, which policy rules let the file's users keep working, and what cannot be
+ * rewritten (history, images: rotate those). Pure apart from reading the files.
+ */
+/** Fields the home and image sources add to findings. */
+interface SourceFields {
+  format?: string;
+  layerIndex?: number;
+}
+
+export interface RawFinding extends Finding, SourceFields {
+  /** The secret itself (the scan ran with showSecrets). */
+  secret: string;
+  /** Provider profile for the vault entry (the rule's `migrate`), when the rule names one. */
+  profile?: string;
+}
+
+export interface PlannedFile {
+  path: string;
+  kind: FileKind;
+  before: string;
+  after: string;
+  rewrite: Rewrite;
+  findings: RawFinding[];
+}
+
+export interface PolicyRuleText {
+  agent: string;
+  credential: string;
+  permission: string;
+  decision: 'allow' | 'ask';
+  maxTtl?: string;
+}
+
+export interface Exposure {
+  file: string;
+  ruleId: string;
+  provider: string;
+  where: string;
+  rotate?: string;
+}
+
+export interface MigrationPlan {
+  files: PlannedFile[];
+  /** Vault entries to create: name → value and provider. */
+  entries: Map<string, { value: string; provider: string; source: string; attributes?: Record<string, string> }>;
+  rules: PolicyRuleText[];
+  notes: string[];
+  exposed: Exposure[];
+  /** Findings keyward cannot move, with why. */
+  skipped: { file: string; line: number; ruleId: string; reason: string }[];
+}
+
+export const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** What kind of file this is, for the rewriters; undefined when keyward cannot rewrite it. */
+export function fileKind(path: string, format: string | undefined, keyPath: string | undefined): FileKind | undefined {
+  const name = basename(path);
+  const parent = basename(dirname(path));
+  if (format === 'env' || /^\.env(\..+)?$/.test(name) || name.endsWith('.env')) return 'env';
+  if (format === 'npmrc' || name === '.npmrc') return 'npmrc';
+  if (name === '.pypirc') return 'pypirc';
+  if (format === 'netrc' || name === '.netrc' || name === '_netrc') return 'netrc';
+  if (format === 'git-credentials' || name === '.git-credentials' || (name === 'credentials' && parent === 'git')) return 'git-credentials';
+  if ((name === 'credentials' && parent === '.aws') || (format === 'ini' && keyPath && /aws_(secret_access_key|access_key_id|session_token)$/.test(keyPath))) return 'aws';
+  if ((name === 'config.json' && parent === '.docker') || (name === 'auth.json' && parent === 'containers')) return 'docker';
+  if (keyPath && locateMcp(keyPath)) {
+    const ext = extname(name);
+    if (ext === '.toml' || format === 'toml') return 'mcp-toml';
+    if (ext === '.yaml' || ext === '.yml' || format === 'yaml') return 'mcp-yaml';
+    return 'mcp-json';
+  }
+  return undefined;
+}
+
+/** Key path of the JSON value at a line and column (for findings from a plain file scan). */
+export function jsonKeyPath(text: string, line: number, column: number): string | undefined {
+  let offset = 0;
+  for (let i = 1; i < line; i++) offset = text.indexOf('\n', offset) + 1;
+  const loc = getLocation(text, offset + column - 1);
+  if (!loc.path.length) return undefined;
+  let out = '';
+  for (const part of loc.path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[A-Za-z0-9_$-]+$/.test(part)) out += out === '' ? part : `.${part}`;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}
+
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48) || 'secret';
+
+/** A vault entry name for a secret: the provider's name where that is unambiguous, else where it came from. */
+function suggestName(f: RawFinding, kind: FileKind): string {
+  const variable = f.keyPath?.split(/[.[\]"]+/).filter(Boolean).pop();
+  if (kind === 'env' || kind === 'npmrc' || kind === 'pypirc' || kind.startsWith('mcp-')) {
+    if (f.provider && !['generic', 'custom', 'url', 'database', 'jwt', 'private-key'].includes(f.provider)) return slug(f.provider);
+    if (variable) return slug(variable);
+  }
+  return slug(`${f.provider}-${basename(f.file)}`);
+}
+
+const PERMANENT_SOURCES = new Set(['history', 'image', 'archive', 'staged']);
+
+export interface PlanOptions {
+  /** How rewritten configs start keyward: [node, bin/run.js] by default. */
+  launcher: string[];
+  /** Entry names already in the vault (not to be reused). */
+  existing: Set<string>;
+  /** Provider profiles' key-management pages, for "rotate it" advice. */
+  keysUrl: (provider: string) => string | undefined;
+  /** The user renamed or skipped some findings (the wizard): fingerprint → name, or null to skip. */
+  choices?: Map<string, string | null>;
+}
+
+export function planMigration(findings: RawFinding[], options: PlanOptions): MigrationPlan {
+  const plan: MigrationPlan = { files: [], entries: new Map(), rules: [], notes: [], exposed: [], skipped: [] };
+  const taken = new Set(options.existing);
+  const byFingerprint = new Map<string, string>();
+  const nameFor = (f: RawFinding, kind: FileKind) => {
+    const chosen = options.choices?.get(f.fingerprint);
+    if (chosen) return chosen;
+    const known = byFingerprint.get(f.fingerprint);
+    if (known) return known;
+    let name = suggestName(f, kind);
+    for (let n = 2; taken.has(name); n++) name = `${suggestName(f, kind)}-${n}`;
+    taken.add(name);
+    byFingerprint.set(f.fingerprint, name);
+    return name;
+  };
+
+  const byFile = new Map<string, { kind: FileKind; findings: RawFinding[] }>();
+  for (const f of findings) {
+    if (options.choices?.get(f.fingerprint) === null) {
+      plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: 'skipped' });
+      continue;
+    }
+    if (PERMANENT_SOURCES.has(f.source) || f.commit || f.image) {
+      const where = f.commit ? `commit ${f.commit.slice(0, 12)}` : f.image ? `image ${f.image}${f.layerIndex !== undefined ? ` layer ${f.layerIndex}` : ''}` : f.source;
+      plan.exposed.push({ file: f.file, ruleId: f.ruleId, provider: f.provider, where, rotate: options.keysUrl(f.provider) });
+      continue;
+    }
+    const abs = resolve(f.file);
+    let text: string | undefined;
+    let keyPath = f.keyPath;
+    if (!keyPath && /\.json$/i.test(abs)) {
+      text ??= readFileSync(abs, 'utf8');
+      keyPath = jsonKeyPath(text, f.line, f.column);
+    }
+    const kind = fileKind(abs, f.format, keyPath);
+    if (!kind) {
+      plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: 'keyward cannot rewrite this kind of file; move the key with keyward vault add and remove it by hand' });
+      continue;
+    }
+    const group = byFile.get(abs) ?? { kind, findings: [] };
+    group.findings.push({ ...f, keyPath });
+    byFile.set(abs, group);
+  }
+
+  for (const [path, group] of byFile) {
+    const before = readFileSync(path, 'utf8');
+    // One finding per secret and place (two rules may see the same bytes).
+    const seen = new Set<string>();
+    const refs: SecretRef[] = [];
+    for (const f of group.findings) {
+      const key = `${f.line}:${f.secret}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      refs.push({ value: f.secret, line: f.line, column: f.column, keyPath: f.keyPath, entry: nameFor(f, group.kind) });
+    }
+    let result: Rewrite;
+    try {
+      result = rewrite(group.kind, before, refs, options.launcher);
+    } catch (error) {
+      if (!(error instanceof RewriteError)) throw error;
+      for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
+      continue;
+    }
+    for (const ref of refs) if (result.text.includes(ref.value)) throw new KeywardError(`bug: the rewrite of ${path} still holds a secret`, { code: 'bug' });
+    const provider = (entry: string) => group.findings.find((f) => refs.find((r) => r.entry === entry)?.value === f.secret)?.profile ?? 'generic';
+    for (const [entry, v] of Object.entries(result.values)) {
+      if (!plan.entries.has(entry)) plan.entries.set(entry, { value: v.value, provider: v.provider ?? provider(entry), source: `migrate:${path}`, attributes: v.attributes });
+    }
+    for (const c of result.consumers) {
+      if (c.agent === '*') {
+        // Whoever reads the file (keyward run --env-file) is not known here: the policy's default
+        // decides (ask, unless changed), and a rule is one line away.
+        plan.notes.push(`${path}: ${c.entry} is released to whoever runs with this file, as policy.yaml decides (by default a person is asked); to allow one agent: - { agent: "<name>", credential: ${c.entry}, permission: release, decision: allow }`);
+        continue;
+      }
+      const rule: PolicyRuleText = {
+        agent: c.agent,
+        credential: c.entry,
+        permission: c.permission,
+        // The tools and servers a file was written for read their key on their own, briefly.
+        decision: 'allow',
+        maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m',
+      };
+      if (!plan.rules.some((r) => r.agent === rule.agent && r.credential === rule.credential && r.permission === rule.permission)) plan.rules.push(rule);
+    }
+    plan.notes.push(...result.notes.map((n) => `${path}: ${n}`));
+    plan.files.push({ path, kind: group.kind, before, after: result.text, rewrite: result, findings: group.findings });
+  }
+  return plan;
+}
+
+/** The rule as it appears in policy.yaml. */
+export function ruleText(r: PolicyRuleText): string {
+  return `- { agent: ${JSON.stringify(r.agent)}, credential: ${r.credential}, permission: ${r.permission}, decision: ${r.decision}${r.maxTtl ? `, maxTtl: ${r.maxTtl}` : ''} }`;
+}
+
+/** A unified diff of a file's change with every secret of the plan masked. */
+export function redactedDiff(file: PlannedFile, secrets: string[]): string {
+  const mask = (s: string) => secrets.reduce((acc, secret) => (secret && acc.includes(secret) ? acc.split(secret).join(redact(secret)) : acc), s);
+  const a = file.before.split('\n');
+  const b = file.after.split('\n');
+  // Longest common subsequence on lines: config files are small.
+  const n = a.length;
+  const m = b.length;
+  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const ops: { op: ' ' | '-' | '+'; text: string; ai: number; bi: number }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) ops.push({ op: ' ', text: a[i], ai: i++, bi: j++ });
+    else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) ops.push({ op: '-', text: a[i], ai: i++, bi: j });
+    else ops.push({ op: '+', text: b[j], ai: i, bi: j++ });
+  }
+  const out = [`--- ${file.path}`, `+++ ${file.path} (after keyward migrate)`];
+  const context = 2;
+  for (let k = 0; k < ops.length; k++) {
+    if (ops[k].op === ' ') continue;
+    let start = Math.max(0, k - context);
+    let end = k;
+    while (end < ops.length && (ops[end].op !== ' ' || ops.slice(end, end + context * 2 + 1).some((o) => o.op !== ' '))) end++;
+    end = Math.min(ops.length, end + context);
+    const hunk = ops.slice(start, end);
+    out.push(`@@ -${hunk[0].ai + 1},${hunk.filter((o) => o.op !== '+').length} +${hunk[0].bi + 1},${hunk.filter((o) => o.op !== '-').length} @@`);
+    for (const o of hunk) out.push(`${o.op}${mask(o.text)}`);
+    k = end - 1;
+    start = end;
+  }
+  return out.join('\n') + '\n';
+}
