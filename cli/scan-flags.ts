@@ -27,12 +27,21 @@ export const SCAN_FLAGS = {
   'no-progress': { type: 'boolean', description: 'Never show the progress line (it is only shown on a terminal anyway).' },
   'max-file-size': { type: 'string', description: 'Skip (and count) files larger than this, e.g. 64MB.', default: '64MB', helpValue: 'SIZE' },
   threads: { type: 'string', description: 'Worker threads (default: one per core).', helpValue: 'N' },
+  'decode-depth': { type: 'string', description: 'Decode base64 and percent-encoded runs and rescan them this many levels deep (0: off).', default: '2', helpValue: 'N' },
+  'archive-depth': { type: 'string', description: 'Open zip, tar and gzip archives nested this many levels deep (0: do not open archives).', default: '3', helpValue: 'N' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type ScanFlagName = keyof typeof SCAN_FLAGS;
 export type ScanFlags = {
   [K in ScanFlagName]?: (typeof SCAN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
 };
+
+/** A whole number flag within bounds, or undefined when it is not one. */
+export function parseCount(text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined || !/^\s*\d+\s*$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+}
 
 /** "64MB", "512k", "1g", "1000" → bytes. */
 export function parseSize(text: string): number | undefined {

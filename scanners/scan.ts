@@ -38,6 +38,10 @@ export interface ScanOptions {
   maxFileSize?: number;
   /** Worker threads; 1 scans on the main thread. */
   threads?: number;
+  /** Levels of base64/percent decoding (default 2, 0 off). */
+  decodeDepth?: number;
+  /** Levels of nested archives to open (default 3, 0: archives are not opened). */
+  archiveDepth?: number;
   stdin?: NodeJS.ReadableStream;
   onProgress?: (progress: ScanProgress) => void;
   /** With `history`: a `git log` already started by the caller (see history-log.ts). */
@@ -144,7 +148,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   let baseline: Set<string>;
   try {
     config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
-    ruleset = buildRuleSet(config);
+    ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
     baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
   } catch (error) {
     historyStream?.kill();
@@ -188,7 +192,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       }
       progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
     };
-    const pool = items.length >= POOL_THRESHOLD_FILES && threads > 1 ? ScanPool.create(threads, config) : undefined;
+    const pool = items.length >= POOL_THRESHOLD_FILES && threads > 1 ? ScanPool.create(threads, config, { decodeDepth: options.decodeDepth }) : undefined;
     try {
       if (pool) {
         const jobs: Promise<void>[] = [];
@@ -307,7 +311,7 @@ async function scanHistory(
 
   // Even one scanning thread is a worker: the main thread must keep draining git's pipe, or
   // git blocks on a full pipe while we scan and the two take turns instead of overlapping.
-  const pool = ScanPool.create(threads, config);
+  const pool = ScanPool.create(threads, config, { decodeDepth: options.decodeDepth });
   const jobs: Promise<void>[] = [];
   /** Hands a batch to a worker; waits while the workers are behind, so git waits too. */
   let batches = 0;

@@ -8,7 +8,7 @@ import type { HistoryLog } from '../../scanners/sources/history-log.js';
 import type { ScanResult } from '../../scanners/types.js';
 import { KeywardError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { parseSize, type ScanFlags } from '../scan-flags.js';
+import { parseCount, parseSize, type ScanFlags } from '../scan-flags.js';
 
 /** Exit codes of `keyward scan`, as documented. */
 export const EXIT_CLEAN = 0;
@@ -36,6 +36,15 @@ function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean 
   return Boolean(stream.isTTY) && env.TERM !== 'dumb';
 }
 
+/** --decode-depth and --archive-depth, checked. */
+export function depthFlags(flags: { 'decode-depth'?: string; 'archive-depth'?: string }): { decodeDepth: number; archiveDepth: number } {
+  const decodeDepth = parseCount(flags['decode-depth'] ?? '2', 0, 8);
+  if (decodeDepth === undefined) throw new KeywardError(`--decode-depth ${flags['decode-depth']} is not a depth`, { hint: 'Use a whole number from 0 (no decoding) to 8.' });
+  const archiveDepth = parseCount(flags['archive-depth'] ?? '3', 0, 16);
+  if (archiveDepth === undefined) throw new KeywardError(`--archive-depth ${flags['archive-depth']} is not a depth`, { hint: 'Use a whole number from 0 (do not open archives) to 16.' });
+  return { decodeDepth, archiveDepth };
+}
+
 /** `keyward scan [target]`: flags in, report out, exit code back. */
 export async function executeScan(target: string | undefined, flags: ScanFlags, io: ScanIo): Promise<number> {
   const format = (flags.json ? 'json' : (flags.format ?? 'text')) as ReportFormat;
@@ -53,6 +62,7 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
       throw new KeywardError(`--threads ${flags.threads} is not a thread count`, { hint: 'Use a whole number from 1 to 256.' });
     }
   }
+  const { decodeDepth, archiveDepth } = depthFlags(flags);
   if ((flags.staged || flags.history) && target !== undefined && target !== '.') {
     // A path narrows nothing for git modes; run in that directory instead.
     io.cwd = resolve(io.cwd, target);
@@ -74,6 +84,8 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
       showSecrets: flags['show-secrets'],
       maxFileSize,
       threads,
+      decodeDepth,
+      archiveDepth,
       stdin: io.stdin,
       historyLog: io.historyLog,
       onProgress: progress ? (p) => progress.update(p) : undefined,

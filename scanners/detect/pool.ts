@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ScanConfig } from '../config.js';
+import type { RuleSetOptions } from '../ruleset.js';
 import type { WorkerTask } from './worker.js';
 
 type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -33,9 +34,9 @@ export class ScanPool {
   private nextId = 1;
   private waiters: { max: number; resolve: () => void }[] = [];
 
-  private constructor(size: number, config: ScanConfig, url: URL) {
+  private constructor(size: number, config: ScanConfig, options: RuleSetOptions, url: URL) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { config } });
+      const worker = new Worker(url, { workerData: { config, options } });
       worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
         const job = this.running.get(msg.id);
         this.running.delete(msg.id);
@@ -53,9 +54,9 @@ export class ScanPool {
   }
 
   /** A pool, or undefined when the compiled worker is not available (run inline instead). */
-  static create(size: number, config: ScanConfig): ScanPool | undefined {
+  static create(size: number, config: ScanConfig, options: RuleSetOptions = {}): ScanPool | undefined {
     const url = workerUrl();
-    return url && size >= 1 ? new ScanPool(size, config, url) : undefined;
+    return url && size >= 1 ? new ScanPool(size, config, options, url) : undefined;
   }
 
   get size(): number {

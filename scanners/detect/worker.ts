@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ScanConfig } from '../config.js';
-import { buildRuleSet } from '../ruleset.js';
+import { buildRuleSet, type RuleSetOptions } from '../ruleset.js';
 import { scanDiff, scanFiles, type FileItem } from './tasks.js';
 
 /** A scan worker: builds the same rule set as the main thread, then runs tasks until closed. */
@@ -8,7 +8,8 @@ export type WorkerTask =
   | { id: number; type: 'files'; items: FileItem[]; maxSize: number }
   | { id: number; type: 'diff'; data: Uint8Array; commits: boolean };
 
-const ruleset = buildRuleSet((workerData as { config: ScanConfig }).config);
+const data = workerData as { config: ScanConfig; options?: RuleSetOptions };
+const ruleset = buildRuleSet(data.config, data.options);
 
 parentPort!.on('message', (task: WorkerTask) => {
   try {
