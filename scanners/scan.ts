@@ -7,6 +7,7 @@ import { ScanPool, defaultThreads } from './detect/pool.js';
 import { scanBuffer, scanFile } from './detect/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
+import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS, scanArchiveFile, type ContentContext } from './sources/archive.js';
 import { commitBoundaries } from './sources/diff.js';
 import { spawnHistoryLog, type HistoryLog } from './sources/history-log.js';
 import { firstLine, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
@@ -162,6 +163,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // git log keeps one core busy during a history scan: the workers get the others.
   const threads = Math.max(1, options.threads ?? (options.history ? defaultThreads() - 1 : defaultThreads()));
   const progress = options.onProgress;
+  const archives: ContentContext = {
+    detector: ruleset.detector,
+    limits: { ...DEFAULT_ARCHIVE_LIMITS, depth: options.archiveDepth ?? DEFAULT_ARCHIVE_LIMITS.depth },
+    maxFileSize: maxSize,
+    stats,
+    issues,
+    report: (path, matches) => collector.add(path, matches, { source: 'archive', archivePath: path.slice(path.indexOf('!/') + 2) }, false),
+  };
 
   let findings: Finding[];
   if (options.staged) {
@@ -179,16 +188,20 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const outcome = { path, ...scanFile(ruleset.detector, absolute, path, maxSize) };
     countOutcome(stats, issues, outcome, false);
     collector.add(path, outcome.matches, { source: 'file' }, true);
+    await openArchives([{ path, absolute, skipped: outcome.skipped }], archives);
     findings = collector.findings;
   } else {
     const listing = await listTree(absolute, cwd, repo !== undefined);
     issues.push(...listing.issues);
     // The config file itself holds custom rules' example secrets by design: it is not scanned.
     const items = listing.items.filter((item) => item.absolute !== configFile && !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
+    const absoluteOf = new Map(items.map((item) => [item.path, item.absolute]));
+    const archiveFiles: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[] = [];
     const record = (outcomes: FileOutcome[]) => {
       for (const o of outcomes) {
         countOutcome(stats, issues, o, listing.fromGit);
         if (o.matches.length > 0) collector.add(o.path, o.matches, { source: 'file' }, true);
+        if ((o.skipped === 'binary' || o.skipped === 'tooLarge') && ARCHIVE_NAME.test(o.path)) archiveFiles.push({ path: o.path, absolute: absoluteOf.get(o.path)!, skipped: o.skipped });
       }
       progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
     };
@@ -206,6 +219,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     } finally {
       await pool?.close();
     }
+    await openArchives(archiveFiles, archives);
     findings = collector.findings;
   }
 
@@ -219,6 +233,21 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     mode: mode === 'tree' && !isDirectory ? 'file' : mode,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Opens the archives among files the plain scan skipped (binary, or too large to read whole):
+ * each is then counted by its members rather than as one skipped file.
+ */
+async function openArchives(files: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[], ctx: ContentContext): Promise<void> {
+  if (ctx.limits.depth <= 0) return;
+  for (const file of files) {
+    if (file.skipped !== 'binary' && file.skipped !== 'tooLarge') continue;
+    if (await scanArchiveFile(ctx, file.absolute, file.path)) {
+      if (file.skipped === 'binary') ctx.stats.skipped.binary--;
+      else ctx.stats.skipped.tooLarge--;
+    }
+  }
 }
 
 function repoRelative(root: string, absolute: string): string {
