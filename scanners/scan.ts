@@ -59,7 +59,7 @@ const HISTORY_BATCH_BYTES = 256 * 1024;
 const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
 
 /** Applies allowlists, inline allows and the baseline; turns what is left into findings. */
-class Collector {
+export class Collector {
   readonly findings: Finding[] = [];
   constructor(
     private readonly ruleset: RuleSet,
@@ -223,12 +223,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     findings = collector.findings;
   }
 
-  findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1)));
+  sortFindings(findings);
   return {
     findings,
     stats,
     issues,
-    partial: issues.some((i) => !i.message.startsWith('disable:')),
+    partial: isPartial(issues),
     target: stdin ? '-' : target,
     mode: mode === 'tree' && !isDirectory ? 'file' : mode,
     durationMs: Date.now() - started,
@@ -248,6 +248,42 @@ async function openArchives(files: { path: string; absolute: string; skipped?: F
       else ctx.stats.skipped.tooLarge--;
     }
   }
+}
+
+/** What every scan starts from: the config, the rule set built from it, the baseline. */
+export interface Prepared {
+  config: ScanConfig;
+  configFile: string;
+  ruleset: RuleSet;
+  baseline: Set<string>;
+  stats: ScanStats;
+  issues: ScanIssue[];
+  collector: Collector;
+}
+
+/**
+ * Loads the config (an explicit file, else `.keyward.yaml` in `root` if there is one), builds the
+ * rule set and reads the baseline. Used by the home and image scans.
+ */
+export async function prepareScan(options: { cwd: string; root: string; configFile?: string; baselineFile?: string; showSecrets?: boolean; decodeDepth?: number }): Promise<Prepared> {
+  const configFile = options.configFile ? resolve(options.cwd, options.configFile) : join(options.root, CONFIG_FILE);
+  const config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
+  const ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
+  const baseline = options.baselineFile ? loadBaseline(resolve(options.cwd, options.baselineFile)) : new Set<string>();
+  const stats = emptyStats();
+  const issues: ScanIssue[] = [];
+  for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
+  return { config, configFile, ruleset, baseline, stats, issues, collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)) };
+}
+
+/** Findings in report order: by file, then position. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1)));
+}
+
+/** A scan is partial when an item could not be read; an unknown id in `disable` is only a warning. */
+export function isPartial(issues: ScanIssue[]): boolean {
+  return issues.some((i) => !i.message.startsWith('disable:'));
 }
 
 function repoRelative(root: string, absolute: string): string {

@@ -8,7 +8,7 @@ import type { HistoryLog } from '../../scanners/sources/history-log.js';
 import type { ScanResult } from '../../scanners/types.js';
 import { KeywardError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { parseCount, parseSize, type ScanFlags } from '../scan-flags.js';
+import { parseCount, parseSize, type HomeFlags, type ScanFlags } from '../scan-flags.js';
 
 /** Exit codes of `keyward scan`, as documented. */
 export const EXIT_CLEAN = 0;
@@ -94,6 +94,17 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
     progress?.done();
   }
 
+  return finishScan(result, flags, io, format, maxFileSize);
+}
+
+/** Writes the baseline or the report of a finished scan; returns the exit code. */
+export async function finishScan(
+  result: ScanResult,
+  flags: { 'write-baseline'?: string; output?: string },
+  io: ScanIo,
+  format: ReportFormat,
+  maxFileSize: number,
+): Promise<number> {
   if (flags['write-baseline']) {
     const file = resolve(io.cwd, flags['write-baseline']);
     writeBaseline(file, result.findings);
@@ -115,4 +126,47 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
     io.stdout.write(report);
   }
   return exitCodeFor(result);
+}
+
+/** The flags every scan command shares, checked. */
+export function commonOptions(flags: { json?: boolean; format?: string; 'max-file-size'?: string; 'decode-depth'?: string; 'archive-depth'?: string }): {
+  format: ReportFormat;
+  maxFileSize: number;
+  decodeDepth: number;
+  archiveDepth: number;
+} {
+  const format = (flags.json ? 'json' : (flags.format ?? 'text')) as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) throw new KeywardError(`unknown format "${flags.format}"`, { hint: `Use one of: ${REPORT_FORMATS.join(', ')}.` });
+  const maxFileSize = flags['max-file-size'] !== undefined ? parseSize(flags['max-file-size']) : DEFAULT_MAX_FILE_SIZE;
+  if (maxFileSize === undefined || maxFileSize <= 0) {
+    throw new KeywardError(`--max-file-size ${flags['max-file-size']} is not a size`, { hint: 'Use a number with an optional unit, e.g. 64MB or 512KB.' });
+  }
+  return { format, maxFileSize, ...depthFlags(flags) };
+}
+
+/** `keyward scan home [--project DIR]…`. */
+export async function executeHomeScan(flags: HomeFlags, io: ScanIo): Promise<number> {
+  const { format, maxFileSize, decodeDepth } = commonOptions(flags);
+  const { runHomeScan } = await import('../../scanners/scan-home.js');
+  const progress = ProgressLine.forStderr(!flags['no-progress'] && format === 'text' && !flags.output && io.stderr.isTTY === true);
+  let result: ScanResult;
+  try {
+    result = await runHomeScan({
+      cwd: io.cwd,
+      home: flags.home ? resolve(io.cwd, flags.home) : undefined,
+      // Another home directory is looked at as its owner would: this user's overrides
+      // (AWS_SHARED_CREDENTIALS_FILE, KUBECONFIG, XDG_CONFIG_HOME…) do not apply to it.
+      env: flags.home ? {} : io.env,
+      projects: flags.project,
+      configFile: flags.config,
+      baselineFile: flags.baseline,
+      showSecrets: flags['show-secrets'],
+      maxFileSize,
+      decodeDepth,
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+    });
+  } finally {
+    progress?.done();
+  }
+  return finishScan(result, flags, io, format, maxFileSize);
 }
