@@ -8,10 +8,10 @@ import { parseIni } from './sources/home/ini.js';
 import { parseJson } from './sources/home/json.js';
 import { parseEnv, parseGitCredentials, parseNetrc, parsePlain } from './sources/home/lines.js';
 import { HOME_LOCATIONS, PROJECT_PATTERNS, PROJECT_SKIP_DIRS, type ConfigFormat, type LocationEnv } from './sources/home/locations.js';
-import { lineColumn, type ParsedConfig } from './sources/home/parsed.js';
+import { detectInConfig, type ParsedConfig } from './sources/home/parsed.js';
 import { parseToml } from './sources/home/toml.js';
 import { parseYaml } from './sources/home/yaml.js';
-import type { CheckedLocation, Match, ScanResult } from './types.js';
+import type { CheckedLocation, ScanResult } from './types.js';
 
 export interface HomeScanOptions {
   cwd: string;
@@ -155,36 +155,10 @@ async function scanConfigFile(prepared: Prepared, t: Target, maxSize: number): P
   if (parsed.error) issues.push({ path: t.display, message: parsed.error });
   const origin = { source: 'home' as const, format: t.format };
 
-  // The raw text first: every match is mapped to the key path of the value holding it.
-  const raw = ruleset.detector.detect({ path: t.display, data });
-  const rawPaths = new Set<string>();
-  const rawSecrets = new Set(raw.map((m) => m.secret));
-  for (const m of raw) {
-    const keyPath = parsed.keyPathAt(m.offset);
-    if (keyPath) rawPaths.add(keyPath);
-    collector.add(t.display, [m], { ...origin, ...(keyPath ? { keyPath } : {}) }, t.migratable);
-  }
-  // Then the views (decoded values, names put back next to their values), where the raw text found nothing.
-  for (const view of parsed.views) {
-    if (rawPaths.has(view.keyPath)) continue;
-    const found = ruleset.detector.detect({ path: t.display, data: Buffer.from(view.text) });
-    if (found.length === 0) continue;
-    const at = lineColumn(data, view.offset);
-    const inline = lineHasAllow(data, view.offset);
-    for (const m of found) {
-      if (rawSecrets.has(m.secret)) continue;
-      const decoded = [view.decoded, m.decoded].filter(Boolean).join('+') || undefined;
-      const placed: Match = { ...m, line: at.line, column: at.column, offset: view.offset, ...(decoded ? { decoded } : {}), ...(inline ? { inlineAllowed: true } : {}) };
-      collector.add(t.display, [placed], { ...origin, keyPath: view.keyPath }, t.migratable);
-    }
+  for (const { match, keyPath } of detectInConfig(ruleset.detector, t.display, data, parsed)) {
+    collector.add(t.display, [match], { ...origin, ...(keyPath ? { keyPath } : {}) }, t.migratable);
   }
   return parsed.error ? 'invalid' : 'present';
-}
-
-function lineHasAllow(data: Buffer, offset: number): boolean {
-  const start = data.lastIndexOf(10, offset - 1) + 1;
-  const end = data.indexOf(10, offset);
-  return data.subarray(start, end === -1 ? data.length : end).includes('keyward:allow');
 }
 
 async function parse(format: ConfigFormat, data: Buffer): Promise<ParsedConfig> {

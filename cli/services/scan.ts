@@ -8,7 +8,7 @@ import type { HistoryLog } from '../../scanners/sources/history-log.js';
 import type { ScanResult } from '../../scanners/types.js';
 import { KeywardError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { parseCount, parseSize, type HomeFlags, type ScanFlags } from '../scan-flags.js';
+import { parseCount, parseSize, type HomeFlags, type ImageFlags, type ScanFlags } from '../scan-flags.js';
 
 /** Exit codes of `keyward scan`, as documented. */
 export const EXIT_CLEAN = 0;
@@ -163,6 +163,43 @@ export async function executeHomeScan(flags: HomeFlags, io: ScanIo): Promise<num
       showSecrets: flags['show-secrets'],
       maxFileSize,
       decodeDepth,
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+    });
+  } finally {
+    progress?.done();
+  }
+  return finishScan(result, flags, io, format, maxFileSize);
+}
+
+/** `keyward scan image IMAGE…`. */
+export async function executeImageScan(targets: string[], flags: ImageFlags, io: ScanIo): Promise<number> {
+  const { format, maxFileSize, decodeDepth, archiveDepth } = commonOptions(flags);
+  if (targets.length === 0) throw new KeywardError('no image given', { hint: 'Name an OCI layout (dir:tag), an archive (app.tar) or registry://HOST/NAME:TAG.' });
+  const timeout = Number(flags.timeout ?? '30');
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new KeywardError(`--timeout ${flags.timeout} is not a number of seconds`, { hint: 'Use a number from 0.1 to 3600.' });
+  const maxImageSize = parseSize(flags['max-image-size'] ?? '8GB');
+  if (maxImageSize === undefined || maxImageSize <= 0) throw new KeywardError(`--max-image-size ${flags['max-image-size']} is not a size`, { hint: 'Use a number with a unit, e.g. 8GB.' });
+  if (flags.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/.test(flags.platform)) {
+    throw new KeywardError(`--platform ${flags.platform} is not a platform`, { hint: 'Use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.' });
+  }
+  const { runImageScan } = await import('../../scanners/scan-image.js');
+  const progress = ProgressLine.forStderr(!flags['no-progress'] && format === 'text' && !flags.output && io.stderr.isTTY === true);
+  let result: ScanResult;
+  try {
+    result = await runImageScan({
+      cwd: io.cwd,
+      targets,
+      platform: flags.platform,
+      insecure: flags.insecure,
+      authfile: flags.authfile,
+      timeout: timeout * 1000,
+      maxImageSize,
+      configFile: flags.config,
+      baselineFile: flags.baseline,
+      showSecrets: flags['show-secrets'],
+      maxFileSize,
+      decodeDepth,
+      archiveDepth,
       onProgress: progress ? (p) => progress.update(p) : undefined,
     });
   } finally {

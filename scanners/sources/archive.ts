@@ -204,7 +204,7 @@ export async function scanTarStream(
   depth: number,
   budget: Budget | undefined,
   compressedSize: number,
-  options: { onEntry?: (entry: TarEntry) => void; memberPath?: (entry: TarEntry) => string; limit?: ExpansionLimit } = {},
+  options: { onEntry?: (entry: TarEntry) => void; memberPath?: (entry: TarEntry) => string; limit?: ExpansionLimit; tarOnly?: boolean } = {},
 ): Promise<void> {
   const limit: ExpansionLimit = options.limit ?? {
     floor: ctx.limits.ratioFloor,
@@ -235,7 +235,7 @@ export async function scanTarStream(
     expanded += chunk.length;
     if (!parser && !plain) {
       // The first bytes decide: a tar, or (compressed) a single file.
-      if (compression === 'none' || looksLikeTar(chunk)) parser = new TarParser(handlers);
+      if (compression === 'none' || options.tarOnly || looksLikeTar(chunk)) parser = new TarParser(handlers);
       else plain = new MemberBuffer(`${path}!/${lastSegment(path).replace(/\.(?:gz|zst)$/i, '')}`, compressedSize, ctx, depth, true);
     }
     if (parser) {

@@ -14,7 +14,7 @@ export function parseJson(data: Buffer): ParsedConfig {
   const offsets = new OffsetMap(text);
   const index = new ValueIndex();
   const views: ConfigView[] = [];
-  if (root) walk(root, [], index, views, offsets);
+  if (root) walk(root, [], index, views, offsets, text);
   const error = errors[0];
   return {
     keyPathAt: (offset) => index.at(offset),
@@ -28,14 +28,14 @@ function describe(error: ParseError, data: Buffer, offsets: OffsetMap): string {
   return `not valid JSON: ${printParseErrorCode(error.error)} at line ${line}, column ${column}`;
 }
 
-function walk(node: Node, path: PathPart[], index: ValueIndex, views: ConfigView[], offsets: OffsetMap): void {
+function walk(node: Node, path: PathPart[], index: ValueIndex, views: ConfigView[], offsets: OffsetMap, text: string): void {
   if (node.type === 'object') {
     const props = node.children ?? [];
     for (const prop of props) {
       const [key, value] = prop.children ?? [];
       if (!key || !value) continue;
       const child = [...path, String(key.value)];
-      walk(value, child, index, views, offsets);
+      walk(value, child, index, views, offsets, text);
     }
     // {"name": "API_TOKEN", "value": "…"} (kube exec env, some MCP clients).
     const name = props.find((p) => p.children?.[0]?.value === 'name')?.children?.[1];
@@ -53,7 +53,7 @@ function walk(node: Node, path: PathPart[], index: ValueIndex, views: ConfigView
   }
   if (node.type === 'array') {
     const items = node.children ?? [];
-    items.forEach((item, i) => walk(item, [...path, i], index, views, offsets));
+    items.forEach((item, i) => walk(item, [...path, i], index, views, offsets, text));
     // "args": ["--api-key", "…"]
     for (let i = 0; i + 1 < items.length; i++) {
       const flag = items[i];
@@ -65,4 +65,8 @@ function walk(node: Node, path: PathPart[], index: ValueIndex, views: ConfigView
     return;
   }
   index.add(offsets.byte(node.offset), offsets.byte(node.offset + node.length), formatKeyPath(path));
+  // A string with escapes (\" \u0026 \n: image history, shell commands) is also scanned unescaped.
+  if (node.type === 'string' && text.slice(node.offset, node.offset + node.length).includes('\\')) {
+    views.push({ keyPath: formatKeyPath(path), offset: offsets.byte(node.offset), text: `${String(node.value)}\n` });
+  }
 }

@@ -1,3 +1,6 @@
+import type { Detector } from '../../detect/detector.js';
+import type { Match } from '../../types.js';
+
 /**
  * What every config parser returns: where each value sits (so that a detector match, found on
  * the raw bytes of the file, names the key path holding it) and extra texts to scan for values
@@ -122,4 +125,39 @@ export function lineColumn(data: Buffer, offset: number): { line: number; column
     start = at + 1;
   }
   return { line, column: data.toString('utf8', start, offset).length + 1 };
+}
+
+/**
+ * Runs the detector on the raw file and maps each match to its key path; then on the views,
+ * for key paths the raw text found nothing at. Pure: bytes and a parse in, matches out.
+ */
+export function detectInConfig(detector: Detector, path: string, data: Buffer, parsed: ParsedConfig): { match: Match; keyPath?: string }[] {
+  const out: { match: Match; keyPath?: string }[] = [];
+  const raw = detector.detect({ path, data });
+  const rawPaths = new Set<string>();
+  const rawSecrets = new Set(raw.map((m) => m.secret));
+  for (const m of raw) {
+    const keyPath = parsed.keyPathAt(m.offset);
+    if (keyPath) rawPaths.add(keyPath);
+    out.push({ match: m, keyPath });
+  }
+  for (const view of parsed.views) {
+    if (rawPaths.has(view.keyPath)) continue;
+    const found = detector.detect({ path, data: Buffer.from(view.text) });
+    if (found.length === 0) continue;
+    const at = lineColumn(data, view.offset);
+    const start = data.lastIndexOf(10, view.offset - 1) + 1;
+    const end = data.indexOf(10, view.offset);
+    const inline = data.subarray(start, end === -1 ? data.length : end).includes('keyward:allow');
+    for (const m of found) {
+      if (rawSecrets.has(m.secret)) continue;
+      rawSecrets.add(m.secret);
+      const decoded = [view.decoded, m.decoded].filter(Boolean).join('+') || undefined;
+      out.push({
+        match: { ...m, line: at.line, column: at.column, offset: view.offset, ...(decoded ? { decoded } : {}), ...(inline || m.inlineAllowed ? { inlineAllowed: true } : {}) },
+        keyPath: view.keyPath,
+      });
+    }
+  }
+  return out;
 }
