@@ -45,6 +45,7 @@ export const HOME_FLAGS = {
 
 export const IMAGE_FLAGS = {
   ...COMMON,
+  threads: SCAN_FLAGS.threads,
   platform: { type: 'string', description: 'Platform to scan in a multi-platform image, e.g. linux/arm64 (default: linux and this machine\'s architecture).', helpValue: 'OS/ARCH[/VARIANT]' },
   insecure: { type: 'boolean', description: 'Talk to the registry over plain HTTP.' },
   authfile: { type: 'string', description: 'Registry credentials: a containers auth.json or Docker config.json.', helpValue: 'FILE' },

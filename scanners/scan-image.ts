@@ -2,11 +2,12 @@ import { DEFAULT_ARCHIVE_LIMITS } from './sources/archive.js';
 import { parseJson } from './sources/home/json.js';
 import { detectInConfig } from './sources/home/parsed.js';
 import { hostPlatform, openImage, parsePlatform, type OpenedImage } from './sources/image/image.js';
-import { deletedIn, scanLayer, type LayerOutcome } from './sources/image/layers.js';
+import { deletedIn, scanLayer, type LayerJob, type LayerOutcome } from './sources/image/layers.js';
+import { ScanPool, defaultThreads } from './detect/pool.js';
 import { ImageError } from './sources/image/store.js';
 import { DEFAULT_MAX_FILE_SIZE, isPartial, prepareScan, sortFindings, type Prepared, type ScanProgress } from './scan.js';
 import { formatBytes } from './report/text.js';
-import type { FindingOrigin, ScanResult, ScannedImage } from './types.js';
+import type { FindingOrigin, ScanResult, ScanStats, ScannedImage } from './types.js';
 
 export interface ImageScanOptions {
   cwd: string;
@@ -26,6 +27,8 @@ export interface ImageScanOptions {
   maxFileSize?: number;
   decodeDepth?: number;
   archiveDepth?: number;
+  /** Worker threads for layers (default: one per core; 1 scans on the main thread). */
+  threads?: number;
   onProgress?: (progress: ScanProgress) => void;
 }
 
@@ -44,12 +47,30 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
   const prepared = await prepareScan({ cwd: options.cwd, root: options.cwd, configFile: options.configFile, baselineFile: options.baselineFile, showSecrets: options.showSecrets, decodeDepth: options.decodeDepth });
   const platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
   const maxImageSize = options.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE;
-  const scanned = new Map<string, LayerOutcome>();
+  const scanned = new Map<string, Promise<LayerOutcome>>();
+  const limits = { ...DEFAULT_ARCHIVE_LIMITS, depth: options.archiveDepth ?? DEFAULT_ARCHIVE_LIMITS.depth };
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const threads = Math.max(1, options.threads ?? defaultThreads());
+  let pool: ScanPool | undefined;
+  const progress = (n: number) => {
+    bytesRead += n;
+    options.onProgress?.({ files: stats.files, bytes: bytesRead, total });
+  };
+  /** On a worker thread when there are several cores (the result is the same), else here. */
+  const scanLayerAnywhere = async (layer: LayerJob): Promise<LayerOutcome> => {
+    const job: LayerJob = { digest: layer.digest, size: layer.size, source: layer.source };
+    if (threads > 1) pool ??= ScanPool.create(threads, prepared.config, { decodeDepth: options.decodeDepth });
+    if (!pool) return scanLayer(job, { detector: prepared.ruleset.detector, limits, maxFileSize, stats, onBytes: progress });
+    const { outcome, stats: delta } = await pool.run<{ outcome: LayerOutcome; stats: ScanStats }>({ type: 'layer', layer: job, limits, maxFileSize }, progress);
+    addStats(stats, delta);
+    return outcome;
+  };
   const images: ScannedImage[] = [];
   const { stats, issues } = prepared;
   stats.layers = 0;
   let bytesRead = 0;
   let total = 0;
+  try {
 
   for (const target of options.targets) {
     let image: OpenedImage;
@@ -71,31 +92,25 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
     total += declared;
     scanConfig(prepared, image);
 
-    const outcomes: LayerOutcome[] = [];
+    // Layers not seen before in this run are scanned at once, one per worker thread.
     const firstIndex = new Map<string, number>();
-    for (const layer of image.layers) {
+    const pending = image.layers.map(async (layer) => {
       let outcome = scanned.get(layer.digest);
-      if (outcome) record.reusedLayers++;
-      else {
-        outcome = await scanLayer(layer, {
-          detector: prepared.ruleset.detector,
-          limits: { ...DEFAULT_ARCHIVE_LIMITS, depth: options.archiveDepth ?? DEFAULT_ARCHIVE_LIMITS.depth },
-          maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE,
-          stats,
-          onBytes: (n) => {
-            bytesRead += n;
-            options.onProgress?.({ files: stats.files, bytes: bytesRead, total });
-          },
-        });
-        scanned.set(layer.digest, outcome);
-        stats.layers++;
-        record.layerBytes += outcome.bytes;
-        const where = `${target} layer #${layer.index} (${layer.digest.slice(0, 19)}…)`;
-        for (const issue of outcome.issues) issues.push({ path: issue.path ? `${where}: ${issue.path}` : where, message: issue.message });
+      if (outcome) {
+        record.reusedLayers++;
+        return outcome;
       }
-      outcomes.push(outcome);
-      if (!firstIndex.has(layer.digest)) firstIndex.set(layer.digest, layer.index);
-    }
+      outcome = scanLayerAnywhere(layer);
+      scanned.set(layer.digest, outcome);
+      const done = await outcome;
+      stats.layers!++;
+      record.layerBytes += done.bytes;
+      const where = `${target} layer #${layer.index} (${layer.digest.slice(0, 19)}…)`;
+      for (const issue of done.issues) issues.push({ path: issue.path ? `${where}: ${issue.path}` : where, message: issue.message });
+      return done;
+    });
+    for (const layer of image.layers) if (!firstIndex.has(layer.digest)) firstIndex.set(layer.digest, layer.index);
+    const outcomes = await Promise.all(pending);
 
     image.layers.forEach((layer, i) => {
       // The same layer twice in one image is reported once, at its first position.
@@ -117,6 +132,9 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
     });
   }
 
+  } finally {
+    await pool?.close();
+  }
   const findings = sortFindings(prepared.collector.findings);
   return {
     findings,
@@ -128,6 +146,13 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
     durationMs: Date.now() - started,
     images,
   };
+}
+
+function addStats(into: ScanStats, delta: ScanStats): void {
+  into.files += delta.files;
+  into.bytes += delta.bytes;
+  if (delta.archives) into.archives = (into.archives ?? 0) + delta.archives;
+  for (const k of Object.keys(into.skipped) as (keyof ScanStats['skipped'])[]) into.skipped[k] += delta.skipped[k];
 }
 
 /** The config blob as JSON: Env, Labels, Cmd, Entrypoint and the history's `created_by`, by key path. */

@@ -182,6 +182,8 @@ export async function executeImageScan(targets: string[], flags: ImageFlags, io:
   if (flags.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/.test(flags.platform)) {
     throw new KeywardError(`--platform ${flags.platform} is not a platform`, { hint: 'Use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.' });
   }
+  const threads = flags.threads !== undefined ? parseCount(flags.threads, 1, 256) : undefined;
+  if (flags.threads !== undefined && threads === undefined) throw new KeywardError(`--threads ${flags.threads} is not a thread count`, { hint: 'Use a whole number from 1 to 256.' });
   const { runImageScan } = await import('../../scanners/scan-image.js');
   const progress = ProgressLine.forStderr(!flags['no-progress'] && format === 'text' && !flags.output && io.stderr.isTTY === true);
   let result: ScanResult;
@@ -200,6 +202,7 @@ export async function executeImageScan(targets: string[], flags: ImageFlags, io:
       maxFileSize,
       decodeDepth,
       archiveDepth,
+      threads,
       onProgress: progress ? (p) => progress.update(p) : undefined,
     });
   } finally {

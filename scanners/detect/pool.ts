@@ -6,7 +6,7 @@ import type { ScanConfig } from '../config.js';
 import type { RuleSetOptions } from '../ruleset.js';
 import type { WorkerTask } from './worker.js';
 
-type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (n: number) => void };
 type TaskInput = WorkerTask extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
 /** Where the compiled worker lives; under the test runner the sources are TypeScript. */
@@ -37,7 +37,11 @@ export class ScanPool {
   private constructor(size: number, config: ScanConfig, options: RuleSetOptions, url: URL) {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(url, { workerData: { config, options } });
-      worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
+      worker.on('message', (msg: { id: number; result?: unknown; error?: string; progress?: number }) => {
+        if (msg.progress !== undefined) {
+          this.running.get(msg.id)?.onProgress?.(msg.progress);
+          return;
+        }
         const job = this.running.get(msg.id);
         this.running.delete(msg.id);
         this.idle.push(worker);
@@ -68,9 +72,9 @@ export class ScanPool {
     return this.queue.length + this.running.size;
   }
 
-  run<T>(task: TaskInput): Promise<T> {
+  run<T>(task: TaskInput, onProgress?: (n: number) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ task: { ...task, id: this.nextId++ } as WorkerTask, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ task: { ...task, id: this.nextId++ } as WorkerTask, resolve: resolve as (v: unknown) => void, reject, onProgress });
       this.pump();
     });
   }

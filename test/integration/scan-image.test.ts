@@ -117,6 +117,14 @@ describe('keyward scan image', () => {
     ]);
   });
 
+  it('finds the same with layers on worker threads as on one thread', async () => {
+    const strip = (r: Report) => ({ findings: r.findings, stats: r.scan.stats, issues: r.scan.issues });
+    const one = json((await runCli(['scan', 'image', 'layout:v1', 'layout:v2', '--json', '--threads', '1'], { cwd: work })).stdout);
+    const two = json((await runCli(['scan', 'image', 'layout:v1', 'layout:v2', '--json', '--threads', '2'], { cwd: work })).stdout);
+    expect(strip(two)).toEqual(strip(one));
+    expect(one.findings.length).toBeGreaterThan(3);
+  });
+
   it('says so in the text report, redacted', async () => {
     const r = await runCli(['scan', 'image', 'layout:v2'], { cwd: work });
     expect(r.stdout).toContain('layout:v2 app/.env');

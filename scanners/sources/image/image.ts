@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LayoutStore } from './layout.js';
 import { RegistryStore, credentialsFor, parseRegistryRef, type RegistryOptions } from './registry.js';
+import type { LayerSource } from './source.js';
 import { ImageError, MEDIA, checkDigest, parseJsonBlob, type BlobStore, type Descriptor } from './store.js';
 import { TarFile, TarLayoutStore } from './tarfile.js';
 
@@ -20,7 +21,7 @@ export interface LayerRef {
   size: number;
   /** The history command that created it. */
   command?: string;
-  open(): Promise<AsyncIterable<Buffer>>;
+  source: LayerSource;
 }
 
 export interface OpenedImage {
@@ -178,7 +179,7 @@ async function fromManifest(target: string, store: BlobStore, data: Buffer, dige
   const { commands, historyLayer } = layerCommands(config);
   const layers = manifest.layers.map((d, index): LayerRef => {
     const layerDigest = checkDigest(d.digest, `layer ${index}`);
-    return { index, digest: layerDigest, size: Number(d.size) || 0, command: commands[index], open: () => store.openBlob(layerDigest, Number(d.size) || 0) };
+    return { index, digest: layerDigest, size: Number(d.size) || 0, command: commands[index], source: store.layerSource(layerDigest) };
   });
   return { name: target, digest, platform, configRaw, config, historyLayer, layers, warnings };
 }
@@ -230,10 +231,7 @@ function fromDockerArchive(target: string, tar: TarFile, reference: string | und
       digest,
       size: member?.size ?? 0,
       command: commands[index],
-      open: async () => {
-        if (!tar.member(path)) throw new ImageError(`layer ${path} is missing from the archive`);
-        return tar.stream(path).stream;
-      },
+      source: tar.source(path, `layer ${path} is missing from the archive`),
     };
   });
   return { name: target, digest: configRaw ? sha256(configRaw) : undefined, configRaw, config, historyLayer, layers, warnings };

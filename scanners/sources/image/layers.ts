@@ -5,7 +5,7 @@ import { scanTarStream, type ArchiveLimits, type ContentContext } from '../archi
 import { ExpansionError, compressionOf } from '../streams.js';
 import { TarError } from '../tar.js';
 import { ImageError } from './store.js';
-import type { LayerRef } from './image.js';
+import { openLayerSource, type LayerSource } from './source.js';
 
 /** What one layer holds: matches by path, and what its whiteouts delete from the layers below. */
 export interface LayerOutcome {
@@ -34,7 +34,14 @@ export interface LayerContext {
   onBytes?: (n: number) => void;
 }
 
-export async function scanLayer(layer: LayerRef, base: LayerContext): Promise<LayerOutcome> {
+/** What scanLayer needs of a layer: plain data, so that a worker thread can be given it. */
+export interface LayerJob {
+  digest: string;
+  size: number;
+  source: LayerSource;
+}
+
+export async function scanLayer(layer: LayerJob, base: LayerContext): Promise<LayerOutcome> {
   const outcome: LayerOutcome = { items: [], whiteouts: new Set(), opaque: [], issues: [], bytes: 0 };
   const ctx: ContentContext = {
     detector: base.detector,
@@ -45,7 +52,7 @@ export async function scanLayer(layer: LayerRef, base: LayerContext): Promise<La
     report: (path, matches) => outcome.items.push({ path, matches }),
   };
   try {
-    const source = await layer.open();
+    const source = await openLayerSource(layer.source);
     const counted = (async function* () {
       for await (const chunk of source) {
         outcome.bytes += chunk.length;

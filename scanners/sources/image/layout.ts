@@ -1,5 +1,6 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LayerSource } from './source.js';
 import { ImageError, MAX_JSON_BLOB, checkDigest, type BlobStore } from './store.js';
 
 /** An OCI image layout directory: `index.json`, `oci-layout`, `blobs/<alg>/<hex>`. */
@@ -40,6 +41,10 @@ export class LayoutStore implements BlobStore {
     }
     if (size > maxSize) throw new ImageError(`blob ${digest} is ${size} bytes, too large for a manifest or config`);
     return readFileSync(path);
+  }
+
+  layerSource(digest: string): LayerSource {
+    return { kind: 'file', path: this.path(digest), missing: `blob ${digest} is missing from the layout` };
   }
 
   async openBlob(digest: string): Promise<AsyncIterable<Buffer>> {

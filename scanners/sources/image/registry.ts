@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { LayerSource } from './source.js';
 import { ImageError, MAX_JSON_BLOB, MEDIA, type BlobStore } from './store.js';
 
 /**
@@ -25,6 +26,8 @@ export interface RegistryOptions {
   /** Milliseconds before a request (or a pause in a download) is given up. */
   timeout: number;
   credentials?: Credentials;
+  /** An Authorization header already obtained (a worker thread reuses the main thread's token). */
+  authorization?: string;
 }
 
 const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
@@ -87,7 +90,14 @@ export class RegistryStore implements BlobStore {
     private readonly options: RegistryOptions,
   ) {
     this.name = `${ref.host}/${ref.name}`;
+    this.authorization = options.authorization;
     this.base = `${options.insecure ? 'http' : 'https'}://${ref.host}`;
+  }
+
+  /** Where a layer is, for a worker thread to open it with the same credentials. */
+  layerSource(digest: string): LayerSource {
+    const { insecure, timeout, credentials } = this.options;
+    return { kind: 'registry', ref: this.ref, digest, insecure, timeout, credentials, authorization: this.authorization };
   }
 
   /** The manifest or index for a tag or digest, with its media type and digest. */

@@ -1,3 +1,5 @@
+import type { LayerSource } from './source.js';
+
 /**
  * Where an image's blobs come from: an OCI layout directory, an OCI or docker archive (a tar
  * read in place), or a registry. Manifests and configs are small and read whole; layers are
@@ -37,6 +39,8 @@ export interface BlobStore {
   readBlob(digest: string, maxSize?: number): Promise<Buffer>;
   /** A layer, streamed. */
   openBlob(digest: string, size: number): Promise<AsyncIterable<Buffer>>;
+  /** Where a layer is, as data (see source.ts). */
+  layerSource(digest: string): LayerSource;
 }
 
 export function parseJsonBlob<T>(data: Buffer, what: string): T {

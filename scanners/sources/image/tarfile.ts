@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
 import { TarError, TarParser, type TarEntry } from '../tar.js';
+import type { LayerSource } from './source.js';
 import { ImageError, MAX_JSON_BLOB, checkDigest, type BlobStore } from './store.js';
 
 interface Member {
@@ -111,6 +112,12 @@ export class TarFile {
     }
   }
 
+  /** A member as a layer source (a byte range of the archive). */
+  source(path: string, missing: string): LayerSource {
+    const m = this.member(path);
+    return m ? { kind: 'file', path: this.path, start: m.offset, size: m.size, missing } : { kind: 'missing', message: missing };
+  }
+
   stream(path: string): { stream: AsyncIterable<Buffer>; size: number } {
     const m = this.member(path);
     if (!m) throw new ImageError(`${path} is missing from ${this.name}`);
@@ -159,6 +166,10 @@ export class TarLayoutStore implements BlobStore {
   async readBlob(digest: string, maxSize?: number): Promise<Buffer> {
     if (!this.tar.has(this.path(digest))) throw new ImageError(`blob ${digest} is missing from the archive`);
     return this.tar.read(this.path(digest), maxSize);
+  }
+
+  layerSource(digest: string): LayerSource {
+    return this.tar.source(this.path(digest), `blob ${digest} is missing from the archive`);
   }
 
   async openBlob(digest: string): Promise<AsyncIterable<Buffer>> {
