@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createSign } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -74,15 +74,20 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-/** A real docker-registry (Distribution 2.x) on a free loopback port, optionally behind htpasswd. */
-export async function startRegistry(dir: string, auth?: { user: string; password: string }): Promise<Registry> {
+export type RegistryAuth = { user: string; password: string } | { token: { realm: string; service: string; issuer: string; certificate: string } };
+
+/** A real docker-registry (Distribution 2.x) on a free loopback port, optionally behind htpasswd or token auth. */
+export async function startRegistry(dir: string, auth?: RegistryAuth): Promise<Registry> {
   const port = await freePort();
   const data = join(dir, 'data');
   mkdirSync(data, { recursive: true });
   let authBlock = '';
-  if (auth) {
+  if (auth && 'user' in auth) {
     run(dir, 'sh', '-c', `htpasswd -Bbn '${auth.user}' '${auth.password}' > htpasswd`);
     authBlock = `auth: { htpasswd: { realm: keyward-test, path: ${join(dir, 'htpasswd')} } }\n`;
+  } else if (auth) {
+    const t = auth.token;
+    authBlock = `auth: { token: { realm: "${t.realm}", service: ${t.service}, issuer: ${t.issuer}, rootcertbundle: ${t.certificate} } }\n`;
   }
   writeFileSync(
     join(dir, 'config.yml'),
@@ -116,6 +121,42 @@ export async function startRegistry(dir: string, auth?: { user: string; password
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Runs a command without blocking this process (a server in the test must keep answering). */
+export function runAsync(cwd: string, cmd: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err}`))));
+  });
+}
+
+/**
+ * A token service for a registry with token authentication: checks Basic credentials and
+ * issues a JWT signed with `key`, carrying the certificate (x5c) the registry trusts.
+ */
+export function issueToken(query: URLSearchParams, key: string, certificateDer: Buffer, issuer: string): string {
+  const scope = query.get('scope') ?? '';
+  const [, name, actions] = /^repository:([^:]+):(.+)$/.exec(scope) ?? [];
+  const now = Math.floor(Date.now() / 1000);
+  const b64url = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const header = b64url({ typ: 'JWT', alg: 'RS256', x5c: [certificateDer.toString('base64')] });
+  const claims = b64url({
+    iss: issuer,
+    sub: 'ci',
+    aud: query.get('service'),
+    exp: now + 300,
+    nbf: now - 10,
+    iat: now,
+    jti: sha256(String(Math.random())),
+    access: name ? [{ type: 'repository', name, actions: actions.split(',') }] : [],
+  });
+  const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key).toString('base64url');
+  return `${header}.${claims}.${signature}`;
 }
 
 /** Pushes a layout tag (or a whole index with `all`) to a loopback registry with skopeo. */

@@ -1,10 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { createServer, type Server } from 'node:http';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { freePort, manifestOf, push, readIndex, removeTree, run, startRegistry, tag, writeBlob, writeRootfs, type Registry } from '../helpers/images.js';
+import { freePort, issueToken, manifestOf, push, readIndex, removeTree, run, runAsync, startRegistry, tag, writeBlob, writeRootfs, type Registry } from '../helpers/images.js';
 import { checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
 
 interface Finding {
@@ -223,6 +224,47 @@ describe('keyward scan image', () => {
     // The layout itself, read directly, picks the same way.
     const local = json((await runCli(['scan', 'image', 'layout:multi', '--platform', `linux/${other}`, '--json'], { cwd: work })).stdout);
     expect(local.scan.images?.[0]).toMatchObject({ digest: v2.digest });
+  });
+
+  it('gets a Bearer token from the realm a token-auth registry names, with the --authfile credentials', async () => {
+    const dir = join(work, 'token');
+    run(work, 'mkdir', '-p', dir);
+    run(dir, 'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=keyward-test-token');
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    const der = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).raw;
+    const requests: { authorized: boolean }[] = [];
+    const tokenServer = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const authorized = req.headers.authorization === `Basic ${Buffer.from(`ci:${password}`).toString('base64')}`;
+      requests.push({ authorized });
+      if (!authorized) return res.writeHead(401).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: issueToken(url.searchParams, key, der, 'keyward-test-issuer') }));
+    });
+    const tokenPort = await freePort();
+    await new Promise<void>((r) => tokenServer.listen(tokenPort, '127.0.0.1', r));
+    const tokenRegistry = await startRegistry(join(dir, 'registry'), {
+      token: { realm: `http://127.0.0.1:${tokenPort}/token`, service: 'keyward-test-registry', issuer: 'keyward-test-issuer', certificate: join(dir, 'cert.pem') },
+    });
+    try {
+      await runAsync(work, 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `ci:${password}`, 'oci:layout:v2', `docker://127.0.0.1:${tokenRegistry.port}/acme/app:v2`);
+      const image = `registry://127.0.0.1:${tokenRegistry.port}/acme/app:v2`;
+      writeFileSync(join(dir, 'auth.json'), JSON.stringify({ auths: { [`127.0.0.1:${tokenRegistry.port}`]: { auth: Buffer.from(`ci:${password}`).toString('base64') } } }));
+      requests.length = 0;
+      // runCli and runAsync spawn without blocking: the token service in this process keeps answering.
+      const r = await runCli(['scan', 'image', image, '--insecure', '--authfile', join(dir, 'auth.json'), '--json'], { cwd: work });
+      expect(r.code).toBe(1);
+      expectV2Findings(json(r.stdout), image);
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.every((q) => q.authorized)).toBe(true);
+      expect(r.stdout + r.stderr).not.toContain(password);
+
+      const anonymous = await runCli(['scan', 'image', image, '--insecure', '--json'], { cwd: work });
+      expect(anonymous.code).toBe(2);
+      expect(json(anonymous.stdout).scan.issues[0].message).toBe(`127.0.0.1:${tokenPort}: the token service answered 401; check the credentials in --authfile`);
+    } finally {
+      await tokenRegistry.stop();
+      tokenServer.close();
+    }
   });
 
   describe('bad input: a message per item, the rest goes on, the exit code says partial', () => {
