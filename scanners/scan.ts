@@ -7,7 +7,8 @@ import { ScanPool, defaultThreads } from './detect/pool.js';
 import { scanBuffer, scanFile } from './detect/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
-import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS, scanArchiveFile, type ContentContext } from './sources/archive.js';
+import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.js';
+import type { ContentContext } from './sources/archive.js';
 import { commitBoundaries } from './sources/diff.js';
 import { spawnHistoryLog, type HistoryLog } from './sources/history-log.js';
 import { firstLine, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
@@ -240,7 +241,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
  * each is then counted by its members rather than as one skipped file.
  */
 async function openArchives(files: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[], ctx: ContentContext): Promise<void> {
-  if (ctx.limits.depth <= 0) return;
+  if (ctx.limits.depth <= 0 || files.length === 0) return;
+  const { scanArchiveFile } = await import('./sources/archive.js');
   for (const file of files) {
     if (file.skipped !== 'binary' && file.skipped !== 'tooLarge') continue;
     if (await scanArchiveFile(ctx, file.absolute, file.path)) {
