@@ -120,6 +120,7 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
     target: ['~', ...projects.map(display)].join(' '),
     mode: 'home',
     durationMs: Date.now() - started,
+    home,
     locations,
   };
 }

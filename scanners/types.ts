@@ -168,6 +168,8 @@ export interface ScanResult {
   target: string;
   mode: 'tree' | 'file' | 'stdin' | 'staged' | 'history' | 'home' | 'image';
   durationMs: number;
+  /** `keyward scan home`: the home directory looked at (absolute). */
+  home?: string;
   /** `keyward scan home`: every location looked at, present or not. */
   locations?: CheckedLocation[];
   /** `keyward scan image`: the images scanned. */
