@@ -54,7 +54,7 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
   let pool: ScanPool | undefined;
   const progress = (n: number) => {
     bytesRead += n;
-    options.onProgress?.({ files: stats.files, bytes: bytesRead, total });
+    options.onProgress?.({ files: stats.files, bytes: bytesRead });
   };
   /** On a worker thread when there are several cores (the result is the same), else here. */
   const scanLayerAnywhere = async (layer: LayerJob): Promise<LayerOutcome> => {
@@ -69,7 +69,6 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
   const { stats, issues } = prepared;
   stats.layers = 0;
   let bytesRead = 0;
-  let total = 0;
   try {
 
   for (const target of options.targets) {
@@ -89,7 +88,6 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
       issues.push({ path: target, message: `its layers declare ${formatBytes(declared)}, more than --max-image-size ${formatBytes(maxImageSize)}: not scanned` });
       continue;
     }
-    total += declared;
     scanConfig(prepared, image);
 
     // Layers not seen before in this run are scanned at once, one per worker thread.
