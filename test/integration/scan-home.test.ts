@@ -226,6 +226,16 @@ describe('keyward scan home', () => {
     for (const secret of Object.values(s)) expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
+  it('works with baselines like every scan', async () => {
+    const baseline = join(home, 'baseline.json');
+    const written = await runCli(['scan', 'home', '--home', home, '--write-baseline', baseline], { cwd: home });
+    expect(written.code).toBe(0);
+    const again = await runCli(['scan', 'home', '--home', home, '--baseline', baseline, '--json'], { cwd: home });
+    expect(again.code).toBe(0);
+    expect(json(again.stdout).findings).toEqual([]);
+    expect(readFileSync(baseline, 'utf8')).not.toContain(s.claudeDesktop);
+  });
+
   it('uses the macOS and Windows locations of Claude Desktop there (resolved per platform)', async () => {
     const { runHomeScan } = await import('../../scanners/scan-home.js');
     const token = githubToken();

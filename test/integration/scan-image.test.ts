@@ -47,6 +47,8 @@ describe('keyward scan image', () => {
   const github = githubToken();
   const npm = checksummedToken('npm_');
   const apiToken = randomAlnum(32);
+  const labelToken = randomAlnum(30);
+  const entrypointKey = randomAlnum(34);
   const password = randomAlnum(20);
   let registry: Registry;
   let authRegistry: Registry;
@@ -62,7 +64,8 @@ describe('keyward scan image', () => {
     run(work, 'umoci', 'unpack', '--rootless', '--image', 'layout:base', 'b1');
     writeRootfs(join(work, 'b1'), { 'app/.env': `GITHUB_TOKEN=${github}\n`, 'app/server.js': 'console.log("hi")\n' });
     run(work, 'umoci', 'repack', '--image', 'layout:v1', '--history.created_by', `RUN |1 NPM_TOKEN=${npm} /bin/sh -c npm ci`, 'b1');
-    run(work, 'umoci', 'config', '--image', 'layout:v1', '--config.env', `API_TOKEN=${apiToken}`, '--config.cmd', 'node', '--config.cmd', 'server.js');
+    run(work, 'umoci', 'config', '--image', 'layout:v1', '--config.env', `API_TOKEN=${apiToken}`, '--config.label', `org.acme.deploy_token=${labelToken}`);
+    run(work, 'umoci', 'config', '--image', 'layout:v1', '--config.entrypoint', 'node', '--config.entrypoint', 'server.js', '--config.entrypoint', `--api-key=${entrypointKey}`);
     run(work, 'umoci', 'unpack', '--rootless', '--image', 'layout:v1', 'b2');
     rmSync(join(work, 'b2', 'rootfs', 'app', '.env'));
     run(work, 'umoci', 'repack', '--image', 'layout:v2', '--history.created_by', 'RUN /bin/sh -c rm app/.env', 'b2');
@@ -96,10 +99,14 @@ describe('keyward scan image', () => {
     expect(env?.layer).toBe(v2.layers[1].digest);
     expect(env?.imageDigest).toBe(manifestOf(layout, 'v2').digest);
     const config = report.findings.filter((f) => f.file === '(image config)').map((f) => [f.keyPath, f.ruleId, f.secret, f.layerIndex]);
-    expect(config).toEqual([
-      ['config.Env[0]', 'generic-secret-assignment', apiToken, undefined],
-      ['history[1].created_by', 'npm-access-token', npm, 1],
-    ]);
+    expect(config.sort()).toEqual(
+      [
+        ['config.Entrypoint[2]', 'generic-secret-assignment', entrypointKey, undefined],
+        ['config.Env[0]', 'generic-secret-assignment', apiToken, undefined],
+        ['config.Labels["org.acme.deploy_token"]', 'generic-secret-assignment', labelToken, undefined],
+        ['history[1].created_by', 'npm-access-token', npm, 1],
+      ].sort(),
+    );
     expect(report.scan.images).toMatchObject([{ image: 'layout:v2', layers: 3, reusedLayers: 0 }]);
   });
 
@@ -166,7 +173,7 @@ describe('keyward scan image', () => {
     expect(r.stderr).toBe('');
     const report = json(r.stdout);
     expectV2Findings(report, image);
-    expect(report.findings.filter((f) => f.file === '(image config)')).toHaveLength(2);
+    expect(report.findings.filter((f) => f.file === '(image config)')).toHaveLength(4);
   });
 
   it('answers htpasswd (Basic) authentication from --authfile, and never shows the password', async () => {
