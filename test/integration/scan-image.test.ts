@@ -373,6 +373,41 @@ describe('keyward scan image', () => {
       }
     });
 
+    it('a registry that stops sending in the middle of a layer', async () => {
+      const { digest, manifest } = manifestOf(layout, 'v1');
+      const blob = (d: string) => readFileSync(join(layout, 'blobs', 'sha256', d.split(':')[1]));
+      const stalled: Server = createServer((req, res) => {
+        const url = req.url ?? '';
+        if (url === '/v2/') return res.writeHead(200).end('{}');
+        if (url.startsWith('/v2/app/manifests/')) {
+          return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': digest }).end(blob(digest));
+        }
+        const d = url.split('/blobs/')[1];
+        if (d === manifest.config.digest) return res.writeHead(200).end(blob(d));
+        // A layer: half of it, then nothing.
+        const data = blob(d);
+        res.writeHead(200, { 'content-length': String(data.length) });
+        res.write(data.subarray(0, data.length >> 1));
+      });
+      const port = await freePort();
+      await new Promise<void>((r) => stalled.listen(port, '127.0.0.1', r));
+      try {
+        const started = Date.now();
+        const r = await runCli(['scan', 'image', `registry://127.0.0.1:${port}/app:v1`, '--insecure', '--timeout', '1', '--json'], { cwd: work });
+        expect(Date.now() - started).toBeLessThan(15_000);
+        const report = json(r.stdout);
+        expect(report.scan.partial).toBe(true);
+        const messages = report.scan.issues.map((i) => i.message);
+        expect(messages).toHaveLength(2);
+        for (const m of messages) expect(m).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}: /v2/app/blobs/sha256:[0-9a-f]{64} stopped sending for 1 s$`));
+        // The config was read whole: its findings are there.
+        expect(report.findings.some((f) => f.file === '(image config)')).toBe(true);
+      } finally {
+        stalled.closeAllConnections();
+        stalled.close();
+      }
+    });
+
     it('something that is not an image', async () => {
       writeFileSync(join(work, 'notes.txt'), 'hello\n'.repeat(200));
       const r = await runCli(['scan', 'image', 'notes.txt', 'nowhere:v1', '--json'], { cwd: work });

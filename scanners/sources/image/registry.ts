@@ -243,6 +243,7 @@ export class RegistryStore implements BlobStore {
           result = await Promise.race([reader.read(), stalled]);
         } catch (error) {
           if (error instanceof ImageError) throw error;
+          if (controller.signal.reason instanceof TimeoutError) throw new ImageError(`${this.ref.host}: ${path} stopped sending for ${timeout / 1000} s`);
           throw new ImageError(`${this.ref.host}: ${path}: the download broke off`);
         } finally {
           clearTimeout(timer);
@@ -251,8 +252,13 @@ export class RegistryStore implements BlobStore {
         if (result.value) yield Buffer.from(result.value.buffer, result.value.byteOffset, result.value.byteLength);
       }
     } finally {
-      reader.releaseLock();
-      await response.body.cancel().catch(() => {});
+      // A read may still be pending after a stall; cancelling the stream settles it.
+      await reader.cancel().catch(() => {});
+      try {
+        reader.releaseLock();
+      } catch {
+        /* already released */
+      }
     }
   }
 }
