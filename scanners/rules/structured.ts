@@ -94,6 +94,8 @@ export const structuredRules: Rule[] = [
       '"Authorization": "Bearer <your-token>"',
       'Authorization: Bearer $(cat ~/.token)',
       'authorization_url = "https://auth.acme.io/oauth/authorize"',
+      'Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==', // RFC 7617
+      'headers["Authorization"] = "Bearer " + token',
     ],
   },
   {
