@@ -98,6 +98,19 @@ export class TarParser {
     }
   }
 
+  /**
+   * Moves past the current entry's content and padding without being given them: for a tar on
+   * disk read in place, where content is a byte range to seek over.
+   */
+  skipBody(): void {
+    if (this.state !== 'data') return;
+    this.position += this.remaining + this.padding;
+    this.remaining = 0;
+    this.padding = 0;
+    this.finishBody();
+    this.state = 'header';
+  }
+
   /** The input is over: an archive cut inside an entry is an error. */
   finish(): void {
     if (this.state === 'data' || this.state === 'meta' || (this.state === 'header' && this.headerFill > 0) || (this.state === 'padding' && this.current)) {

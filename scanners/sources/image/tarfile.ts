@@ -61,8 +61,7 @@ export class TarFile {
           this.members.set(entry.path.replace(/\/$/, ''), { offset: bodyStart, size: entry.size, entry });
           at += Math.ceil(entry.size / 512) * 512;
           if (at > size) throw new ImageError(`${this.name}: truncated archive (${entry.path} ends past the end of the file)`);
-          // Tell the parser the body went by.
-          skipBody(parser, entry.size);
+          parser.skipBody();
         } else {
           // A metadata record (pax, long name): hand its body to the parser.
           const rest = metaSize(header);
@@ -133,18 +132,6 @@ function metaSize(header: Buffer): number {
   if (!'xgLK'.includes(flag) || flag === '') return 0;
   const text = header.toString('latin1', 124, 136).replace(/[\0 ]+$/, '').trim();
   return /^[0-7]+$/.test(text) ? parseInt(text, 8) : 0;
-}
-
-/** Advances the parser over a body without reading it. */
-function skipBody(parser: TarParser, size: number): void {
-  const padded = Math.ceil(size / 512) * 512;
-  const zeros = Buffer.alloc(Math.min(padded, 1 << 20));
-  let left = padded;
-  while (left > 0) {
-    const n = Math.min(left, zeros.length);
-    parser.push(zeros.subarray(0, n));
-    left -= n;
-  }
 }
 
 /** An OCI layout inside a tar (`skopeo copy … oci-archive:`). */
