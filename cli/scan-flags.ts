@@ -37,8 +37,10 @@ export const SCAN_FLAGS = {
 const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, ...COMMON } = SCAN_FLAGS;
 export const COMMON_SCAN_FLAGS = COMMON;
 
+const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;
+
 export const HOME_FLAGS = {
-  ...COMMON,
+  ...HOME_COMMON,
   project: { type: 'string', char: 'p', multiple: true, description: 'Also look through this directory for .env files, .npmrc and project MCP/agent configs (repeatable).', helpValue: 'DIR' },
   home: { type: 'string', description: 'Home directory to look in instead of your own.', helpValue: 'DIR' },
 } as const satisfies Record<string, FlagSpec>;
