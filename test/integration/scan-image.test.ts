@@ -174,6 +174,11 @@ describe('keyward scan image', () => {
     const report = json(r.stdout);
     expectV2Findings(report, image);
     expect(report.findings.filter((f) => f.file === '(image config)')).toHaveLength(4);
+
+    // Without --insecure, keyward speaks TLS, and says what to do when the registry does not.
+    const tls = await runCli(['scan', 'image', image, '--json'], { cwd: work });
+    expect(tls.code).toBe(2);
+    expect(json(tls.stdout).scan.issues[0].message).toMatch(/TLS failed.*a registry without TLS needs --insecure/);
   });
 
   it('answers htpasswd (Basic) authentication from --authfile, and never shows the password', async () => {
