@@ -73,6 +73,18 @@ describe('keyward scan on archives made by zip and tar', () => {
     removeDir(work);
   });
 
+  it('opens archives in a tree large enough for worker threads', async () => {
+    const work = tempDir();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 250; i++) files[`src/f${i}.ts`] = `export const v${i} = ${i};\n`;
+    writeTree(work, { ...files, 'pack/.env': `GITHUB_TOKEN=${token}\n` });
+    sh(work, 'tar', '-czf', 'src/vendor.tgz', 'pack');
+    removeDir(join(work, 'pack'));
+    const r = await runCli(['scan', '.', '--json', '--threads', '2'], { cwd: work });
+    expect(json(r.stdout).findings.map((f) => f.file)).toEqual(['src/vendor.tgz!/pack/.env']);
+    removeDir(work);
+  });
+
   it('decodes base64 inside an archive member', async () => {
     const work = tempDir();
     writeTree(work, { 'k8s/secret.yaml': `apiVersion: v1\nkind: Secret\ndata:\n  config: ${Buffer.from(`GITHUB_TOKEN=${token}\n`).toString('base64')}\n` });

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOME_LOCATIONS } from '../../scanners/sources/home/locations.js';
-import { ROOT, removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
+import { BIN, ROOT, removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
 import { anthropicKey, awsKeyId, checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
 
 interface Finding {
@@ -276,6 +277,28 @@ describe('keyward scan home with files in bad shape', () => {
     const redacted = await runCli(['scan', 'home', '--home', home], { cwd: home });
     expect(redacted.stdout + redacted.stderr).not.toContain(token);
     expect(redacted.stdout).toContain('partial scan: 4 problems');
+    removeDir(home);
+  });
+
+  it('reports a file it may not read, and goes on', async () => {
+    const home = tempDir();
+    const token = githubToken();
+    writeTree(home, { '.netrc': `machine a.io password ${randomAlnum(30)}\n`, '.cursor/mcp.json': JSON.stringify({ mcpServers: { gh: { env: { GITHUB_TOKEN: token } } } }) });
+    chmodSync(join(home, '.netrc'), 0o000);
+    chmodSync(home, 0o755);
+    // Root reads anything: drop to an unprivileged user where we are root.
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : [];
+    const r = spawnSync(asNobody[0] ?? process.execPath, [...asNobody.slice(1), ...(asNobody.length ? [process.execPath] : []), BIN, 'scan', 'home', '--home', home, '--json'], {
+      cwd: home,
+      encoding: 'utf8',
+      env: { ...process.env, KEYWARD_HOME: join(home, '.kw') },
+    });
+    expect(r.status).toBe(1);
+    const report = json(r.stdout);
+    expect(report.scan.issues).toEqual([{ path: '~/.netrc', message: 'cannot read: permission denied' }]);
+    expect(report.scan.partial).toBe(true);
+    expect(report.scan.locations.find((l) => l.path === '~/.netrc')?.status).toBe('unreadable');
+    expect(report.findings.map((f) => f.file)).toEqual(['~/.cursor/mcp.json']);
     removeDir(home);
   });
 
