@@ -47,6 +47,10 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
   const prepared = await prepareScan({ cwd: options.cwd, root: options.cwd, configFile: options.configFile, baselineFile: options.baselineFile, showSecrets: options.showSecrets, decodeDepth: options.decodeDepth });
   const platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
   const maxImageSize = options.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE;
+  const images: ScannedImage[] = [];
+  const { stats, issues } = prepared;
+  stats.layers = 0;
+  let bytesRead = 0;
   const scanned = new Map<string, Promise<LayerOutcome>>();
   const limits = { ...DEFAULT_ARCHIVE_LIMITS, depth: options.archiveDepth ?? DEFAULT_ARCHIVE_LIMITS.depth };
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
@@ -65,71 +69,65 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
     addStats(stats, delta);
     return outcome;
   };
-  const images: ScannedImage[] = [];
-  const { stats, issues } = prepared;
-  stats.layers = 0;
-  let bytesRead = 0;
   try {
-
-  for (const target of options.targets) {
-    let image: OpenedImage;
-    try {
-      image = await openImage(target, { cwd: options.cwd, platform, authfile: options.authfile, registry: { insecure: options.insecure, timeout: options.timeout ?? 30_000 } });
-    } catch (error) {
-      if (!(error instanceof ImageError)) throw error;
-      issues.push({ path: target, message: error.message.startsWith(`${target}: `) ? error.message.slice(target.length + 2) : error.message });
-      continue;
-    }
-    for (const warning of image.warnings) issues.push({ path: target, message: warning });
-    const declared = image.layers.reduce((sum, l) => sum + l.size, 0);
-    const record: ScannedImage = { image: target, ...(image.digest ? { digest: image.digest } : {}), ...(image.platform ? { platform: image.platform } : {}), layers: image.layers.length, reusedLayers: 0, layerBytes: 0 };
-    images.push(record);
-    if (declared > maxImageSize) {
-      issues.push({ path: target, message: `its layers declare ${formatBytes(declared)}, more than --max-image-size ${formatBytes(maxImageSize)}: not scanned` });
-      continue;
-    }
-    scanConfig(prepared, image);
-
-    // Layers not seen before in this run are scanned at once, one per worker thread.
-    const firstIndex = new Map<string, number>();
-    const pending = image.layers.map(async (layer) => {
-      let outcome = scanned.get(layer.digest);
-      if (outcome) {
-        record.reusedLayers++;
-        return outcome;
+    for (const target of options.targets) {
+      let image: OpenedImage;
+      try {
+        image = await openImage(target, { cwd: options.cwd, platform, authfile: options.authfile, registry: { insecure: options.insecure, timeout: options.timeout ?? 30_000 } });
+      } catch (error) {
+        if (!(error instanceof ImageError)) throw error;
+        issues.push({ path: target, message: error.message.startsWith(`${target}: `) ? error.message.slice(target.length + 2) : error.message });
+        continue;
       }
-      outcome = scanLayerAnywhere(layer);
-      scanned.set(layer.digest, outcome);
-      const done = await outcome;
-      stats.layers!++;
-      record.layerBytes += done.bytes;
-      const where = `${target} layer #${layer.index} (${layer.digest.slice(0, 19)}…)`;
-      for (const issue of done.issues) issues.push({ path: issue.path ? `${where}: ${issue.path}` : where, message: issue.message });
-      return done;
-    });
-    for (const layer of image.layers) if (!firstIndex.has(layer.digest)) firstIndex.set(layer.digest, layer.index);
-    const outcomes = await Promise.all(pending);
-
-    image.layers.forEach((layer, i) => {
-      // The same layer twice in one image is reported once, at its first position.
-      if (firstIndex.get(layer.digest) !== i) return;
-      for (const item of outcomes[i].items) {
-        const deleted = deletedIn(item.path, i, outcomes);
-        const origin: FindingOrigin = {
-          source: 'image',
-          image: target,
-          ...(image.digest ? { imageDigest: image.digest } : {}),
-          layer: layer.digest,
-          layerIndex: i,
-          ...(layer.command ? { layerCommand: layer.command } : {}),
-          ...(deleted !== undefined ? { deletedInLayer: deleted } : {}),
-          ...(item.path.includes('!/') ? { archivePath: item.path.slice(item.path.indexOf('!/') + 2) } : {}),
-        };
-        prepared.collector.add(item.path, item.matches, origin, false);
+      for (const warning of image.warnings) issues.push({ path: target, message: warning });
+      const declared = image.layers.reduce((sum, l) => sum + l.size, 0);
+      const record: ScannedImage = { image: target, ...(image.digest ? { digest: image.digest } : {}), ...(image.platform ? { platform: image.platform } : {}), layers: image.layers.length, reusedLayers: 0, layerBytes: 0 };
+      images.push(record);
+      if (declared > maxImageSize) {
+        issues.push({ path: target, message: `its layers declare ${formatBytes(declared)}, more than --max-image-size ${formatBytes(maxImageSize)}: not scanned` });
+        continue;
       }
-    });
-  }
+      scanConfig(prepared, image);
 
+      // Layers not seen before in this run are scanned at once, one per worker thread.
+      const firstIndex = new Map<string, number>();
+      const pending = image.layers.map(async (layer) => {
+        let outcome = scanned.get(layer.digest);
+        if (outcome) {
+          record.reusedLayers++;
+          return outcome;
+        }
+        outcome = scanLayerAnywhere(layer);
+        scanned.set(layer.digest, outcome);
+        const done = await outcome;
+        stats.layers!++;
+        record.layerBytes += done.bytes;
+        const where = `${target} layer #${layer.index} (${layer.digest.slice(0, 19)}…)`;
+        for (const issue of done.issues) issues.push({ path: issue.path ? `${where}: ${issue.path}` : where, message: issue.message });
+        return done;
+      });
+      for (const layer of image.layers) if (!firstIndex.has(layer.digest)) firstIndex.set(layer.digest, layer.index);
+      const outcomes = await Promise.all(pending);
+
+      image.layers.forEach((layer, i) => {
+        // The same layer twice in one image is reported once, at its first position.
+        if (firstIndex.get(layer.digest) !== i) return;
+        for (const item of outcomes[i].items) {
+          const deleted = deletedIn(item.path, i, outcomes);
+          const origin: FindingOrigin = {
+            source: 'image',
+            image: target,
+            ...(image.digest ? { imageDigest: image.digest } : {}),
+            layer: layer.digest,
+            layerIndex: i,
+            ...(layer.command ? { layerCommand: layer.command } : {}),
+            ...(deleted !== undefined ? { deletedInLayer: deleted } : {}),
+            ...(item.path.includes('!/') ? { archivePath: item.path.slice(item.path.indexOf('!/') + 2) } : {}),
+          };
+          prepared.collector.add(item.path, item.matches, origin, false);
+        }
+      });
+    }
   } finally {
     await pool?.close();
   }
