@@ -6,15 +6,16 @@ export function oclifFlags(table: Record<string, FlagSpec>): Interfaces.FlagInpu
   const out: Interfaces.FlagInput = {};
   for (const [name, spec] of Object.entries(table)) {
     const common = { description: spec.description, ...(spec.char ? { char: spec.char as 'a' } : {}) };
-    out[name] =
-      spec.type === 'boolean'
-        ? Flags.boolean(common)
-        : Flags.string({
-            ...common,
-            ...(spec.options ? { options: [...spec.options] } : {}),
-            ...(spec.default ? { default: spec.default } : {}),
-            ...(spec.helpValue ? { helpValue: spec.helpValue } : {}),
-          });
+    if (spec.type === 'boolean') {
+      out[name] = Flags.boolean(common);
+      continue;
+    }
+    const options = {
+      ...common,
+      ...(spec.options ? { options: [...spec.options] } : {}),
+      ...(spec.helpValue ? { helpValue: spec.helpValue } : {}),
+    };
+    out[name] = spec.multiple ? Flags.string({ ...options, multiple: true }) : Flags.string({ ...options, ...(spec.default ? { default: spec.default } : {}) });
   }
   return out;
 }

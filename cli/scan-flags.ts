@@ -10,6 +10,8 @@ export interface FlagSpec {
   options?: readonly string[];
   default?: string;
   helpValue?: string;
+  /** A string flag that may be given more than once. */
+  multiple?: boolean;
 }
 
 export const SCAN_FLAGS = {
@@ -27,12 +29,46 @@ export const SCAN_FLAGS = {
   'no-progress': { type: 'boolean', description: 'Never show the progress line (it is only shown on a terminal anyway).' },
   'max-file-size': { type: 'string', description: 'Skip (and count) files larger than this, e.g. 64MB.', default: '64MB', helpValue: 'SIZE' },
   threads: { type: 'string', description: 'Worker threads (default: one per core).', helpValue: 'N' },
+  'decode-depth': { type: 'string', description: 'Decode base64 and percent-encoded runs and rescan them this many levels deep (0: off).', default: '2', helpValue: 'N' },
+  'archive-depth': { type: 'string', description: 'Open zip, tar and gzip archives nested this many levels deep (0: do not open archives).', default: '3', helpValue: 'N' },
 } as const satisfies Record<string, FlagSpec>;
+
+/** Flags of every scan command: report, baseline, config, limits. */
+const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, ...COMMON } = SCAN_FLAGS;
+export const COMMON_SCAN_FLAGS = COMMON;
+
+const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;
+
+export const HOME_FLAGS = {
+  ...HOME_COMMON,
+  project: { type: 'string', char: 'p', multiple: true, description: 'Also look through this directory for .env files, .npmrc and project MCP/agent configs (repeatable).', helpValue: 'DIR' },
+  home: { type: 'string', description: 'Home directory to look in instead of your own.', helpValue: 'DIR' },
+} as const satisfies Record<string, FlagSpec>;
+
+export const IMAGE_FLAGS = {
+  ...COMMON,
+  threads: SCAN_FLAGS.threads,
+  platform: { type: 'string', description: 'Platform to scan in a multi-platform image, e.g. linux/arm64 (default: linux and this machine\'s architecture).', helpValue: 'OS/ARCH[/VARIANT]' },
+  insecure: { type: 'boolean', description: 'Talk to the registry over plain HTTP.' },
+  authfile: { type: 'string', description: 'Registry credentials: a containers auth.json or Docker config.json.', helpValue: 'FILE' },
+  timeout: { type: 'string', description: 'Give up on a registry request that has not answered after this many seconds.', default: '30', helpValue: 'SECONDS' },
+  'max-image-size': { type: 'string', description: 'Refuse an image whose layers declare more than this in all, e.g. 8GB.', default: '8GB', helpValue: 'SIZE' },
+} as const satisfies Record<string, FlagSpec>;
+
+export type HomeFlags = { [K in keyof typeof HOME_FLAGS]?: K extends 'project' ? string[] : (typeof HOME_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+export type ImageFlags = { [K in keyof typeof IMAGE_FLAGS]?: (typeof IMAGE_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
 export type ScanFlagName = keyof typeof SCAN_FLAGS;
 export type ScanFlags = {
   [K in ScanFlagName]?: (typeof SCAN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
 };
+
+/** A whole number flag within bounds, or undefined when it is not one. */
+export function parseCount(text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined || !/^\s*\d+\s*$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+}
 
 /** "64MB", "512k", "1g", "1000" → bytes. */
 export function parseSize(text: string): number | undefined {

@@ -68,7 +68,8 @@ export async function checkRules(configFile: string | undefined, explicit: boole
   const all = [...builtinRules, ...custom];
   let detector: Detector | undefined;
   try {
-    detector = new Detector(all);
+    // Examples prove the rule itself: no decoding of encoded runs.
+    detector = new Detector(all, { decodeDepth: 0 });
   } catch (error) {
     problems.push({ file: configFile ?? '(built-in rules)', line: 0, column: 0, message: (error as Error).message });
   }

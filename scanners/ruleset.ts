@@ -33,8 +33,13 @@ function compileRegexes(sources: string[] | undefined): ((secret: string) => boo
   return (secret) => regexes.some((r) => r.test(secret));
 }
 
+export interface RuleSetOptions {
+  /** Depth of base64/percent decoding (see `Detector`); the default applies when absent. */
+  decodeDepth?: number;
+}
+
 /** Builds the rule set from the built-in rules and a (validated) config. */
-export function buildRuleSet(config: ScanConfig = {}): RuleSet {
+export function buildRuleSet(config: ScanConfig = {}, options: RuleSetOptions = {}): RuleSet {
   const disabled = new Set(config.disable ?? []);
   const custom = customRules(config);
   const all = [...builtinRules, ...custom];
@@ -48,7 +53,7 @@ export function buildRuleSet(config: ScanConfig = {}): RuleSet {
   return {
     rules,
     byId: new Map(rules.map((r) => [r.id, r])),
-    detector: new Detector(rules),
+    detector: new Detector(rules, { decodeDepth: options.decodeDepth }),
     unknownDisabled: [...disabled].filter((id) => !known.has(id)),
     pathAllowed: (path) => pathGlobs?.(path) ?? false,
     matchAllowed(ruleId, path, secret) {

@@ -7,6 +7,8 @@ import { ScanPool, defaultThreads } from './detect/pool.js';
 import { scanBuffer, scanFile } from './detect/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
+import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.js';
+import type { ContentContext } from './sources/archive.js';
 import { commitBoundaries } from './sources/diff.js';
 import { spawnHistoryLog, type HistoryLog } from './sources/history-log.js';
 import { firstLine, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
@@ -38,6 +40,10 @@ export interface ScanOptions {
   maxFileSize?: number;
   /** Worker threads; 1 scans on the main thread. */
   threads?: number;
+  /** Levels of base64/percent decoding (default 2, 0 off). */
+  decodeDepth?: number;
+  /** Levels of nested archives to open (default 3, 0: archives are not opened). */
+  archiveDepth?: number;
   stdin?: NodeJS.ReadableStream;
   onProgress?: (progress: ScanProgress) => void;
   /** With `history`: a `git log` already started by the caller (see history-log.ts). */
@@ -54,7 +60,7 @@ const HISTORY_BATCH_BYTES = 256 * 1024;
 const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
 
 /** Applies allowlists, inline allows and the baseline; turns what is left into findings. */
-class Collector {
+export class Collector {
   readonly findings: Finding[] = [];
   constructor(
     private readonly ruleset: RuleSet,
@@ -144,7 +150,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   let baseline: Set<string>;
   try {
     config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
-    ruleset = buildRuleSet(config);
+    ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
     baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
   } catch (error) {
     historyStream?.kill();
@@ -158,6 +164,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // git log keeps one core busy during a history scan: the workers get the others.
   const threads = Math.max(1, options.threads ?? (options.history ? defaultThreads() - 1 : defaultThreads()));
   const progress = options.onProgress;
+  const archives: ContentContext = {
+    detector: ruleset.detector,
+    limits: { ...DEFAULT_ARCHIVE_LIMITS, depth: options.archiveDepth ?? DEFAULT_ARCHIVE_LIMITS.depth },
+    maxFileSize: maxSize,
+    stats,
+    issues,
+    report: (path, matches) => collector.add(path, matches, { source: 'archive', archivePath: path.slice(path.indexOf('!/') + 2) }, false),
+  };
 
   let findings: Finding[];
   if (options.staged) {
@@ -175,20 +189,24 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const outcome = { path, ...scanFile(ruleset.detector, absolute, path, maxSize) };
     countOutcome(stats, issues, outcome, false);
     collector.add(path, outcome.matches, { source: 'file' }, true);
+    await openArchives([{ path, absolute, skipped: outcome.skipped }], archives);
     findings = collector.findings;
   } else {
     const listing = await listTree(absolute, cwd, repo !== undefined);
     issues.push(...listing.issues);
     // The config file itself holds custom rules' example secrets by design: it is not scanned.
     const items = listing.items.filter((item) => item.absolute !== configFile && !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
+    const absoluteOf = new Map(items.map((item) => [item.path, item.absolute]));
+    const archiveFiles: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[] = [];
     const record = (outcomes: FileOutcome[]) => {
       for (const o of outcomes) {
         countOutcome(stats, issues, o, listing.fromGit);
         if (o.matches.length > 0) collector.add(o.path, o.matches, { source: 'file' }, true);
+        if ((o.skipped === 'binary' || o.skipped === 'tooLarge') && ARCHIVE_NAME.test(o.path)) archiveFiles.push({ path: o.path, absolute: absoluteOf.get(o.path)!, skipped: o.skipped });
       }
       progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
     };
-    const pool = items.length >= POOL_THRESHOLD_FILES && threads > 1 ? ScanPool.create(threads, config) : undefined;
+    const pool = items.length >= POOL_THRESHOLD_FILES && threads > 1 ? ScanPool.create(threads, config, { decodeDepth: options.decodeDepth }) : undefined;
     try {
       if (pool) {
         const jobs: Promise<void>[] = [];
@@ -202,19 +220,72 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     } finally {
       await pool?.close();
     }
+    await openArchives(archiveFiles, archives);
     findings = collector.findings;
   }
 
-  findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1)));
+  sortFindings(findings);
   return {
     findings,
     stats,
     issues,
-    partial: issues.some((i) => !i.message.startsWith('disable:')),
+    partial: isPartial(issues),
     target: stdin ? '-' : target,
     mode: mode === 'tree' && !isDirectory ? 'file' : mode,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Opens the archives among files the plain scan skipped (binary, or too large to read whole):
+ * each is then counted by its members rather than as one skipped file.
+ */
+async function openArchives(files: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[], ctx: ContentContext): Promise<void> {
+  if (ctx.limits.depth <= 0 || files.length === 0) return;
+  const { scanArchiveFile } = await import('./sources/archive.js');
+  for (const file of files) {
+    if (file.skipped !== 'binary' && file.skipped !== 'tooLarge') continue;
+    if (await scanArchiveFile(ctx, file.absolute, file.path)) {
+      if (file.skipped === 'binary') ctx.stats.skipped.binary--;
+      else ctx.stats.skipped.tooLarge--;
+    }
+  }
+}
+
+/** What every scan starts from: the config, the rule set built from it, the baseline. */
+export interface Prepared {
+  config: ScanConfig;
+  configFile: string;
+  ruleset: RuleSet;
+  baseline: Set<string>;
+  stats: ScanStats;
+  issues: ScanIssue[];
+  collector: Collector;
+}
+
+/**
+ * Loads the config (an explicit file, else `.keyward.yaml` in `root` if there is one), builds the
+ * rule set and reads the baseline. Used by the home and image scans.
+ */
+export async function prepareScan(options: { cwd: string; root: string; configFile?: string; baselineFile?: string; showSecrets?: boolean; decodeDepth?: number }): Promise<Prepared> {
+  const configFile = options.configFile ? resolve(options.cwd, options.configFile) : join(options.root, CONFIG_FILE);
+  const config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
+  const ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
+  const baseline = options.baselineFile ? loadBaseline(resolve(options.cwd, options.baselineFile)) : new Set<string>();
+  const stats = emptyStats();
+  const issues: ScanIssue[] = [];
+  for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
+  return { config, configFile, ruleset, baseline, stats, issues, collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)) };
+}
+
+/** Findings in report order: by file, then position. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1)));
+}
+
+/** A scan is partial when an item could not be read; an unknown id in `disable` is only a warning. */
+export function isPartial(issues: ScanIssue[]): boolean {
+  return issues.some((i) => !i.message.startsWith('disable:'));
 }
 
 function repoRelative(root: string, absolute: string): string {
@@ -307,7 +378,7 @@ async function scanHistory(
 
   // Even one scanning thread is a worker: the main thread must keep draining git's pipe, or
   // git blocks on a full pipe while we scan and the two take turns instead of overlapping.
-  const pool = ScanPool.create(threads, config);
+  const pool = ScanPool.create(threads, config, { decodeDepth: options.decodeDepth });
   const jobs: Promise<void>[] = [];
   /** Hands a batch to a worker; waits while the workers are behind, so git waits too. */
   let batches = 0;

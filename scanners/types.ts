@@ -95,10 +95,24 @@ export interface FindingOrigin {
   date?: string;
   /** For history: how many commits carry the same secret (reported once, at the first). */
   occurrences?: number;
-  image?: string;
-  layer?: string;
   /** Key path inside a structured config file, e.g. `mcpServers.github.env.GITHUB_TOKEN`. */
   keyPath?: string;
+  /** Format the file was parsed as (`json`, `jsonc`, `yaml`, `toml`, `ini`, `netrc`, `env`, …). */
+  format?: string;
+  /** For archives: the path inside the archive, nested archives joined with `!/`. */
+  archivePath?: string;
+  /** For images: the image as the user named it, e.g. `registry://127.0.0.1:5000/app:latest`. */
+  image?: string;
+  /** For images: digest of the image manifest. */
+  imageDigest?: string;
+  /** For images: digest of the layer (as listed in the manifest) holding the file. */
+  layer?: string;
+  /** For images: position of that layer in the manifest, from 0. */
+  layerIndex?: number;
+  /** For images: the build history command that created the layer (`created_by`). */
+  layerCommand?: string;
+  /** For images: index of a later layer whose whiteout deleted the file (the secret is still in layer `layerIndex`). */
+  deletedInLayer?: number;
 }
 
 /** A finding as reporters see it: the secret is already redacted unless the user asked. */
@@ -122,6 +136,10 @@ export interface ScanStats {
   files: number;
   bytes: number;
   commits?: number;
+  /** Image layers scanned (image scans only). */
+  layers?: number;
+  /** Archives opened, nested ones included. */
+  archives?: number;
   skipped: {
     binary: number;
     tooLarge: number;
@@ -148,8 +166,37 @@ export interface ScanResult {
   issues: ScanIssue[];
   partial: boolean;
   target: string;
-  mode: 'tree' | 'file' | 'stdin' | 'staged' | 'history';
+  mode: 'tree' | 'file' | 'stdin' | 'staged' | 'history' | 'home' | 'image';
   durationMs: number;
+  /** `keyward scan home`: the home directory looked at (absolute). */
+  home?: string;
+  /** `keyward scan home`: every location looked at, present or not. */
+  locations?: CheckedLocation[];
+  /** `keyward scan image`: the images scanned. */
+  images?: ScannedImage[];
+}
+
+/** A credential or agent-config location that `keyward scan home` looked at. */
+export interface CheckedLocation {
+  /** Path as shown (with `~` for the home directory). */
+  path: string;
+  /** What uses it, e.g. `Claude Desktop`, `AWS CLI`. */
+  client: string;
+  format: string;
+  status: 'present' | 'absent' | 'unreadable' | 'invalid';
+  /** `keyward migrate` can rewrite this file. */
+  migratable: boolean;
+}
+
+export interface ScannedImage {
+  image: string;
+  digest?: string;
+  platform?: string;
+  layers: number;
+  /** Layers already scanned earlier in this run (identical digest), not scanned again. */
+  reusedLayers: number;
+  /** Compressed bytes of layer data read. */
+  layerBytes: number;
 }
 
 export function emptyStats(): ScanStats {

@@ -1,5 +1,6 @@
 import type { Chunk, Match, Rule } from '../types.js';
 import { KeywordAutomaton } from './aho.js';
+import { encodedSegments } from './decode.js';
 import { shannonEntropy } from './entropy.js';
 import { genericReason, placeholderReason } from './filters.js';
 import { validators } from './validators.js';
@@ -8,6 +9,13 @@ import { validators } from './validators.js';
 const LINE_CAP = 2048;
 /** The marker that suppresses findings on its line. */
 const INLINE_ALLOW = Buffer.from('keyward:allow');
+/** How many times encoded content is decoded and rescanned (base64 inside base64 is depth 2). */
+export const DEFAULT_DECODE_DEPTH = 2;
+
+export interface DetectorOptions {
+  /** Decode base64 and percent-encoded runs and rescan them this deep; 0 turns decoding off. */
+  decodeDepth?: number;
+}
 
 interface CompiledRule {
   rule: Rule;
@@ -37,7 +45,13 @@ export class Detector {
   /** Per rule, the windows of the chunk being scanned: reused, emptied after each chunk. */
   private readonly windows: number[][];
 
-  constructor(readonly rules: readonly Rule[]) {
+  readonly decodeDepth: number;
+
+  constructor(
+    readonly rules: readonly Rule[],
+    options: DetectorOptions = {},
+  ) {
+    this.decodeDepth = options.decodeDepth ?? DEFAULT_DECODE_DEPTH;
     const keywordIndex = new Map<string, number>();
     this.keywordRules = [];
     this.compiled = rules.map((rule, index) => {
@@ -69,7 +83,44 @@ export class Detector {
     return c.regex;
   }
 
-  detect(chunk: Chunk): Match[] {
+  /**
+   * Matches in the chunk, then in the base64 and percent-encoded runs it holds, decoded and
+   * rescanned down to `depth` levels. A decoded match sits at the start of its encoded run and
+   * says how it was decoded; one that repeats a plain match of the chunk is dropped.
+   */
+  detect(chunk: Chunk, depth: number = this.decodeDepth): Match[] {
+    const matches = this.detectPlain(chunk);
+    return depth > 0 ? this.withDecoded(chunk, matches, depth) : matches;
+  }
+
+  private withDecoded(chunk: Chunk, matches: Match[], depth: number): Match[] {
+    const segments = encodedSegments(chunk.data);
+    if (segments.length === 0) return matches;
+    const plain = new Set(matches.map((m) => `${m.ruleId}\0${m.secret}`));
+    const found: Match[] = [];
+    for (const segment of segments) {
+      const inner = this.detect({ path: chunk.path, data: segment.data }, depth - 1);
+      if (inner.length === 0) continue;
+      const at = positionOf(chunk, segment.start);
+      for (const m of inner) {
+        if (plain.has(`${m.ruleId}\0${m.secret}`)) continue;
+        found.push({
+          ruleId: m.ruleId,
+          secret: m.secret,
+          line: at.line,
+          column: at.column,
+          offset: segment.start,
+          confidence: m.confidence,
+          decoded: m.decoded ? `${segment.encoding}+${m.decoded}` : segment.encoding,
+          ...(at.allowed || m.inlineAllowed ? { inlineAllowed: true as const } : {}),
+        });
+      }
+    }
+    if (found.length === 0) return matches;
+    return [...matches, ...found].sort((a, b) => a.offset - b.offset);
+  }
+
+  private detectPlain(chunk: Chunk): Match[] {
     const data = chunk.data;
     const n = data.length;
     // 1. Keyword hits → per-rule windows of whole lines (capped), merged as they come in order.
@@ -183,6 +234,21 @@ export class Detector {
     }
     return matches;
   }
+}
+
+/** Line, column and inline allow of one offset (for the rare decoded match). */
+function positionOf(chunk: Chunk, offset: number): { line: number; column: number; allowed: boolean } {
+  const data = chunk.data;
+  let lineIndex = 0;
+  let start = 0;
+  for (let at = data.indexOf(10); at !== -1 && at < offset; at = data.indexOf(10, at + 1)) {
+    lineIndex++;
+    start = at + 1;
+  }
+  const end = data.indexOf(10, offset);
+  const allowed = data.subarray(start, end === -1 ? data.length : end).indexOf(INLINE_ALLOW) !== -1;
+  const line = chunk.lineMap ? (chunk.lineMap[lineIndex] ?? lineIndex + 1) : lineIndex + (chunk.firstLine ?? 1);
+  return { line, column: data.toString('utf8', start, offset).length + 1, allowed };
 }
 
 /** Decides whether a regex match is a finding, and how sure we are. */

@@ -50,6 +50,9 @@ const DOCUMENTED_KEYS = new Set([
   'hfdp7dh39dks9884',
   'nnch734d00sl2jdk',
   'pfkkdhi9sl3r4s00',
+  // HTTP Basic authentication examples (RFC 7617 "Aladdin:open sesame", MDN "aladdin:opensesame")
+  'QWxhZGRpbjpvcGVuIHNlc2FtZQ==',
+  'YWxhZGRpbjpvcGVuc2VzYW1l',
 ]);
 
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\./;

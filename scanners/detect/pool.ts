@@ -3,9 +3,10 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ScanConfig } from '../config.js';
+import type { RuleSetOptions } from '../ruleset.js';
 import type { WorkerTask } from './worker.js';
 
-type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = { task: WorkerTask; resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (n: number) => void };
 type TaskInput = WorkerTask extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
 /** Where the compiled worker lives; under the test runner the sources are TypeScript. */
@@ -33,10 +34,14 @@ export class ScanPool {
   private nextId = 1;
   private waiters: { max: number; resolve: () => void }[] = [];
 
-  private constructor(size: number, config: ScanConfig, url: URL) {
+  private constructor(size: number, config: ScanConfig, options: RuleSetOptions, url: URL) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { config } });
-      worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
+      const worker = new Worker(url, { workerData: { config, options } });
+      worker.on('message', (msg: { id: number; result?: unknown; error?: string; progress?: number }) => {
+        if (msg.progress !== undefined) {
+          this.running.get(msg.id)?.onProgress?.(msg.progress);
+          return;
+        }
         const job = this.running.get(msg.id);
         this.running.delete(msg.id);
         this.idle.push(worker);
@@ -53,9 +58,9 @@ export class ScanPool {
   }
 
   /** A pool, or undefined when the compiled worker is not available (run inline instead). */
-  static create(size: number, config: ScanConfig): ScanPool | undefined {
+  static create(size: number, config: ScanConfig, options: RuleSetOptions = {}): ScanPool | undefined {
     const url = workerUrl();
-    return url && size >= 1 ? new ScanPool(size, config, url) : undefined;
+    return url && size >= 1 ? new ScanPool(size, config, options, url) : undefined;
   }
 
   get size(): number {
@@ -67,9 +72,9 @@ export class ScanPool {
     return this.queue.length + this.running.size;
   }
 
-  run<T>(task: TaskInput): Promise<T> {
+  run<T>(task: TaskInput, onProgress?: (n: number) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ task: { ...task, id: this.nextId++ } as WorkerTask, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ task: { ...task, id: this.nextId++ } as WorkerTask, resolve: resolve as (v: unknown) => void, reject, onProgress });
       this.pump();
     });
   }

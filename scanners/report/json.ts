@@ -15,6 +15,8 @@ export function renderJson(result: ScanResult): string {
           partial: result.partial,
           stats: result.stats,
           issues: result.issues,
+          ...(result.locations ? { locations: result.locations } : {}),
+          ...(result.images ? { images: result.images } : {}),
         },
         findings: result.findings,
       },

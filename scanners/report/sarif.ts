@@ -40,6 +40,11 @@ export function renderSarif(result: ScanResult, options: SarifOptions): string {
   const index = new Map(ruleIds.map((id, i) => [id, i]));
   const location = (f: Finding) => {
     if (f.source === 'stdin') return { physicalLocation: { artifactLocation: { uri: 'stdin' }, region: { startLine: f.line, startColumn: f.column } } };
+    // Home files are relative to the home directory scanned; image files to the image's root.
+    if (f.source === 'home' && f.file.startsWith('~/') && result.home) {
+      return { physicalLocation: { artifactLocation: { uri: encodePath(f.file.slice(2)), uriBaseId: 'HOME' }, region: { startLine: f.line, startColumn: f.column } } };
+    }
+    if (f.source === 'image') return { physicalLocation: { artifactLocation: { uri: encodePath(f.file), uriBaseId: 'IMAGEROOT' }, region: { startLine: f.line, startColumn: f.column } } };
     const abs = isAbsolute(f.file) ? f.file : resolve(cwd, f.file);
     const rel = relative(root, abs).split('\\').join('/');
     const inside = !rel.startsWith('..') && !isAbsolute(rel);
@@ -56,7 +61,10 @@ export function renderSarif(result: ScanResult, options: SarifOptions): string {
     runs: [
       {
         tool: { driver: { name: 'keyward', version: keywardVersion(), semanticVersion: keywardVersion(), rules } },
-        originalUriBaseIds: { SRCROOT: { uri: pathToFileURL(root.endsWith('/') ? root : `${root}/`).href } },
+        originalUriBaseIds: {
+          SRCROOT: { uri: pathToFileURL(root.endsWith('/') ? root : `${root}/`).href },
+          ...(result.home ? { HOME: { uri: pathToFileURL(result.home.endsWith('/') ? result.home : `${result.home}/`).href } } : {}),
+        },
         invocations: [
           {
             executionSuccessful: !result.partial,
@@ -78,7 +86,18 @@ export function renderSarif(result: ScanResult, options: SarifOptions): string {
             migratable: f.migratable,
             ...(f.commit ? { commit: f.commit, author: f.author, date: f.date } : {}),
             ...(f.keyPath ? { keyPath: f.keyPath } : {}),
-            ...(f.image ? { image: f.image, layer: f.layer } : {}),
+            ...(f.format ? { format: f.format } : {}),
+            ...(f.decoded ? { decoded: f.decoded } : {}),
+            ...(f.archivePath ? { archivePath: f.archivePath } : {}),
+            ...(f.image
+              ? {
+                  image: f.image,
+                  ...(f.imageDigest ? { imageDigest: f.imageDigest } : {}),
+                  ...(f.layer ? { layer: f.layer, layerIndex: f.layerIndex } : {}),
+                  ...(f.layerCommand ? { layerCommand: f.layerCommand } : {}),
+                  ...(f.deletedInLayer !== undefined ? { deletedInLayer: f.deletedInLayer } : {}),
+                }
+              : {}),
           },
         })),
       },

@@ -42,7 +42,11 @@ export function renderText(result: ScanResult, options: TextOptions): string {
         const also = f.occurrences && f.occurrences > 1 ? `, also in ${plural(f.occurrences - 1, 'other commit')}` : '';
         out.push(`  ${' '.repeat(8)}${paint('dim', `introduced in ${f.commit.slice(0, 12)} by ${f.author} <${f.email}> on ${f.date?.slice(0, 10)}${also}`)}`);
       }
-      if (f.layer) out.push(`  ${' '.repeat(8)}${paint('dim', `layer ${f.layer}`)}`);
+      if (f.layer) {
+        const deleted = f.deletedInLayer !== undefined ? `, deleted by a whiteout in layer #${f.deletedInLayer} (still in the image)` : '';
+        const command = f.layerCommand ? ` created by: ${f.layerCommand.length > 80 ? f.layerCommand.slice(0, 77) + '…' : f.layerCommand}` : '';
+        out.push(`  ${' '.repeat(8)}${paint('dim', `in layer #${f.layerIndex} ${f.layer.slice(0, 19)}…${deleted}${command}`)}`);
+      }
     }
   }
   if (out.length > 0) out.push('');
@@ -51,7 +55,7 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   const scanned =
     result.mode === 'history'
       ? `${plural(s.commits ?? 0, 'commit')}, ${formatBytes(s.bytes)} of changes`
-      : `${plural(s.files, 'file')}, ${formatBytes(s.bytes)}`;
+      : `${plural(s.files, 'file')}, ${formatBytes(s.bytes)}${s.archives ? ` (${plural(s.archives, 'archive')} opened)` : ''}`;
   const took = `${(result.durationMs / 1000).toFixed(2)} s`;
   const n = result.findings.length;
   if (n === 0) {
@@ -62,6 +66,19 @@ export function renderText(result: ScanResult, options: TextOptions): string {
     out.push(
       `${paint('red', paint('bold', plural(n, 'finding')))} in ${plural(files, 'file')}${validated ? ` (${validated} validated)` : ''} · scanned ${scanned} in ${took}`,
     );
+  }
+  if (result.locations) {
+    const present = result.locations.filter((l) => l.status !== 'absent');
+    const shown = present.slice(0, 12).map((l) => (l.status === 'present' ? l.path : `${l.path} (${l.status})`));
+    out.push(
+      paint('dim', `locations: ${result.locations.length} checked, ${present.length} present${shown.length ? `: ${shown.join(', ')}${present.length > shown.length ? ', …' : ''}` : ''} (--format json lists them all)`),
+    );
+  }
+  if (result.images) {
+    for (const image of result.images) {
+      const reused = image.reusedLayers ? `, ${image.reusedLayers} already scanned in this run` : '';
+      out.push(paint('dim', `image ${image.image}${image.digest ? ` ${image.digest.slice(0, 19)}…` : ''}${image.platform ? ` (${image.platform})` : ''}: ${plural(image.layers, 'layer')}${reused}, ${formatBytes(image.layerBytes)} of layer data`));
+    }
   }
   const skipped = [
     s.skipped.binary ? `${s.skipped.binary} binary` : '',
@@ -85,5 +102,6 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   const migratable = result.findings.filter((f) => f.migratable).length;
   if (migratable > 0) out.push(`Next: run ${paint('bold', '`keyward migrate`')} to move ${plural(migratable, 'migratable key')} into the vault.`);
   else if (result.mode === 'history' && n > 0) out.push('Keys in history cannot be rewritten: rotate them at the provider, then add the old ones to a baseline.');
+  else if (result.mode === 'image' && n > 0) out.push('Keys in an image stay in its layers: rotate them at the provider, then rebuild the image without them.');
   return out.join('\n') + '\n';
 }

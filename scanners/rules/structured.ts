@@ -72,6 +72,33 @@ export const structuredRules: Rule[] = [
     ],
   },
   {
+    // A bearer, basic or token credential sent as a header: curl lines in shell history, MCP
+    // `headers` blocks, scripts. Generic: any provider-specific rule on the same token wins.
+    id: 'http-authorization-header',
+    description: 'Credential in an HTTP Authorization header',
+    provider: 'http',
+    keywords: ['authorization'],
+    pattern:
+      '(?<![A-Za-z0-9_-])authorization["\'`]?[ \\t]{0,4}[:=][ \\t]{0,4}["\'`]?(?:bearer|basic|token|apikey)[ \\t]{1,4}(?<secret>[A-Za-z0-9._~+/=-]{16,2048})(?![A-Za-z0-9._~+/=-])',
+    flags: 'i',
+    entropy: 3.2,
+    generic: true,
+    migrate: 'generic',
+    truePositives: [
+      "curl -H 'Authorization: Bearer 7Jq2vXk9LmPz4Rt8Nw3cB6hY1sD5fG0a' https://api.acme.io/v1/me",
+      '"headers": { "Authorization": "Bearer mcp_live_Zk4pQ8vN2xR7tL1wC9bH3jF6" }',
+      'Authorization: Basic ZGVwbG95OnE4Vm4yWHI3dEwxd0M5Ykgz',
+    ],
+    falsePositives: [
+      'Authorization: Bearer ${API_TOKEN}',
+      '"Authorization": "Bearer <your-token>"',
+      'Authorization: Bearer $(cat ~/.token)',
+      'authorization_url = "https://auth.acme.io/oauth/authorize"',
+      'Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==', // RFC 7617
+      'headers["Authorization"] = "Bearer " + token',
+    ],
+  },
+  {
     id: 'url-basic-auth',
     description: 'HTTP(S) or FTP URL with a password',
     provider: 'url',

@@ -1,7 +1,8 @@
 // Deterministic benchmark inputs: a source tree of realistic files with secrets sprinkled in, and
 // a git repository with a long history. Same seed, same bytes, every run and every machine.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -147,5 +148,63 @@ export function makeStaged(dir, seed = 3) {
   execFileSync('git', ['init', '-q'], { cwd: dir });
   for (let i = 0; i < 10; i++) writeFileSync(join(dir, `file${i}.ts`), sourceFile(g, 'ts', 4000, 0));
   git(dir, 'add', '-A');
+  return dir;
+}
+
+/**
+ * An OCI image layout of `layers` gzip layers holding about `megabytes` MB of files in all,
+ * built with the system's tar and gzip. The files are the tree corpus (source text with the
+ * same keyword density): the worst case for a scanner, which must read every byte of text,
+ * while binaries would be skipped after their first 8000 bytes.
+ */
+export function makeImage(dir, megabytes, layers, seed = 4) {
+  const marker = join(dir, '.bench-image');
+  const stamp = `image ${megabytes} ${layers} ${seed} v1`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  const blobs = join(dir, 'layout', 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const g = makeGen(seed);
+  const descriptors = [];
+  const diffIds = [];
+  const history = [];
+  for (let l = 0; l < layers; l++) {
+    const root = join(dir, `rootfs${l}`);
+    let total = 0;
+    let n = 0;
+    while (total < (megabytes * 1024 * 1024) / layers) {
+      const ext = EXT[n % EXT.length];
+      const sub = join(root, 'srv', `app${l}`, `pkg${n % 30}`);
+      mkdirSync(sub, { recursive: true });
+      const text = sourceFile(g, ext, 2000 + g.int(16000), 0.0005);
+      writeFileSync(join(sub, `${g.ident()}${n}.${ext}`), text);
+      total += text.length;
+      n++;
+    }
+    const tarFile = join(dir, `layer${l}.tar`);
+    execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-C', root, '-cf', tarFile, '.']);
+    const tar = readFileSync(tarFile);
+    diffIds.push(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    execFileSync('gzip', ['-n', '-6', tarFile]);
+    const gz = readFileSync(`${tarFile}.gz`);
+    const hex = createHash('sha256').update(gz).digest('hex');
+    renameSync(`${tarFile}.gz`, join(blobs, hex));
+    descriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${hex}`, size: gz.length });
+    history.push({ created_by: `COPY app${l} /srv/app${l}` });
+    rmSync(root, { recursive: true, force: true });
+  }
+  const blob = (text) => {
+    const hex = createHash('sha256').update(text).digest('hex');
+    writeFileSync(join(blobs, hex), text);
+    return { digest: `sha256:${hex}`, size: Buffer.byteLength(text) };
+  };
+  const config = blob(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/bin'] }, rootfs: { type: 'layers', diff_ids: diffIds }, history }));
+  const manifest = blob(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: descriptors }));
+  writeFileSync(join(dir, 'layout', 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'layout', 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }] }),
+  );
+  writeFileSync(marker, stamp);
   return dir;
 }

@@ -5,21 +5,23 @@
 //   tree     keyward scan vs ripgrep searching the same tree for the union of rule keywords
 //   history  keyward scan --history vs `git log -p --all -U0` and `git cat-file --batch-all-objects --batch`
 //   staged   keyward scan --staged on a 10-file commit vs `node -e 0`
+//   image    keyward scan image on a 10-layer gzip image vs `tar -xzOf` of the same layers to /dev/null
 //
-// Usage: npm run bench [-- --only tree,history,staged] [--tree-mb 200] [--commits 2000] [--runs 3]
+// Usage: npm run bench [-- --only tree,history,staged,broker,proxy,image] [--tree-mb 200] [--commits 2000] [--image-mb 320] [--runs 3]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeHistory, makeStaged, makeTree } from './corpus.js';
+import { makeHistory, makeImage, makeStaged, makeTree } from './corpus.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'tree,history,staged,broker,proxy' },
+    only: { type: 'string', default: 'tree,history,staged,broker,proxy,image' },
+    'image-mb': { type: 'string', default: '320' },
     'tree-mb': { type: 'string', default: '200' },
     commits: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
@@ -133,6 +135,31 @@ if (only.has('proxy')) {
   console.log(`proxy (latency one request at a time; throughput with ${r.concurrency} clients):`);
   console.log(`  base-URL     p50 ${r.baseUrl.p50Ms} ms vs direct ${r.direct.p50Ms} ms → added ${r.baseUrl.addedP50Ms} ms (target ≤ 1)  p99 ${r.baseUrl.p99Ms} ms  ${r.baseUrl.perSecond}/s vs ${r.direct.perSecond}/s → ${r.baseUrl.throughputRatio}x (target ≥ 0.5)`);
   console.log(`  interception p50 ${r.intercept.p50Ms} ms vs direct TLS ${r.directTls.p50Ms} ms → added ${r.intercept.addedP50Ms} ms  p99 ${r.intercept.p99Ms} ms  ${r.intercept.perSecond}/s vs ${r.directTls.perSecond}/s → ${r.intercept.throughputRatio}x`);
+}
+
+if (only.has('image')) {
+  const dir = makeImage(join(work, 'image'), Number(values['image-mb']), 10);
+  const index = JSON.parse(readFileSync(join(dir, 'layout', 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(dir, 'layout', 'blobs', 'sha256', index.manifests[0].digest.split(':')[1]), 'utf8'));
+  const blobs = manifest.layers.map((l) => join(dir, 'layout', 'blobs', 'sha256', l.digest.split(':')[1]));
+  const compressed = manifest.layers.reduce((sum, l) => sum + l.size, 0);
+  let expanded = 0;
+  for (const blob of blobs) expanded += spawnSync('sh', ['-c', `gzip -dc '${blob}' | wc -c`], { encoding: 'utf8' }).stdout.trim() * 1;
+  // The floor: decompress and unpack every layer, writing the files nowhere.
+  const script = blobs.map((b) => `tar -xzOf '${b}' > /dev/null`).join(' && ');
+  const tar = time('sh', ['-c', script]);
+  const keyward = time(process.execPath, [BIN, 'scan', 'image', join(dir, 'layout') + ':bench', '--format', 'json'], { ok: [0, 1] });
+  results.image = {
+    layers: blobs.length,
+    megabytes: +(expanded / 2 ** 20).toFixed(1),
+    compressedMegabytes: +(compressed / 2 ** 20).toFixed(1),
+    keywardSeconds: +(keyward / 1000).toFixed(3),
+    tarSeconds: +(tar / 1000).toFixed(3),
+    ratioToTar: +(keyward / tar).toFixed(2),
+    keywardMBps: +(expanded / 2 ** 20 / (keyward / 1000)).toFixed(1),
+    tarMBps: +(expanded / 2 ** 20 / (tar / 1000)).toFixed(1),
+  };
+  console.log(`image: ${results.image.layers} layers, ${results.image.megabytes} MB (${results.image.compressedMegabytes} MB gzip)  keyward ${fmt(keyward)} (${results.image.keywardMBps} MB/s)  tar -xzOf ${fmt(tar)} (${results.image.tarMBps} MB/s)  ratio ${results.image.ratioToTar}x (target ≤ 2x)`);
 }
 
 writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2) + '\n');

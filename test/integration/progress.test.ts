@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, runCli, tempDir, testHome, writeTree } from '../helpers/cli.js';
 
@@ -24,6 +25,22 @@ describe('progress', () => {
     expect(out).toMatch(/scanning: [\d,]+\/300 files · /);
     expect(out).toContain('\r\u001b[K'); // the line is erased before the report
     expect(out).toContain('No secrets found');
+  });
+
+  it('shows progress for image and home scans too', () => {
+    const work = tempDir();
+    const run = (...args: string[]) => spawnSync(args[0], args.slice(1), { cwd: work, stdio: 'ignore' }).status;
+    expect(run('umoci', 'init', '--layout', 'layout')).toBe(0);
+    expect(run('umoci', 'new', '--image', 'layout:v1')).toBe(0);
+    expect(run('umoci', 'unpack', '--rootless', '--image', 'layout:v1', 'b')).toBe(0);
+    writeTree(join(work, 'b', 'rootfs'), { 'srv/a.txt': 'hello\n'.repeat(1000) });
+    expect(run('umoci', 'repack', '--image', 'layout:v1', 'b')).toBe(0);
+    const image = onTerminal(['scan', 'image', 'layout:v1'], work);
+    expect(image).toMatch(/scanning: [\d,]+ files · /);
+    expect(image).toContain('No secrets found');
+    writeTree(work, { 'home/.aws/credentials': '[default]\nregion = x\n' });
+    expect(onTerminal(['scan', 'home', '--home', 'home'], work)).toMatch(/scanning: [\d,]+ files · /);
+    removeDir(work);
   });
 
   it('stays quiet when piped, and with machine formats', async () => {
