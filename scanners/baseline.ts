@@ -58,3 +58,24 @@ export function writeBaseline(file: string, findings: Finding[], now: Date = new
   };
   writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
 }
+
+/** Adds findings to a baseline, keeping what it holds (creating it when there is none). */
+export function addToBaseline(file: string, findings: Finding[], now: Date = new Date()): number {
+  let existing: BaselineFile['findings'] = [];
+  try {
+    readFileSync(file);
+    loadBaseline(file); // a damaged baseline is an error, not something to overwrite
+    existing = (JSON.parse(readFileSync(file, 'utf8')) as BaselineFile).findings;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const known = new Set(existing.map((e) => e.fingerprint));
+  const added = findings.filter((f) => !known.has(f.fingerprint) && known.add(f.fingerprint));
+  const body: BaselineFile = {
+    version: 1,
+    created: now.toISOString(),
+    findings: [...existing, ...added.map((f) => ({ fingerprint: f.fingerprint, ruleId: f.ruleId, file: f.file, line: f.line, ...(f.commit ? { commit: f.commit } : {}) }))],
+  };
+  writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
+  return added.length;
+}

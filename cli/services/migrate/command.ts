@@ -1,7 +1,8 @@
-import { createInterface } from 'node:readline/promises';
+import { resolve } from 'node:path';
+import { addToBaseline } from '../../../scanners/baseline.js';
 import { KeywardError } from '../../errors.js';
 import { applyPlan } from './apply.js';
-import { buildPlan, collectFindings, launcher } from './index.js';
+import { collectFindings, launcher, planner } from './index.js';
 import { redactedDiff, ruleText, type MigrationPlan } from './plan.js';
 
 export interface MigrateCommand {
@@ -10,7 +11,12 @@ export interface MigrateCommand {
   yes?: boolean;
   json?: boolean;
   fromReport?: string;
+  /** Where accepted findings go, and which findings were accepted before. */
+  baseline?: string;
+  home?: string;
 }
+
+export const DEFAULT_BASELINE = '.keyward-baseline.json';
 
 function describe(plan: MigrationPlan): string[] {
   const out: string[] = [];
@@ -25,8 +31,10 @@ function describe(plan: MigrationPlan): string[] {
 }
 
 export async function runMigrate(options: MigrateCommand): Promise<number> {
-  const findings = await collectFindings({ paths: options.paths, fromReport: options.fromReport, cwd: process.cwd() });
-  const plan = await buildPlan(findings);
+  const baselineFile = options.baseline ?? DEFAULT_BASELINE;
+  const findings = await collectFindings({ paths: options.paths, fromReport: options.fromReport, cwd: process.cwd(), home: options.home, baselineFile });
+  const planning = await planner(findings);
+  const plan = planning.plan();
   const summary = {
     files: plan.files.map((f) => ({ path: f.path, kind: f.kind, secrets: f.findings.length })),
     entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider })),
@@ -44,6 +52,20 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
     }
     return 0;
   }
+  if (!options.yes && !options.json && process.stdin.isTTY && plan.files.length) {
+    const { runWizard } = await import('./wizard.js');
+    const chosen = await runWizard(findings, planning, baselineFile);
+    if (!chosen || (chosen.files.length === 0 && chosen.accepted.length === 0)) {
+      say('Nothing was changed.');
+      return 0;
+    }
+    if (chosen.accepted.length) {
+      const added = addToBaseline(resolve(baselineFile), chosen.accepted);
+      say(`${added} accepted finding(s) added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
+    }
+    if (chosen.files.length === 0) return 0;
+    return finish(chosen, options, say);
+  }
   if (plan.files.length === 0) {
     if (options.json) say(JSON.stringify({ applied: false, ...summary }, null, 2));
     else {
@@ -52,16 +74,7 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
     }
     return plan.exposed.length ? 1 : 0;
   }
-  if (!options.yes) {
-    if (!process.stdin.isTTY) throw new KeywardError('keyward migrate asks before changing files, and there is no terminal to ask on', { hint: 'Look first with --dry-run, then apply with --yes.' });
-    const { runWizard } = await import('./wizard.js');
-    const chosen = await runWizard(findings, plan);
-    if (!chosen) {
-      say('Nothing was changed.');
-      return 0;
-    }
-    return finish(chosen, options, say);
-  }
+  if (!options.yes) throw new KeywardError('keyward migrate asks before changing files, and there is no terminal to ask on', { hint: 'Look first with --dry-run, then apply with --yes.' });
   return finish(plan, options, say);
 }
 
@@ -76,12 +89,4 @@ async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: 
     say(`Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`);
   }
   return 0;
-}
-
-/** A plain y/N question on the terminal (the wizard's fallback). */
-export async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(question);
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
 }

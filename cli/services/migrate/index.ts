@@ -1,13 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScan } from '../../../scanners/scan.js';
+import { runHomeScan } from '../../../scanners/scan-home.js';
 import { buildRuleSet } from '../../../scanners/ruleset.js';
-import { builtinProviders } from '../../../daemon/providers/builtin.js';
+import { keywardPaths } from '../../../daemon/paths.js';
+import { loadProviders } from '../../../daemon/providers/registry.js';
 import type { Finding } from '../../../scanners/types.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
 import { KeywardError } from '../../errors.js';
-import { planMigration, type MigrationPlan, type RawFinding } from './plan.js';
+import { planMigration, type Choice, type MigrationPlan, type RawFinding } from './plan.js';
 
 /** How rewritten configs start keyward: this Node and this copy of keyward, by absolute path. */
 export function launcher(): string[] {
@@ -18,6 +21,10 @@ export interface CollectOptions {
   paths: string[];
   fromReport?: string;
   cwd: string;
+  /** The home directory for the default scan (`keyward scan home --project .`). */
+  home?: string;
+  /** Findings accepted earlier (the wizard's "accept" adds to it); not offered again. */
+  baselineFile?: string;
 }
 
 const rules = () => buildRuleSet();
@@ -26,10 +33,24 @@ function withProfile(f: Finding): RawFinding {
   return { ...f, profile: rules().byId.get(f.ruleId)?.migrate };
 }
 
+/** Home-scan findings name files as `~/…`; migration works on absolute paths. */
+function absolutePath(file: string, home: string, cwd: string): string {
+  if (file === '~') return home;
+  if (file.startsWith('~/')) return join(home, file.slice(2));
+  return resolve(cwd, file);
+}
+
+async function scanHome(options: CollectOptions): Promise<RawFinding[]> {
+  const home = resolve(options.home ?? homedir());
+  const r = await runHomeScan({ cwd: options.cwd, home, projects: ['.'], showSecrets: true, baselineFile: options.baselineFile });
+  return r.findings.map((f) => withProfile({ ...f, file: absolutePath(f.file, home, options.cwd) }));
+}
+
 /** Findings with their raw secrets: the files are scanned again, since reports are redacted. */
 export async function collectFindings(options: CollectOptions): Promise<RawFinding[]> {
+  const baselineFile = options.baselineFile && existsSync(resolve(options.cwd, options.baselineFile)) ? options.baselineFile : undefined;
   if (options.fromReport) {
-    let report: { findings?: Finding[] };
+    let report: { scan?: { mode?: string }; findings?: Finding[] };
     try {
       report = JSON.parse(readFileSync(resolve(options.cwd, options.fromReport), 'utf8'));
     } catch (error) {
@@ -37,34 +58,47 @@ export async function collectFindings(options: CollectOptions): Promise<RawFindi
     }
     if (!Array.isArray(report.findings)) throw new KeywardError(`${options.fromReport} is not a keyward JSON report (no "findings")`);
     const wanted = new Set(report.findings.map((f) => f.fingerprint));
-    const files = [...new Set(report.findings.filter((f) => !f.commit && !f.image && f.source !== 'stdin').map((f) => f.file))];
     // History and image findings cannot be rewritten; they are reported as exposed.
     const out: RawFinding[] = report.findings.filter((f) => f.commit || f.image).map((f) => withProfile({ ...f, secret: '' }));
+    if (report.scan?.mode === 'home') {
+      // The home scan knows each file's format and key paths: run it again rather than a plain file scan.
+      out.push(...(await scanHome({ ...options, baselineFile })).filter((f) => wanted.has(f.fingerprint)));
+      return out;
+    }
+    const files = [...new Set(report.findings.filter((f) => !f.commit && !f.image && f.source !== 'stdin').map((f) => f.file))];
     for (const file of files) {
       const r = await runScan({ target: file, cwd: options.cwd, showSecrets: true });
       out.push(...r.findings.filter((f) => wanted.has(f.fingerprint)).map(withProfile));
     }
     return out;
   }
-  if (options.paths.length === 0) {
-    throw new KeywardError('name the files or directories to migrate', { hint: 'For example: keyward migrate .env .mcp.json, or keyward scan . --json > r.json; keyward migrate --from-report r.json' });
-  }
+  if (options.paths.length === 0) return scanHome({ ...options, baselineFile });
   const out: RawFinding[] = [];
   for (const path of options.paths) {
-    const r = await runScan({ target: path, cwd: options.cwd, showSecrets: true });
-    out.push(...r.findings.map(withProfile));
+    const r = await runScan({ target: path, cwd: options.cwd, showSecrets: true, baselineFile });
+    out.push(...r.findings.map((f) => withProfile({ ...f, file: resolve(options.cwd, f.file) })));
   }
   return out;
 }
 
-export async function buildPlan(findings: RawFinding[], choices?: Map<string, string | null>): Promise<MigrationPlan> {
+/** A planner over the vault as it is now: call it again with the user's choices. */
+export type Planner = (choices?: Map<string, Choice>) => MigrationPlan;
+
+export async function planner(findings: RawFinding[]): Promise<{ plan: Planner; existing: Set<string>; providers: string[] }> {
   await ensureDaemon();
-  const { entries } = await call<{ entries: { name: string }[] }>('admin', 'GET', '/v1/vault');
-  const keysUrls = new Map(builtinProviders.map((p) => [p.name, p.keysUrl]));
-  return planMigration(findings, {
-    launcher: launcher(),
-    existing: new Set(entries.map((e) => e.name)),
-    keysUrl: (provider) => keysUrls.get(provider),
-    choices,
-  });
+  const [{ entries }, status] = await Promise.all([
+    call<{ entries: { name: string }[] }>('admin', 'GET', '/v1/vault'),
+    call<{ proxy?: string | null; proxyPortFixed?: boolean }>('admin', 'GET', '/v1/status'),
+  ]);
+  // HTTP MCP servers are pointed at the proxy: only when its port survives a daemon restart.
+  const proxyUrl = status.proxy && status.proxyPortFixed ? status.proxy : undefined;
+  const providers = loadProviders(keywardPaths().config).all();
+  const keysUrls = new Map(providers.map((p) => [p.name, p.keysUrl]));
+  const existing = new Set(entries.map((e) => e.name));
+  const plan: Planner = (choices) => planMigration(findings, { launcher: launcher(), proxyUrl, existing, keysUrl: (provider) => keysUrls.get(provider), choices });
+  return { plan, existing, providers: [...new Set(providers.map((p) => p.name))].sort() };
+}
+
+export async function buildPlan(findings: RawFinding[], choices?: Map<string, Choice>): Promise<MigrationPlan> {
+  return (await planner(findings)).plan(choices);
 }

@@ -12,13 +12,7 @@ import { locateMcp, rewrite, RewriteError, type FileKind, type Rewrite, type Sec
  * entries hold what, which policy rules let the file's users keep working, and what cannot be
  * rewritten (history, images: rotate those). Pure apart from reading the files.
  */
-/** Fields the home and image sources add to findings. */
-interface SourceFields {
-  format?: string;
-  layerIndex?: number;
-}
-
-export interface RawFinding extends Finding, SourceFields {
+export interface RawFinding extends Finding {
   /** The secret itself (the scan ran with showSecrets). */
   secret: string;
   /** Provider profile for the vault entry (the rule's `migrate`), when the rule names one. */
@@ -59,7 +53,19 @@ export interface MigrationPlan {
   exposed: Exposure[];
   /** Findings keyward cannot move, with why. */
   skipped: { file: string; line: number; ruleId: string; reason: string }[];
+  /** Findings the user accepted (for the baseline). */
+  accepted: RawFinding[];
+  /** The vault entry each moved finding goes to, by `occurrence(finding)`. */
+  names: Map<string, string>;
+  /** Occurrences whose entry name is set by how a tool looks it up (AWS profile, git or Docker host). */
+  fixedNames: Set<string>;
 }
+
+/** One finding's place: its fingerprint in one file. Choices are made per occurrence or per fingerprint. */
+export const occurrence = (f: { fingerprint: string; file: string }) => `${f.fingerprint}@${resolve(f.file)}`;
+
+/** What the user chose for one secret in the wizard. */
+export type Choice = { action: 'move'; name: string; provider?: string } | { action: 'skip' } | { action: 'accept' };
 
 export const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -115,26 +121,33 @@ function suggestName(f: RawFinding, kind: FileKind): string {
   return slug(`${f.provider}-${basename(f.file)}`);
 }
 
+/** Formats whose vault entries are named for how the tool looks them up (AWS profile, git or Docker host). */
+const NAMED_BY_TOOL = new Set<FileKind>(['aws', 'netrc', 'git-credentials', 'docker']);
+
 const PERMANENT_SOURCES = new Set(['history', 'image', 'archive', 'staged']);
 
 export interface PlanOptions {
   /** How rewritten configs start keyward: [node, bin/run.js] by default. */
   launcher: string[];
+  /** The daemon's proxy on its fixed port, for HTTP MCP servers (none: those are left alone). */
+  proxyUrl?: string;
   /** Entry names already in the vault (not to be reused). */
   existing: Set<string>;
   /** Provider profiles' key-management pages, for "rotate it" advice. */
   keysUrl: (provider: string) => string | undefined;
-  /** The user renamed or skipped some findings (the wizard): fingerprint → name, or null to skip. */
-  choices?: Map<string, string | null>;
+  /** What the user chose (the wizard), by occurrence or by fingerprint; the rest is moved under suggested names. */
+  choices?: Map<string, Choice>;
 }
 
 export function planMigration(findings: RawFinding[], options: PlanOptions): MigrationPlan {
-  const plan: MigrationPlan = { files: [], entries: new Map(), rules: [], notes: [], exposed: [], skipped: [] };
+  const plan: MigrationPlan = { files: [], entries: new Map(), rules: [], notes: [], exposed: [], skipped: [], accepted: [], names: new Map(), fixedNames: new Set() };
   const taken = new Set(options.existing);
+  for (const c of options.choices?.values() ?? []) if (c.action === 'move') taken.add(c.name);
   const byFingerprint = new Map<string, string>();
+  const choiceFor = (f: RawFinding) => options.choices?.get(occurrence(f)) ?? options.choices?.get(f.fingerprint);
   const nameFor = (f: RawFinding, kind: FileKind) => {
-    const chosen = options.choices?.get(f.fingerprint);
-    if (chosen) return chosen;
+    const chosen = choiceFor(f);
+    if (chosen?.action === 'move' && chosen.name) return chosen.name;
     const known = byFingerprint.get(f.fingerprint);
     if (known) return known;
     let name = suggestName(f, kind);
@@ -146,8 +159,13 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
 
   const byFile = new Map<string, { kind: FileKind; findings: RawFinding[] }>();
   for (const f of findings) {
-    if (options.choices?.get(f.fingerprint) === null) {
+    const choice = choiceFor(f);
+    if (choice?.action === 'skip') {
       plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: 'skipped' });
+      continue;
+    }
+    if (choice?.action === 'accept') {
+      plan.accepted.push(f);
       continue;
     }
     if (PERMANENT_SOURCES.has(f.source) || f.commit || f.image) {
@@ -181,20 +199,38 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       const key = `${f.line}:${f.secret}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      refs.push({ value: f.secret, line: f.line, column: f.column, keyPath: f.keyPath, entry: nameFor(f, group.kind) });
+      refs.push({ value: f.secret, line: f.line, column: f.column, keyPath: f.keyPath, entry: NAMED_BY_TOOL.has(group.kind) ? '' : nameFor(f, group.kind) });
     }
     let result: Rewrite;
     try {
-      result = rewrite(group.kind, before, refs, options.launcher);
+      result = rewrite(group.kind, before, refs, options.launcher, options.proxyUrl);
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;
       for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
       continue;
     }
     for (const ref of refs) if (result.text.includes(ref.value)) throw new KeywardError(`bug: the rewrite of ${path} still holds a secret`, { code: 'bug' });
-    const provider = (entry: string) => group.findings.find((f) => refs.find((r) => r.entry === entry)?.value === f.secret)?.profile ?? 'generic';
+    const provider = (entry: string) => {
+      const f = group.findings.find((x) => refs.find((r) => r.entry === entry)?.value === x.secret);
+      const chosen = f && choiceFor(f);
+      return (chosen?.action === 'move' ? chosen.provider : undefined) ?? f?.profile ?? 'generic';
+    };
     for (const [entry, v] of Object.entries(result.values)) {
       if (!plan.entries.has(entry)) plan.entries.set(entry, { value: v.value, provider: v.provider ?? provider(entry), source: `migrate:${path}`, attributes: v.attributes });
+      if (options.existing.has(entry) && !taken.has(`replaced:${entry}`)) {
+        taken.add(`replaced:${entry}`);
+        plan.notes.push(`${path}: the vault entry ${entry} exists already and is replaced (its name is how the tool finds it)`);
+      }
+    }
+    // Where each finding went: usually the entry it was given; helper formats name their own
+    // (aws-<profile>, git-<host>, docker-<registry>), and may hold several secrets in one entry.
+    for (const f of group.findings) {
+      const given = refs.find((r) => r.value === f.secret)?.entry;
+      const inside = JSON.stringify(f.secret).slice(1, -1);
+      const actual = given && result.values[given] ? given : Object.entries(result.values).find(([, v]) => v.value === f.secret || v.value.includes(inside))?.[0];
+      if (!actual) continue;
+      plan.names.set(occurrence(f), actual);
+      if (actual !== given) plan.fixedNames.add(occurrence(f));
     }
     for (const c of result.consumers) {
       if (c.agent === '*') {
@@ -203,14 +239,12 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
         plan.notes.push(`${path}: ${c.entry} is released to whoever runs with this file, as policy.yaml decides (by default a person is asked); to allow one agent: - { agent: "<name>", credential: ${c.entry}, permission: release, decision: allow }`);
         continue;
       }
-      const rule: PolicyRuleText = {
-        agent: c.agent,
-        credential: c.entry,
-        permission: c.permission,
-        // The tools and servers a file was written for read their key on their own, briefly.
-        decision: 'allow',
-        maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m',
-      };
+      const rule: PolicyRuleText =
+        c.permission === 'write'
+          ? // Writes through the proxy (an HTTP MCP server's calls) are asked for, once per client session at most.
+            { agent: c.agent, credential: c.entry, permission: c.permission, decision: 'ask' }
+          : // The tools and servers a file was written for read their key on their own, briefly.
+            { agent: c.agent, credential: c.entry, permission: c.permission, decision: 'allow', maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m' };
       if (!plan.rules.some((r) => r.agent === rule.agent && r.credential === rule.credential && r.permission === rule.permission)) plan.rules.push(rule);
     }
     plan.notes.push(...result.notes.map((n) => `${path}: ${n}`));

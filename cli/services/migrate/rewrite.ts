@@ -136,6 +136,8 @@ interface ServerPlan {
   removeEnv: string[];
   envRefs: { variable: string; entry: string }[];
   argFixes: { index: number; value: string }[];
+  /** Secrets in the headers of an HTTP server. */
+  headers: { name: string; entry: string; value: string }[];
 }
 
 function planServers(secrets: SecretRef[]): Map<string, ServerPlan> {
@@ -144,7 +146,7 @@ function planServers(secrets: SecretRef[]): Map<string, ServerPlan> {
     const loc = s.keyPath ? locateMcp(s.keyPath) : undefined;
     if (!loc) throw new RewriteError(`no MCP server holds ${s.keyPath ?? `line ${s.line}`}`);
     const key = JSON.stringify(loc.server);
-    const plan = plans.get(key) ?? { name: String(loc.name), serverPath: loc.server, removeEnv: [], envRefs: [], argFixes: [] };
+    const plan = plans.get(key) ?? { name: String(loc.name), serverPath: loc.server, removeEnv: [], envRefs: [], argFixes: [], headers: [] };
     plans.set(key, plan);
     if (loc.field === 'env' || loc.field === 'command.env') {
       plan.removeEnv.push(String(loc.key));
@@ -152,6 +154,8 @@ function planServers(secrets: SecretRef[]): Map<string, ServerPlan> {
     } else if (loc.field === 'args' || loc.field === 'command.args') {
       plan.argFixes.push({ index: Number(loc.key), value: s.value });
       plan.envRefs.push({ variable: '', entry: s.entry });
+    } else if (loc.field === 'headers' || loc.field === 'http_headers' || loc.field === 'requestOptions') {
+      plan.headers.push({ name: String(loc.field === 'requestOptions' ? '' : loc.key), entry: s.entry, value: s.value });
     } else {
       throw new RewriteError(`the secret sits in ${loc.field} of MCP server ${loc.name}: move it by hand (see docs/integrations/mcp-clients.md)`);
     }
@@ -176,13 +180,53 @@ function fixArgs(args: string[], plan: ServerPlan): string[] {
 }
 
 function consumersFor(plans: Map<string, ServerPlan>): Rewrite['consumers'] {
-  return [...plans.values()].flatMap((p) => p.envRefs.map((r) => ({ entry: r.entry, agent: `mcp:${p.name}`, mode: 'release' as const, permission: 'release' })));
+  return [...plans.values()].flatMap((p) => [
+    ...p.envRefs.map((r) => ({ entry: r.entry, agent: `mcp:${p.name}`, mode: 'release' as const, permission: 'release' })),
+    // Through the proxy an MCP server's calls are POST, GET and DELETE: the `write` permission.
+    ...p.headers.map((h) => ({ entry: h.entry, agent: `mcp:${p.name}`, mode: 'proxy' as const, permission: 'write' })),
+  ]);
+}
+
+/** Fields MCP clients keep a remote server's address in. */
+const URL_FIELDS = ['url', 'serverUrl', 'httpUrl'];
+
+/**
+ * An HTTP MCP server with a key in a header is pointed at keyward's proxy: the client sends no
+ * key, and the daemon puts it back in on the way to the server (docs/proxy.md, HTTP MCP servers).
+ */
+function proxiedServer(plan: ServerPlan, server: Record<string, unknown>, proxyUrl: string | undefined): { field: string; url: string; header: string; value: { value: string; provider: string; attributes: Record<string, string> } } {
+  if (plan.envRefs.length) throw new RewriteError(`MCP server ${plan.name} has no command but keys in env or args: move them by hand`);
+  if (plan.headers.length !== 1) throw new RewriteError(`MCP server ${plan.name} sends ${plan.headers.length} secret headers; keyward's proxy injects one: move them by hand`);
+  const field = URL_FIELDS.find((f) => typeof server[f] === 'string');
+  if (!field) throw new RewriteError(`MCP server ${plan.name} has neither a command nor a url`);
+  if (!proxyUrl) throw new RewriteError(`the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`);
+  const h = plan.headers[0];
+  const headers = (server.headers ?? server.http_headers) as Record<string, unknown> | undefined;
+  const sent = h.name && headers ? headers[h.name] : undefined;
+  if (typeof sent !== 'string') throw new RewriteError(`MCP server ${plan.name}: the secret is not a plain header value: move it by hand`);
+  const at = sent.indexOf(h.value);
+  if (at === -1 || at + h.value.length !== sent.length) throw new RewriteError(`MCP server ${plan.name}: header ${h.name} has text after the secret: move it by hand`);
+  let upstream: URL;
+  try {
+    upstream = new URL(String(server[field]));
+  } catch {
+    throw new RewriteError(`MCP server ${plan.name}: ${field} is not a URL`);
+  }
+  if (upstream.protocol !== 'https:' && upstream.protocol !== 'http:') throw new RewriteError(`MCP server ${plan.name}: ${field} is not an http(s) URL`);
+  if (upstream.username || upstream.password) throw new RewriteError(`MCP server ${plan.name}: ${field} carries credentials: move them by hand`);
+  return {
+    field,
+    url: `${proxyUrl.replace(/\/+$/, '')}/_mcp/${encodeURIComponent(plan.name)}${upstream.pathname}${upstream.search}`,
+    header: h.name,
+    value: { value: h.value, provider: 'generic', attributes: { helper: 'mcp-http', server: plan.name, upstream: upstream.origin, header: h.name.toLowerCase(), prefix: sent.slice(0, at) } },
+  };
 }
 
 /** JSON and JSON-with-comments MCP configs: minimal edits through jsonc-parser. */
-export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
+export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
   const plans = planServers(secrets);
   const options = { formattingOptions: detectFormatting(text) };
+  const proxied: Rewrite['values'] = {};
   let out = text;
   for (const plan of plans.values()) {
     const tree = parseTree(out, [], { allowTrailingComma: true });
@@ -191,7 +235,17 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
     const server = parseJsonc(out.slice(serverNode.offset, serverNode.offset + serverNode.length), [], { allowTrailingComma: true }) as Record<string, unknown>;
     const zedCommand = server.command && typeof server.command === 'object' ? (server.command as { path?: string; args?: string[]; env?: Record<string, string> }) : undefined;
     const command = zedCommand ? zedCommand.path : (server.command as string | undefined);
-    if (!command) throw new RewriteError(`MCP server ${plan.name} has no command (an HTTP server): its header secret moves by hand`);
+    if (!command || plan.headers.length) {
+      if (command) throw new RewriteError(`MCP server ${plan.name} has a command and secret headers: move them by hand`);
+      const p = proxiedServer(plan, server, proxyUrl);
+      const headersKey = server.headers !== undefined ? 'headers' : 'http_headers';
+      out = applyEdits(out, modify(out, [...plan.serverPath, headersKey, p.header], undefined, options));
+      out = applyEdits(out, modify(out, [...plan.serverPath, p.field], p.url, options));
+      const left = findNodeAtLocation(parseTree(out, [], { allowTrailingComma: true })!, [...plan.serverPath, headersKey]);
+      if (left && left.type === 'object' && (left.children ?? []).length === 0) out = applyEdits(out, modify(out, [...plan.serverPath, headersKey], undefined, options));
+      proxied[plan.headers[0].entry] = p.value;
+      continue;
+    }
     const args = fixArgs((zedCommand ? zedCommand.args : (server.args as string[] | undefined)) ?? [], plan);
     const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...args];
     const base = zedCommand ? [...plan.serverPath, 'command'] : plan.serverPath;
@@ -201,8 +255,12 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
     const envNode = findNodeAtLocation(parseTree(out, [], { allowTrailingComma: true })!, [...base, 'env']);
     if (envNode && envNode.type === 'object' && (envNode.children ?? []).length === 0) out = applyEdits(out, modify(out, [...base, 'env'], undefined, options));
   }
-  const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
-  return { text: out, notes: [], actions: [], values, consumers: consumersFor(plans) };
+  const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
+  return { text: out, notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
+}
+
+function proxyNotes(proxied: Rewrite['values']): string[] {
+  return Object.values(proxied).map((v) => `MCP server ${v.attributes!.server} now goes through keyward's proxy (the daemon must be running: keyward daemon install starts it at login)`);
 }
 
 function detectFormatting(text: string): { tabSize: number; insertSpaces: boolean; eol: string } {
@@ -211,16 +269,36 @@ function detectFormatting(text: string): { tabSize: number; insertSpaces: boolea
 }
 
 /** YAML MCP configs (Continue): the yaml Document API keeps comments and layout. */
-export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
+export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
   const plans = planServers(secrets);
   const doc = parseDocument(text);
+  const proxied: Rewrite['values'] = {};
   for (const plan of plans.values()) {
     const server = doc.getIn(plan.serverPath, true) as YAMLMap | undefined;
     if (!server || !isMap(server)) throw new RewriteError(`MCP server ${plan.name} not found`);
     // Continue lists its servers: the agent name is the entry's `name`.
     if (/^\d+$/.test(plan.name) && typeof server.get('name') === 'string') plan.name = String(server.get('name'));
     const command = server.get('command');
-    if (typeof command !== 'string') throw new RewriteError(`MCP server ${plan.name} has no command: its secret moves by hand`);
+    if (typeof command !== 'string' || plan.headers.length) {
+      if (typeof command === 'string') throw new RewriteError(`MCP server ${plan.name} has a command and secret headers: move them by hand`);
+      const plain = server.toJSON() as Record<string, unknown>;
+      // Continue keeps headers under requestOptions.headers.
+      const nested = plain.requestOptions && typeof plain.requestOptions === 'object' ? (plain.requestOptions as Record<string, unknown>) : undefined;
+      if (plan.headers[0] && !plan.headers[0].name && nested?.headers) {
+        const hs = nested.headers as Record<string, unknown>;
+        plan.headers[0].name = Object.keys(hs).find((k) => typeof hs[k] === 'string' && (hs[k] as string).includes(plan.headers[0].value)) ?? '';
+      }
+      const p = proxiedServer(plan, nested?.headers ? { ...plain, headers: nested.headers } : plain, proxyUrl);
+      const headersPath = nested?.headers ? ['requestOptions', 'headers'] : [plain.headers !== undefined ? 'headers' : 'http_headers'];
+      server.deleteIn([...headersPath, p.header]);
+      const left = server.getIn(headersPath, true);
+      if (isMap(left) && left.items.length === 0) server.deleteIn(headersPath);
+      const options = server.get('requestOptions', true);
+      if (nested && isMap(options) && options.items.length === 0) server.delete('requestOptions');
+      server.set(p.field, p.url);
+      proxied[plan.headers[0].entry] = p.value;
+      continue;
+    }
     const argsNode = server.get('args', true) as YAMLSeq | undefined;
     const args = argsNode && isSeq(argsNode) ? argsNode.items.map((i) => String(isScalar(i) ? i.value : i)) : [];
     const fixed = fixArgs(args, plan);
@@ -230,8 +308,8 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
     server.set('command', launcher[0]);
     server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
   }
-  const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
-  return { text: doc.toString(), notes: [], actions: [], values, consumers: consumersFor(plans) };
+  const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
+  return { text: doc.toString(), notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
 }
 
 /** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */
@@ -241,7 +319,7 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
   let out = lines(text);
   for (const plan of plans.values()) {
     const server = plan.serverPath.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)?.[k], parsed) as { command?: string; args?: string[] } | undefined;
-    if (!server?.command) throw new RewriteError(`MCP server ${plan.name} has no command: its secret moves by hand`);
+    if (!server?.command || plan.headers.length) throw new RewriteError(`MCP server ${plan.name} is reached over HTTP: its header secret moves by hand (see docs/integrations/mcp-clients.md)`);
     const fixed = fixArgs(server.args ?? [], plan);
     const header = new RegExp(`^\\s*\\[${plan.serverPath.map((p) => String(p).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}\\]\\s*$`);
     const start = out.findIndex((l) => header.test(l.trimEnd()));
@@ -450,14 +528,14 @@ export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
   };
 }
 
-export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
+export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
   switch (kind) {
     case 'env':
       return rewriteEnv(text, secrets);
     case 'mcp-json':
-      return rewriteMcpJson(text, secrets, launcher);
+      return rewriteMcpJson(text, secrets, launcher, proxyUrl);
     case 'mcp-yaml':
-      return rewriteMcpYaml(text, secrets, launcher);
+      return rewriteMcpYaml(text, secrets, launcher, proxyUrl);
     case 'mcp-toml':
       return rewriteMcpToml(text, secrets, launcher);
     case 'aws':

@@ -126,3 +126,56 @@ describe('rewriters keep everything but the secret', () => {
     expect(() => rewrite('env', 'A=changed\n', [{ value: 'old', line: 1, column: 3, entry: 'a' }], K)).toThrow(/no longer holds/);
   });
 });
+
+describe('HTTP MCP servers with a key in a header', () => {
+  const PROXY = 'http://127.0.0.1:7419';
+
+  it('JSON (Claude Code, Cursor, VS Code): the url points at the proxy, the header leaves, the rest stays', () => {
+    const text = `{
+  "mcpServers": {
+    "github": {
+      "type": "http",
+      "url": "https://api.githubcopilot.com/mcp/?toolsets=repos",
+      "headers": { "Authorization": "Bearer ${GH}", "X-Client": "cli" }
+    }
+  }
+}
+`;
+    const r = rewrite('mcp-json', text, [{ value: GH, line: 6, column: 40, keyPath: 'mcpServers.github.headers.Authorization', entry: 'github-mcp' }], K, PROXY);
+    const after = JSON.parse(r.text);
+    expect(after.mcpServers.github).toEqual({ type: 'http', url: `${PROXY}/_mcp/github/mcp/?toolsets=repos`, headers: { 'X-Client': 'cli' } });
+    expect(r.text).not.toContain(GH);
+    expect(r.values['github-mcp']).toEqual({ value: GH, provider: 'generic', attributes: { helper: 'mcp-http', server: 'github', upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' } });
+    expect(r.consumers).toEqual([{ entry: 'github-mcp', agent: 'mcp:github', mode: 'proxy', permission: 'write' }]);
+  });
+
+  it('Windsurf serverUrl with a bare key header; an emptied headers object goes', () => {
+    const text = '{"mcpServers":{"linear":{"serverUrl":"https://mcp.linear.app/sse","headers":{"x-api-key":"lin_api_abc123def456"}}}}';
+    const r = rewrite('mcp-json', text, [{ value: 'lin_api_abc123def456', line: 1, column: 80, keyPath: 'mcpServers.linear.headers["x-api-key"]', entry: 'linear' }], K, PROXY);
+    expect(JSON.parse(r.text).mcpServers.linear).toEqual({ serverUrl: `${PROXY}/_mcp/linear/sse` });
+    expect(r.values.linear.attributes).toMatchObject({ header: 'x-api-key', prefix: '', upstream: 'https://mcp.linear.app' });
+  });
+
+  it('Continue YAML: requestOptions.headers', () => {
+    const text = `name: assistant
+mcpServers:
+  - name: github
+    type: streamable-http
+    url: https://api.githubcopilot.com/mcp/
+    requestOptions:
+      headers:
+        Authorization: Bearer ${GH}
+`;
+    const r = rewrite('mcp-yaml', text, [{ value: GH, line: 8, column: 31, keyPath: 'mcpServers[0].requestOptions.headers.Authorization', entry: 'gh' }], K, PROXY);
+    expect(parseYaml(r.text).mcpServers[0]).toEqual({ name: 'github', type: 'streamable-http', url: `${PROXY}/_mcp/github/mcp/` });
+    expect(r.values.gh.attributes).toMatchObject({ server: 'github', prefix: 'Bearer ' });
+  });
+
+  it('refuses what it cannot do safely, with the reason', () => {
+    const text = '{"mcpServers":{"x":{"url":"https://x.example/mcp","headers":{"Authorization":"Bearer abc123secret456 extra"}}}}';
+    const ref = [{ value: 'abc123secret456', line: 1, column: 60, keyPath: 'mcpServers.x.headers.Authorization', entry: 'x' }];
+    expect(() => rewrite('mcp-json', text, ref, K, PROXY)).toThrow(/text after the secret/);
+    const ok = text.replace(' extra', '');
+    expect(() => rewrite('mcp-json', ok, ref, K, undefined)).toThrow(/no fixed port/);
+  });
+});

@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { render } from 'ink-testing-library';
+import { afterAll, describe, expect, it } from 'vitest';
+import { planMigration, type RawFinding } from '../../../cli/services/migrate/plan.js';
+import { summarise, toChoices, wizardItems } from '../../../cli/services/migrate/wizard.js';
+import { MigrateWizard, type WizardChoice } from '../../../cli/ui/migrate-wizard.js';
+
+const OPENAI = 'sk-proj-Qw3rTy7uIo9pAs2dFg4hJk6lZx8cVb1nM5qW7eR9tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM2qW4eR6tY8uI0oP';
+const NETRC = 'Zq8wXe4rCt6vBy2nUm9iKo1lPa3sDf5g';
+const dir = mkdtempSync(join(tmpdir(), 'keyward-wizard-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+writeFileSync(join(dir, '.env'), `OPENAI_API_KEY=${OPENAI}\nDEBUG=1\n`);
+writeFileSync(join(dir, 'other.env'), `KEY=${OPENAI}\n`);
+writeFileSync(join(dir, '.netrc'), `machine git.example.com\n  login ada\n  password ${NETRC}\n`);
+
+const finding = (over: Partial<RawFinding>): RawFinding => ({
+  ruleId: 'openai-api-key',
+  provider: 'openai',
+  description: 'OpenAI API key',
+  file: join(dir, '.env'),
+  line: 1,
+  column: 16,
+  secret: OPENAI,
+  fingerprint: 'a'.repeat(64),
+  confidence: 'validated',
+  migratable: true,
+  source: 'home',
+  profile: 'openai',
+  ...over,
+});
+const findings = [
+  finding({ keyPath: 'OPENAI_API_KEY', format: 'env' }),
+  finding({ file: join(dir, 'other.env'), column: 5, keyPath: 'KEY', format: 'env' }),
+  finding({ ruleId: 'generic-secret-assignment', provider: 'generic', description: 'Secret-looking value', file: join(dir, '.netrc'), line: 3, column: 12, secret: NETRC, fingerprint: 'b'.repeat(64), confidence: 'pattern', profile: undefined, format: 'netrc', keyPath: '["git.example.com"].password' }),
+];
+const plan = (choices?: Parameters<typeof toChoices>[1], items?: ReturnType<typeof wizardItems>) =>
+  planMigration(findings, { launcher: ['keyward'], existing: new Set(['taken']), keysUrl: () => undefined, choices: items && choices ? toChoices(items, choices) : undefined });
+const providers = ['generic', 'github', 'openai'];
+const tick = () => new Promise((r) => setTimeout(r, 60));
+
+function setup() {
+  const items = wizardItems(findings, plan(), providers);
+  let result: WizardChoice[] | undefined | null = null;
+  const app = render(
+    <MigrateWizard items={items} providers={providers} existing={new Set(['taken'])} baselineFile=".keyward-baseline.json" review={(c) => summarise(plan(c, items), [OPENAI, NETRC])} onDone={(c) => (result = c)} />,
+  );
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      app.stdin.write(k);
+      await tick();
+    }
+  };
+  return { app, items, press, result: () => result };
+}
+
+describe('keyward migrate wizard', () => {
+  it('one screen per key: where it is, its key path, provider, where else it appears; never the secret', async () => {
+    const { app, items } = setup();
+    await tick();
+    expect(items.map((i) => i.suggestedName)).toEqual(['openai', 'git-git.example.com']);
+    const screen = app.lastFrame()!;
+    expect(screen).toContain('key 1 of 2');
+    expect(screen).toContain(`File      ${join(dir, '.env')}:1`);
+    expect(screen).toContain('Key path  OPENAI_API_KEY');
+    expect(screen).toContain('Provider  openai');
+    expect(screen).toContain(`Also in   ${join(dir, 'other.env')}:1  KEY`);
+    expect(screen).toContain('Vault entry       openai');
+    expect(screen).not.toContain(OPENAI);
+    app.unmount();
+  });
+
+  it('renames, changes the provider, skips, and applies only after the review', async () => {
+    const { app, items, press, result } = setup();
+    await tick();
+    await press('e', ...Array(6).fill('\x7f'), 'b', 'a', 'd', ' ', '!', '\r');
+    expect(app.lastFrame()).toContain('a name is letters, digits');
+    await press('\x7f', '\x7f', 't', 'a', 'k', 'e', 'n');
+    await press('\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', 't', 'a', 'k', 'e', 'n', '\r');
+    expect(app.lastFrame()).toContain('the vault already has an entry named taken');
+    await press(...Array(5).fill('\x7f'), ...'prod-openai', '\r');
+    expect(app.lastFrame()).toContain('Vault entry       prod-openai');
+    await press('p');
+    expect(app.lastFrame()).toContain('Provider profile  generic');
+    await press('P');
+    expect(app.lastFrame()).toContain('Provider profile  openai');
+    await press('m');
+    // The netrc entry is named for git's lookup: not editable.
+    expect(app.lastFrame()).toContain('key 2 of 2');
+    await press('e');
+    expect(app.lastFrame()).toContain('the name cannot change');
+    await press('s');
+    const review = app.lastFrame()!;
+    expect(review).toContain('keyward migrate: review');
+    expect(review).toContain('+OPENAI_API_KEY=keyward://prod-openai');
+    expect(review).toContain('+KEY=keyward://prod-openai');
+    expect(review).not.toContain('.netrc (netrc)');
+    expect(review).not.toContain(OPENAI);
+    expect(result()).toBeNull();
+    await press('y');
+    const chosen = result() as WizardChoice[];
+    expect(chosen).toEqual([{ action: 'move', name: 'prod-openai', provider: 'openai' }, { action: 'skip' }]);
+    const final = plan(chosen, items);
+    expect([...final.entries.keys()]).toEqual(['prod-openai']);
+    expect(final.files.map((f) => f.path).sort()).toEqual([join(dir, '.env'), join(dir, 'other.env')]);
+    expect(final.skipped.map((s) => s.file)).toEqual([join(dir, '.netrc')]);
+  });
+
+  it('accepting puts a key in the baseline instead; going back changes an answer; q changes nothing', async () => {
+    const { app, items, press, result } = setup();
+    await tick();
+    await press('a');
+    expect(app.lastFrame()).toContain('key 2 of 2');
+    await press('\x1b[D');
+    expect(app.lastFrame()).toContain('accept (added to .keyward-baseline.json)');
+    await press('\x1b[C', 'm');
+    expect(app.lastFrame()).toContain('1 finding(s) accepted: added to .keyward-baseline.json');
+    await press('y');
+    const final = plan(result() as WizardChoice[], items);
+    expect(final.accepted.map((f) => f.file)).toEqual([join(dir, '.env'), join(dir, 'other.env')]);
+    expect(final.files.map((f) => f.kind)).toEqual(['netrc']);
+
+    const second = setup();
+    await tick();
+    await second.press('q');
+    expect(second.result()).toBeUndefined();
+  });
+});
