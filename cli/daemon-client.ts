@@ -37,6 +37,9 @@ export function rawCall<T = Record<string, unknown>>(socket: SocketName, method:
     const req = request(
       {
         socketPath: target,
+        // A fresh connection per call: a kept-alive one can be closed by the daemon's idle timeout
+        // just as it is reused (EPIPE), and long-lived callers (keyward run) call minutes apart.
+        agent: false,
         method,
         path,
         timeout: options.timeout ?? 30_000,

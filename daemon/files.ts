@@ -43,7 +43,7 @@ export function ensurePrivateDir(dir: string): void {
 /** Is a daemon answering on this socket? */
 export function ping(socketPath: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/v1/health', method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath, agent: false, path: '/v1/health', method: 'GET', timeout: timeoutMs }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });

@@ -16,7 +16,7 @@ export function eventFeed(): Feed {
       let retry: NodeJS.Timeout | undefined;
       const connect = () => {
         if (closed) return;
-        const req = request({ socketPath: socketPath('admin'), path: '/v1/events', method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+        const req = request({ socketPath: socketPath('admin'), agent: false, path: '/v1/events', method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
           if (res.statusCode !== 200) {
             res.resume();
             handlers.connection('reconnecting');

@@ -25,7 +25,7 @@ export function socketFile(home: string, socket: 'agent' | 'admin'): string {
 export function apiCall(socketPath: string, method: string, path: string, body?: unknown, token?: string, raw?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    const req = request({ socketPath, method, path, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+    const req = request({ socketPath, agent: false, method, path, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
       res.on('end', () => {

@@ -1,0 +1,103 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
+import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { anthropicKey, githubToken, randomAlnum } from '../helpers/secrets.js';
+
+const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
+
+describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven like a person in tmux', () => {
+  let d: TestDaemon;
+  let work: string;
+  const server = `kw-migrate-${process.pid}`;
+  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  const pane = () => tmux('capture-pane', '-p', '-J', '-t', 'wizard').stdout;
+  async function waitFor(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = pane();
+      if (typeof text === 'string' ? screen.includes(text) : text.test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${text}; the screen shows:\n${screen}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** One key at a time, as a person types. */
+  async function type(...keys: string[]) {
+    for (const k of keys) {
+      tmux('send-keys', '-t', 'wizard', k);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  }
+
+  beforeAll(async () => {
+    d = await startDaemon();
+    work = tempDir('keyward-wizard-');
+  });
+  afterAll(async () => {
+    tmux('kill-server');
+    await d?.stop();
+    removeDir(work);
+  });
+
+  it('one screen per key: rename one, skip one, accept one; review; apply', async () => {
+    const home = join(work, 'home');
+    const project = join(home, 'app');
+    const anthropic = anthropicKey();
+    const github = githubToken();
+    const netrc = randomAlnum(32);
+    writeTree(home, {
+      '.netrc': `machine git.example.test\n  login ada\n  password ${netrc}\n`,
+      'app/.env': `ANTHROPIC_API_KEY=${anthropic}\nGITHUB_TOKEN=${github}\n`,
+    });
+    const rc = join(work, 'rc');
+    const command = `cd ${project} && ${process.execPath} ${BIN} migrate --home ${home}; echo $? > ${rc}; sleep 600`;
+    const started = tmux('new-session', '-d', '-s', 'wizard', '-x', '160', '-y', '50', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', '-e', `HOME=${home}`, command);
+    expect(started.status, started.stderr).toBe(0);
+
+    // The .netrc password: named for git's lookup. Skip it.
+    let screen = await waitFor('key 1 of 3');
+    expect(screen).toContain(`File      ${join(home, '.netrc')}:3`);
+    expect(screen).toContain('Vault entry       git-git.example.test');
+    expect(screen).not.toContain(netrc);
+    await type('s');
+
+    // The Anthropic key: a name of our own.
+    screen = await waitFor('key 2 of 3');
+    expect(screen).toContain('Key path  ANTHROPIC_API_KEY');
+    expect(screen).toContain('Provider profile  anthropic');
+    expect(screen).not.toContain(anthropic);
+    await type('e', ...Array(12).fill('BSpace'), ...'claude-key', 'Enter');
+    await waitFor('Vault entry       claude-key');
+    await type('m');
+
+    // The GitHub token: accepted into the baseline.
+    screen = await waitFor('key 3 of 3');
+    expect(screen).toContain('Key path  GITHUB_TOKEN');
+    await type('a');
+
+    screen = await waitFor('keyward migrate: review');
+    expect(screen).toContain('+ANTHROPIC_API_KEY=keyward://claude-key');
+    expect(screen).toContain('1 finding(s) accepted: added to .keyward-baseline.json');
+    expect(screen).not.toContain('.netrc (netrc)');
+    for (const secret of [anthropic, github, netrc]) expect(screen).not.toContain(secret);
+    await type('y');
+
+    await waitFor(/Migration m_\w+: 1 file\(s\), 1 vault entry/);
+    for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(rc, 'utf8').trim()).toBe('0');
+    expect(readFileSync(join(project, '.env'), 'utf8')).toBe(`ANTHROPIC_API_KEY=keyward://claude-key\nGITHUB_TOKEN=${github}\n`);
+    expect(readFileSync(join(home, '.netrc'), 'utf8')).toContain(netrc);
+    const vault = JSON.parse((await d.cli(['vault', 'list', '--json'])).stdout).entries;
+    expect(vault.find((e: { name: string }) => e.name === 'claude-key')).toMatchObject({ provider: 'anthropic' });
+    const baseline = JSON.parse(readFileSync(join(project, '.keyward-baseline.json'), 'utf8'));
+    expect(baseline.findings).toHaveLength(1);
+    expect(JSON.stringify(baseline)).not.toContain(github);
+
+    // What was accepted is not offered again; what was skipped is.
+    const again = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--dry-run', '--json'], { cwd: project, env: { ...d.env, HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).files.map((f: { path: string }) => f.path)).toEqual([join(home, '.netrc')]);
+  }, 120_000);
+});
