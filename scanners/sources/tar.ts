@@ -45,6 +45,8 @@ export class TarParser {
   private position = 0;
   private meta: { kind: 'pax' | 'longname' | 'longlink' | 'skip'; parts: Buffer[]; size: number } | undefined;
   private pending: { path?: string; linkpath?: string; size?: number } = {};
+  /** An extended header (pax, long name) was read and its entry's header not yet. */
+  private described = false;
   private current: TarEntry | undefined;
   /** Entries seen, for the caller's limits. */
   entries = 0;
@@ -113,7 +115,9 @@ export class TarParser {
 
   /** The input is over: an archive cut inside an entry is an error. */
   finish(): void {
-    if (this.state === 'data' || this.state === 'meta' || (this.state === 'header' && this.headerFill > 0) || (this.state === 'padding' && this.current)) {
+    // Cut inside an entry, its padding, or between an extended (pax, long name) header and the
+    // entry it describes.
+    if (this.state === 'data' || this.state === 'meta' || this.state === 'padding' || (this.state === 'header' && (this.headerFill > 0 || this.described))) {
       const what = this.current ? `in the middle of ${this.current.path}` : `at byte ${this.position}`;
       throw new TarError(`truncated tar: it ends ${what}`);
     }
@@ -135,6 +139,7 @@ export class TarParser {
       if (size > MAX_META) throw new TarError(`corrupt tar: a ${size}-byte metadata record at byte ${this.position - BLOCK}`);
       const kind = flag === 'x' ? 'pax' : flag === 'L' ? 'longname' : flag === 'K' ? 'longlink' : 'skip';
       this.meta = { kind, parts: [], size };
+      if (kind !== 'skip') this.described = true;
       this.startBody('meta', size);
       return;
     }
@@ -147,6 +152,7 @@ export class TarParser {
     const path = normalize(this.pending.path ?? name);
     const linkname = this.pending.linkpath ?? (type === 'symlink' || type === 'hardlink' ? cString(h, 157, 100) : undefined);
     this.pending = {};
+    this.described = false;
     // Directories, links and devices carry no content worth reading, whatever size they claim.
     const body = type === 'file' || type === 'other' ? size : 0;
     this.current = { path, type: type === 'file' && path.endsWith('/') ? 'directory' : type, size: body, ...(linkname ? { linkname } : {}) };
