@@ -140,6 +140,8 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
     const r = await d.cli(['migrate', '--from-report', report, '--yes']);
     expect(r.stdout).toContain('EXPOSED old.env (github-classic-pat) in commit abc123def456: cannot be rewritten; rotate the key at the provider: https://github.com/settings/tokens');
     expect(r.code).toBe(1);
+    const audit = JSON.parse((await d.cli(['audit', '--event', 'migrate.exposed', '--json'])).stdout);
+    expect(audit.at(-1)).toMatchObject({ event: 'migrate.exposed', detail: { file: 'old.env', where: 'commit abc123def456', provider: 'github', rotate: 'https://github.com/settings/tokens' } });
     removeDir(f.dir);
   });
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { addToBaseline } from '../../../scanners/baseline.js';
 import { KeywardError } from '../../errors.js';
 import { applyPlan } from './apply.js';
+import { call } from '../../daemon-client.js';
 import { collectFindings, launcher, planner } from './index.js';
 import { redactedDiff, ruleText, type MigrationPlan } from './plan.js';
 
@@ -52,6 +53,7 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
     }
     return 0;
   }
+  await recordExposed(plan);
   if (!options.yes && !options.json && process.stdin.isTTY && plan.files.length) {
     const { runWizard } = await import('./wizard.js');
     const chosen = await runWizard(findings, planning, baselineFile);
@@ -88,5 +90,17 @@ async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: 
     for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
     say(`Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`);
   }
-  return 0;
+  // Keys that stay exposed (history, images) still need the user: rotate them.
+  return plan.exposed.length ? 1 : 0;
+}
+
+/** Keys keyward cannot take back go to the audit log, so that what is still exposed is on record. */
+async function recordExposed(plan: MigrationPlan): Promise<void> {
+  for (const e of plan.exposed.slice(0, 100)) {
+    await call('admin', 'POST', '/v1/events/migration', {
+      event: 'migrate.exposed',
+      reason: `${e.ruleId} in ${e.where}: rotate it at the provider`,
+      detail: { file: e.file.slice(0, 500), where: e.where.slice(0, 500), provider: e.provider, ...(e.rotate ? { rotate: e.rotate.slice(0, 500) } : {}) },
+    }).catch(() => undefined);
+  }
 }
