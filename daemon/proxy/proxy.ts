@@ -410,10 +410,12 @@ export class CredentialProxy {
     let query = target.query;
     if (profile && target.secret !== undefined) {
       const inject = profile.inject;
-      if ('header' in inject) headers[inject.header.toLowerCase()] = inject.value.replace('{secret}', target.secret);
+      // A function as replacement: a key holding `$&` or `$'` must go in verbatim.
+      const secret = target.secret;
+      if ('header' in inject) headers[inject.header.toLowerCase()] = inject.value.replace('{secret}', () => secret);
       else if ('basic' in inject) {
-        const user = inject.basic.username.replace('{secret}', target.secret);
-        const pass = inject.basic.password.replace('{secret}', target.secret);
+        const user = inject.basic.username.replace('{secret}', () => secret);
+        const pass = inject.basic.password.replace('{secret}', () => secret);
         headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
       } else {
         const params = new URLSearchParams(query.replace(/^\?/, ''));
