@@ -41,6 +41,8 @@ export interface ProxyDeps {
   upstreamTimeout?: number;
   /** Check that requests come from the grant's session (default true; Linux only). */
   checkPeer?: boolean;
+  /** Loopback port to listen on; 0 (the default) for any free port. */
+  port?: number;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'accept-encoding']);
@@ -134,6 +136,8 @@ export class CredentialProxy {
   private readonly secrets = new Map<string, { value: string; until: number }>();
   private readonly agents = new Map<string, HttpAgent | HttpsAgent>();
   port = 0;
+  /** Set when the configured port was taken and the proxy listens on another one. */
+  portFallback?: { requested: number; code: string };
 
   constructor(private readonly deps: ProxyDeps) {
     // Requests decrypted from intercepted CONNECT tunnels land here.
@@ -148,10 +152,27 @@ export class CredentialProxy {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 73\r\n\r\n{"error":{"code":"bad_http","message":"malformed request or CONNECT line"}}');
       else socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    const requested = this.deps.port ?? 0;
+    try {
+      await bind(requested);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      if (requested === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) throw error;
+      // Serving on another port beats not serving: keyward run tells its agents where the proxy
+      // is. Clients configured with the fixed port (MCP clients rewritten by keyward migrate)
+      // cannot reach this daemon until the port is free and the daemon restarted; the status says so.
+      this.deps.log({ level: 'warn', msg: `proxy port ${requested} is not available (${code}); listening on a free port instead. MCP clients pointed at port ${requested} cannot reach keyward until it is free and the daemon restarted`, port: requested, code });
+      await bind(0);
+      this.portFallback = { requested, code };
+    }
     this.server = server;
     this.port = (server.address() as { port: number }).port;
     return this.port;
