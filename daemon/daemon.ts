@@ -145,6 +145,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     maxBody: config.proxyMaxBody,
     upstreamTimeout: config.proxyUpstreamTimeoutMs,
     port: config.proxyPort,
+    consentTimeout: config.consentTimeoutMs,
   });
   await proxy.listen();
 
