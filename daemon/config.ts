@@ -13,7 +13,13 @@ const schema = z.strictObject({
   consent: z.strictObject({ timeout: duration.optional() }).optional(),
   grants: z.strictObject({ defaultTtl: duration.optional() }).optional(),
   watch: z.array(z.string()).optional(),
-  proxy: z.strictObject({ maxBody: z.string().optional(), upstreamTimeout: duration.optional() }).optional(),
+  proxy: z
+    .strictObject({
+      maxBody: z.string().optional(),
+      upstreamTimeout: duration.optional(),
+      port: z.number({ message: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0 (any free port) or 1..65535').max(65535, 'must be 0 (any free port) or 1..65535').optional(),
+    })
+    .optional(),
 });
 
 export interface DaemonConfig {
@@ -23,9 +29,15 @@ export interface DaemonConfig {
   watch: string[];
   proxyMaxBody: number;
   proxyUpstreamTimeoutMs: number;
+  /**
+   * Loopback port of the proxy; 0 for any free port. A fixed port is what MCP clients rewritten
+   * by `keyward migrate` point at (`http://127.0.0.1:7419/_mcp/<server>/…`). When it is taken,
+   * the proxy falls back to a free port and says so in the log and in the status.
+   */
+  proxyPort: number;
 }
 
-export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [], proxyMaxBody: 64 * 1024 * 1024, proxyUpstreamTimeoutMs: 60_000 };
+export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [], proxyMaxBody: 64 * 1024 * 1024, proxyUpstreamTimeoutMs: 60_000, proxyPort: 7419 };
 
 export function configFile(paths: KeywardPaths = keywardPaths()): string {
   return join(paths.config, 'config.yaml');
@@ -50,6 +62,7 @@ export function loadDaemonConfig(paths: KeywardPaths = keywardPaths()): { config
       watch: v.watch ?? [],
       proxyMaxBody: (v.proxy?.maxBody && parseSize(v.proxy.maxBody)) || DEFAULTS.proxyMaxBody,
       proxyUpstreamTimeoutMs: v.proxy?.upstreamTimeout ? parseDuration(v.proxy.upstreamTimeout)! : DEFAULTS.proxyUpstreamTimeoutMs,
+      proxyPort: v.proxy?.port ?? DEFAULTS.proxyPort,
     },
     problems: [],
   };

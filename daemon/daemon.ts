@@ -134,7 +134,19 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   } catch (error) {
     log({ level: 'warn', msg: 'proxy interception is off: the local CA could not be loaded', error: error instanceof Error ? error.message : String(error) });
   }
-  proxy = new CredentialProxy({ broker, vault, audit, providers: () => providers, policy: () => policy, ca, log, maxBody: config.proxyMaxBody, upstreamTimeout: config.proxyUpstreamTimeoutMs });
+  proxy = new CredentialProxy({
+    broker,
+    vault,
+    audit,
+    providers: () => providers,
+    policy: () => policy,
+    ca,
+    log,
+    maxBody: config.proxyMaxBody,
+    upstreamTimeout: config.proxyUpstreamTimeoutMs,
+    port: config.proxyPort,
+    consentTimeout: config.consentTimeoutMs,
+  });
   await proxy.listen();
 
   const started = new Date();
@@ -157,6 +169,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     status: () => ({
       pid: process.pid,
       proxy: proxy?.url ?? null,
+      // `fallback`: the configured port was taken, so clients set up for it (keyward migrate's
+      // MCP URLs) cannot reach this daemon until it is free and the daemon restarted.
+      proxyPort: { configured: config.proxyPort, actual: proxy?.port ?? null, fallback: Boolean(proxy?.portFallback) },
       version: keywardVersion(),
       started: started.toISOString(),
       sockets: { agent: files.agentSock, admin: files.adminSock },

@@ -36,6 +36,12 @@ export interface Session {
   /** Agents from the outermost delegate to this one. */
   chain: string[];
   pid: number;
+  /**
+   * Whether the descendants of `pid` belong to the session: true for `keyward run`, which starts
+   * the agent; false where the proxy opens a session for an MCP client that keyward did not start
+   * (an editor, a desktop app), whose other children (terminals, tools) are not that agent.
+   */
+  tree: boolean;
   started: number;
   grants: Set<string>;
   /** Requests a person allowed "for this session": credential|permission|resource. */
@@ -189,7 +195,7 @@ export class Broker extends EventEmitter {
   /** The innermost live session whose root process is `pid` or one of its ancestors. */
   sessionForProcesses(pids: number[]): Session | undefined {
     for (const pid of pids) {
-      for (const s of this.sessions.values()) if (s.pid === pid) return s;
+      for (const s of this.sessions.values()) if (s.pid === pid && s.tree) return s;
     }
     return undefined;
   }
@@ -202,7 +208,7 @@ export class Broker extends EventEmitter {
     return this.sessionsByDigest.get(session.digest.toString('hex')) === session;
   }
 
-  async openSession(input: { agent: string; task?: string; pid: number; parent?: Session }): Promise<{ session: SessionInfo; token: string }> {
+  async openSession(input: { agent: string; task?: string; pid: number; parent?: Session; tree?: boolean }): Promise<{ session: SessionInfo; token: string }> {
     if (!AGENT_NAME.test(input.agent)) {
       throw new BrokerError(400, 'bad_request', `"${input.agent}" is not a valid agent name`, 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.');
     }
@@ -218,6 +224,7 @@ export class Broker extends EventEmitter {
       parent: parent?.id,
       chain: [...(parent?.chain ?? []), input.agent],
       pid: input.pid,
+      tree: input.tree ?? true,
       started: this.now(),
       grants: new Set(),
       allowed: new Set(),

@@ -5,14 +5,16 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TLSSocket, createSecureContext, rootCertificates } from 'node:tls';
 import type { AuditLog } from '../audit/log.js';
-import type { Broker, Grant, Session } from '../broker/broker.js';
+import { BrokerError, type Broker, type Grant, type Session } from '../broker/broker.js';
 import type { Policy } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderProfile } from '../providers/types.js';
 import type { Vault } from '../vault/vault.js';
 import type { LocalCA } from './ca.js';
+import { ProxyError } from './errors.js';
+import { MCP_HELPER, MCP_SERVER, McpClients, browserSignal, mcpPermission, mcpProfile, mcpTarget, splitMcpPath } from './mcp.js';
 import { METHOD_OVERRIDES, allowedBy, normalizePath, permissionFor } from './rules.js';
-import { PEER_LOOKUP_SUPPORTED, TcpPeerResolver, ancestry } from '../server/identity.js';
+import { PEER_LOOKUP_SUPPORTED, TcpPeerResolver, ancestry, processOwner } from '../server/identity.js';
 
 /**
  * The credential-injecting proxy: agents hold a placeholder (their grant's `kwg_` token) and the
@@ -23,7 +25,9 @@ import { PEER_LOOKUP_SUPPORTED, TcpPeerResolver, ancestry } from '../server/iden
  *   upstream (SDKs are pointed here through their base-URL variables);
  * - interception mode: `CONNECT host:443` (HTTPS_PROXY). Hosts with a live grant are terminated
  *   with a certificate from keyward's local CA and inspected; others are tunnelled untouched, or
- *   refused when the policy says `egress: deny`.
+ *   refused when the policy says `egress: deny`;
+ * - the MCP route: `http://127.0.0.1:PORT/_mcp/<server>/<path>`, for HTTP MCP servers whose client
+ *   holds no token at all; the calling process is identified and granted access (see mcp.ts).
  *
  * The proxy enforces; it never decides: grants come from the broker and the policy.
  */
@@ -39,25 +43,25 @@ export interface ProxyDeps {
   maxBody?: number;
   /** Milliseconds an upstream may take to answer before a 504. */
   upstreamTimeout?: number;
-  /** Check that requests come from the grant's session (default true; Linux only). */
+  /**
+   * Check that requests come from the grant's session (default true; Linux only). The MCP route
+   * always identifies its caller: it has no token to check instead.
+   */
   checkPeer?: boolean;
+  /** Loopback port to listen on; 0 (the default) for any free port. */
+  port?: number;
+  /** Milliseconds a consent request waits for a person (the MCP route holds requests that long). */
+  consentTimeout?: number;
 }
+
+type RecordContext = { grant?: Grant; session?: Session; host?: string; path?: string; credential?: string; pid?: number };
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'accept-encoding']);
 const TOKEN = /kwg_[A-Za-z0-9]{49}/;
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const SECRET_CACHE_MS = 60_000;
-
-class ProxyError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
+/** What an echoed key is replaced with where the client holds no placeholder (the MCP route). */
+const REDACTED = '[redacted by keyward]';
 
 /** Replaces every occurrence of the key in a stream, holding back only what could start one. */
 export class KeyScrubber extends Transform {
@@ -133,9 +137,13 @@ export class CredentialProxy {
   private readonly mitm: Server;
   private readonly secrets = new Map<string, { value: string; until: number }>();
   private readonly agents = new Map<string, HttpAgent | HttpsAgent>();
+  private readonly mcp: McpClients;
   port = 0;
+  /** Set when the configured port was taken and the proxy listens on another one. */
+  portFallback?: { requested: number; code: string };
 
   constructor(private readonly deps: ProxyDeps) {
+    this.mcp = new McpClients(deps.broker, deps.consentTimeout ?? 2 * 60_000);
     // Requests decrypted from intercepted CONNECT tunnels land here.
     this.mitm = createServer((req, res) => void this.handle(req, res, (req.socket as TLSSocket & { keywardHost?: string }).keywardHost));
     this.mitm.on('clientError', (_e, socket) => socket.destroy());
@@ -148,10 +156,27 @@ export class CredentialProxy {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 73\r\n\r\n{"error":{"code":"bad_http","message":"malformed request or CONNECT line"}}');
       else socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    const requested = this.deps.port ?? 0;
+    try {
+      await bind(requested);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      if (requested === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) throw error;
+      // Serving on another port beats not serving: keyward run tells its agents where the proxy
+      // is. Clients configured with the fixed port (MCP clients rewritten by keyward migrate)
+      // cannot reach this daemon until the port is free and the daemon restarted; the status says so.
+      this.deps.log({ level: 'warn', msg: `proxy port ${requested} is not available (${code}); listening on a free port instead. MCP clients pointed at port ${requested} cannot reach keyward until it is free and the daemon restarted`, port: requested, code });
+      await bind(0);
+      this.portFallback = { requested, code };
+    }
     this.server = server;
     this.port = (server.address() as { port: number }).port;
     return this.port;
@@ -242,11 +267,11 @@ export class CredentialProxy {
 
   // ── requests ──────────────────────────────────────────────────────────────────────────────
 
-  private readonly peers = new WeakMap<object, Promise<{ pid?: number; ancestors: number[] }>>();
+  private readonly peers = new WeakMap<object, Promise<Peer>>();
   private readonly resolver = new TcpPeerResolver(() => this.port);
 
   /** The process behind a request's TCP connection and its ancestors, looked up once per connection. */
-  private peerOf(req: IncomingMessage): Promise<{ pid?: number; ancestors: number[] }> {
+  private peerOf(req: IncomingMessage): Promise<Peer> {
     const socket = req.socket as Socket & { keywardTcp?: Socket };
     const tcp = socket.keywardTcp ?? socket;
     let p = this.peers.get(tcp);
@@ -282,7 +307,7 @@ export class CredentialProxy {
    */
   private async handle(req: IncomingMessage, res: ServerResponse, intercepted: string | undefined): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
-    let context: { grant?: Grant; session?: Session; host?: string; path?: string; profile?: ProviderProfile } = {};
+    let context: RecordContext = {};
     try {
       let target = req.url ?? '/';
       if (intercepted) {
@@ -301,6 +326,10 @@ export class CredentialProxy {
       const normalized = normalizePath(target);
       if (!normalized.ok) throw new ProxyError(400, 'bad_path', `refused: ${normalized.reason}`);
       let path = normalized.path;
+      if (!intercepted) {
+        const mcp = splitMcpPath(path);
+        if (mcp) return await this.handleMcp(req, res, method, mcp.server, mcp.rest, normalized.query);
+      }
       let credentialFromPath: string | undefined;
       if (!intercepted) {
         const slash = path.indexOf('/', 1);
@@ -327,19 +356,13 @@ export class CredentialProxy {
       const profile = this.deps.providers().get(grant.provider);
       const up = profile && upstreamHost(profile);
       if (!profile || !up) throw new ProxyError(502, 'no_upstream', `provider ${grant.provider} has no upstream configured`);
-      context = { grant, session, host: up.host, path, profile };
+      context = { grant, session, host: up.host, path };
       if (grant.mode !== 'proxy') throw new ProxyError(403, 'release_grant', 'a release grant cannot be used through the proxy');
       if (credentialFromPath !== undefined && credentialFromPath !== grant.credential) {
         throw new ProxyError(403, 'wrong_credential', `the grant is for ${grant.credential}, not ${credentialFromPath}`);
       }
       if (intercepted && intercepted !== `${up.host}:${up.port}`) throw new ProxyError(403, 'wrong_host', `the grant for ${grant.credential} does not cover ${intercepted}`);
-      for (const h of METHOD_OVERRIDES) {
-        const v = req.headers[h];
-        if (v !== undefined && String(v).toUpperCase() !== method) throw new ProxyError(403, 'method_override', `refused: ${h} would change the method to ${v}`);
-      }
-      if (req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] !== undefined) {
-        throw new ProxyError(400, 'ambiguous_length', 'refused: both Content-Length and Transfer-Encoding');
-      }
+      checkFraming(req, method);
       const rules = profile.permissions[grant.permission] ?? [];
       if (!allowedBy(rules, method, path, grant.resource, profile.resource)) {
         await this.denyOutOfScope(res, grant, session, profile, method, path, up.host);
@@ -348,14 +371,85 @@ export class CredentialProxy {
       const secret = await this.secretFor(grant.credential);
       await this.forward(req, res, { path, query: normalized.query, host: `${up.host}:${up.port}`, profile, secret, placeholder: found.token, grant, session });
     } catch (error) {
-      const e = error instanceof ProxyError ? error : new ProxyError(502, 'proxy_error', error instanceof Error ? error.message : String(error));
-      if (!res.headersSent) {
-        const body = JSON.stringify({ error: { code: e.code, message: e.message, ...e.extra } });
-        res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
-        res.end(body);
-      } else res.destroy();
-      req.resume();
-      this.record(context, method, e.status, e.message);
+      this.fail(req, res, error, context, method);
+    }
+  }
+
+  /** Answers a refused or failed request with a JSON error, and audits it. */
+  private fail(req: IncomingMessage, res: ServerResponse, error: unknown, context: RecordContext, method: string): void {
+    const e =
+      error instanceof ProxyError
+        ? error
+        : error instanceof BrokerError
+          ? new ProxyError(error.status, error.code, error.message, error.hint ? { hint: error.hint } : {})
+          : new ProxyError(502, 'proxy_error', error instanceof Error ? error.message : String(error));
+    if (!res.headersSent) {
+      const body = JSON.stringify({ error: { code: e.code, message: e.message, ...e.extra } });
+      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+    } else res.destroy();
+    req.resume();
+    this.record(context, method, e.status, e.message);
+  }
+
+  /**
+   * `/_mcp/<server>/<rest>`: an HTTP MCP server's requests, from a client that holds no token.
+   * Who may use it is decided from who is calling: a process of this user (never a browser),
+   * granted access by the policy or a person as agent `mcp:<server>`.
+   */
+  private async handleMcp(req: IncomingMessage, res: ServerResponse, method: string, server: string, rest: string, query: string): Promise<void> {
+    const context: RecordContext = { path: `/_mcp/${server}${rest}` };
+    try {
+      // A web page must not borrow the key: the browser is a process of this user too.
+      const browser = browserSignal(req.headers);
+      if (browser) throw new ProxyError(403, 'browser_request', `refused: the request carries ${browser}, so it comes from a web browser; web pages may not use MCP keys`, { hint: 'MCP clients send neither Origin nor Sec-Fetch-Site; call this route from the MCP client, not from a web page.' });
+      // DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 still sends its own host name.
+      const host = String(req.headers.host ?? '').toLowerCase();
+      if (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`) {
+        throw new ProxyError(403, 'bad_host', `refused: the Host header must be 127.0.0.1:${this.port} or localhost:${this.port}`);
+      }
+      if (!MCP_SERVER.test(server)) {
+        throw new ProxyError(404, 'unknown_mcp_server', `"${server.slice(0, 100)}" is not an MCP server name`, { hint: `Use the URL keyward migrate wrote: http://127.0.0.1:${this.port}/_mcp/<server>/<path>.` });
+      }
+      checkFraming(req, method);
+
+      // The caller: a live process of this OS user, from the kernel's socket table. Fail closed.
+      if (!PEER_LOOKUP_SUPPORTED) {
+        throw new ProxyError(403, 'peer_lookup_unsupported', `the MCP route needs to identify the calling process, which keyward can do only on Linux`, { hint: 'On this platform, start the MCP server through keyward run instead (see docs/integrations/mcp-clients.md).' });
+      }
+      const peer = await this.peerOf(req);
+      if (peer.pid === undefined) throw new ProxyError(403, 'unknown_caller', 'the calling process could not be identified', { hint: 'keyward reads it with ss (iproute2): check that ss is installed. Processes of other users are never identified.' });
+      context.pid = peer.pid;
+      peer.owner ??= processOwner(peer.pid) ?? null;
+      const uid = process.getuid?.();
+      if (!peer.owner || peer.owner.uids.some((u) => u !== uid)) {
+        throw new ProxyError(403, 'foreign_user', `process ${peer.pid} is not a live process of the user the daemon runs as`);
+      }
+
+      const target = mcpTarget(this.deps.vault.find({ helper: MCP_HELPER, server }), server);
+      context.credential = target.credential;
+      context.host = new URL(target.upstream).hostname;
+      context.path = rest;
+      const entry = this.deps.vault.describe(target.credential);
+      const providers = this.deps.providers();
+      const base = (entry && providers.get(entry.provider)) ?? providers.get('generic')!;
+      const permission = mcpPermission(base);
+      if (!permission) {
+        throw new ProxyError(502, 'bad_mcp_entry', `vault entry ${target.credential} has provider ${base.name}, which has no permission allowing GET, POST and DELETE on every path`, { hint: 'Store MCP keys with the generic provider: run keyward migrate again for this MCP client.' });
+      }
+      const profile = mcpProfile(base, target);
+
+      const access = await this.mcp.access({ target, permission, pid: peer.pid, start: peer.owner.start, ancestors: peer.ancestors });
+      context.session = access.session;
+      if (!access.ok) throw access.error;
+      context.grant = access.grant;
+      if (!allowedBy(profile.permissions[permission] ?? [], method, rest)) {
+        throw new ProxyError(403, 'out_of_scope', `${method} is not allowed by permission ${permission} of ${target.credential}`);
+      }
+      const secret = await this.secretFor(target.credential);
+      await this.forward(req, res, { path: rest, query, host: context.host, profile, secret, grant: access.grant, session: access.session });
+    } catch (error) {
+      this.fail(req, res, error, context, method);
     }
   }
 
@@ -399,8 +493,11 @@ export class CredentialProxy {
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (HOP_BY_HOP.has(name) || value === undefined) continue;
-      // The placeholder never leaves: drop every header that carries it.
-      if (target.placeholder && (Array.isArray(value) ? value.join(',') : value).includes(target.placeholder)) continue;
+      // The placeholder never leaves, nor does any other grant token: drop every header that
+      // carries one where keyward injects a key.
+      const text = Array.isArray(value) ? value.join(',') : value;
+      if (target.placeholder && text.includes(target.placeholder)) continue;
+      if (target.secret !== undefined && TOKEN.test(text)) continue;
       if (name === 'authorization' && target.placeholder && /^basic /i.test(String(value))) continue;
       headers[name] = value;
     }
@@ -410,10 +507,12 @@ export class CredentialProxy {
     let query = target.query;
     if (profile && target.secret !== undefined) {
       const inject = profile.inject;
-      if ('header' in inject) headers[inject.header.toLowerCase()] = inject.value.replace('{secret}', target.secret);
+      // A function as replacement: a key holding `$&` or `$'` must go in verbatim.
+      const secret = target.secret;
+      if ('header' in inject) headers[inject.header.toLowerCase()] = inject.value.replace('{secret}', () => secret);
       else if ('basic' in inject) {
-        const user = inject.basic.username.replace('{secret}', target.secret);
-        const pass = inject.basic.password.replace('{secret}', target.secret);
+        const user = inject.basic.username.replace('{secret}', () => secret);
+        const pass = inject.basic.password.replace('{secret}', () => secret);
         headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
       } else {
         const params = new URLSearchParams(query.replace(/^\?/, ''));
@@ -447,11 +546,16 @@ export class CredentialProxy {
             if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
             outHeaders[name] = value;
           }
-          const scrub = target.secret && target.placeholder ? new KeyScrubber(target.secret, target.placeholder) : undefined;
+          const mask = target.placeholder ?? REDACTED;
+          const scrub = target.secret ? new KeyScrubber(target.secret, mask) : undefined;
           if (scrub) delete outHeaders['content-length']; // a replacement can change the length
           for (const [name, value] of Object.entries(outHeaders)) {
-            if (target.secret && typeof value === 'string' && value.includes(target.secret)) outHeaders[name] = value.split(target.secret).join(target.placeholder);
+            if (target.secret && typeof value === 'string' && value.includes(target.secret)) outHeaders[name] = value.split(target.secret).join(mask);
+            else if (target.secret && Array.isArray(value)) outHeaders[name] = value.map((v) => v.split(target.secret!).join(mask));
           }
+          // An event stream may rightly stay quiet for long (MCP's GET stream waits for server
+          // messages); the upstream timeout is for the answer to start, not for its pauses.
+          if (/^text\/event-stream/i.test(String(upstreamRes.headers['content-type'] ?? ''))) upstreamReq.setTimeout(0);
           res.writeHead(upstreamRes.statusCode ?? 502, outHeaders);
           (scrub ? upstreamRes.pipe(scrub) : upstreamRes).pipe(res);
           upstreamRes.on('error', () => res.destroy());
@@ -491,17 +595,38 @@ export class CredentialProxy {
   }
 
   /** One audit record per proxied request; written in the background (it never delays a response). */
-  private record(context: { grant?: Grant; session?: Session; host?: string; path?: string }, method: string, status: number, reason?: string): void {
+  private record(context: RecordContext, method: string, status: number, reason?: string): void {
     const { grant, session } = context;
     void this.deps.audit
       .append({
         event: 'proxy.request',
         ...(session ? { agent: session.agent, session: session.id, delegator: session.delegator, chain: [session.delegator, ...session.chain], task: session.task } : {}),
-        ...(grant ? { grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource } : {}),
+        ...(grant ? { grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource } : context.credential ? { credential: context.credential } : {}),
+        ...(context.pid !== undefined && !session ? { pid: context.pid } : {}),
         downstream: { method, host: context.host ?? '?', path: context.path ?? '?', status },
         decision: reason ? 'deny' : 'allow',
         ...(reason ? { reason } : {}),
       })
       .catch((e) => this.deps.log({ level: 'error', msg: 'audit of a proxied request failed', error: String(e) }));
+  }
+}
+
+/** The process behind a connection: looked up once per connection, its owner read when needed. */
+interface Peer {
+  pid?: number;
+  ancestors: number[];
+  /** uids and start time, for the MCP route; null once found unreadable. */
+  owner?: { uids: number[]; start: string } | null;
+}
+
+/** Method overrides and ambiguous framing, refused on every route that injects a key. */
+function checkFraming(req: IncomingMessage, method: string): void {
+  for (const h of METHOD_OVERRIDES) {
+    const v = req.headers[h];
+    if (v !== undefined && String(v).toUpperCase() !== method) throw new ProxyError(403, 'method_override', `refused: ${h} would change the method to ${v}`);
+  }
+  // Request smuggling: the two length headers disagree about where the body ends.
+  if (req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] !== undefined) {
+    throw new ProxyError(400, 'ambiguous_length', 'refused: both Content-Length and Transfer-Encoding');
   }
 }

@@ -53,6 +53,23 @@ export function parentPid(pid: number): number | undefined {
   }
 }
 
+/**
+ * The real, effective, saved and filesystem uids of a process (from /proc/<pid>/status), and when
+ * it started (/proc/<pid>/stat field 22, clock ticks since boot): with the pid, the start time
+ * names one process even after the pid is reused. Undefined when the process is gone or unreadable.
+ */
+export function processOwner(pid: number): { uids: number[]; start: string } | undefined {
+  try {
+    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (!uids || !start) return undefined;
+    return { uids: uids.slice(1, 5).map(Number), start };
+  } catch {
+    return undefined;
+  }
+}
+
 /** `pid` and its ancestors up to init. */
 export function ancestry(pid: number): number[] {
   const chain: number[] = [];

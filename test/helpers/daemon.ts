@@ -48,6 +48,8 @@ export async function startDaemon(options: { home?: string; env?: NodeJS.Process
   mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
   const { writeFileSync } = await import('node:fs');
   for (const [rel, text] of Object.entries(options.files ?? {})) writeFileSync(join(home, rel), text);
+  // Tests run daemons in parallel: each proxy takes a free port unless a test configures one.
+  if (!existsSync(join(home, 'config', 'config.yaml'))) writeFileSync(join(home, 'config', 'config.yaml'), 'proxy: { port: 0 }\n');
   const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1', ...options.env };
   const child = spawn(process.execPath, [BIN, 'daemon', 'start', '--foreground'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

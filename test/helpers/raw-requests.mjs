@@ -17,7 +17,7 @@ function send(raw) {
       resolve({ status, body: data.slice(data.indexOf('\r\n\r\n') + 4) });
     });
     socket.on('error', () => resolve({ status: 0, body: '' }));
-    setTimeout(() => socket.destroy(), 10_000);
+    setTimeout(() => socket.destroy(), 10_000).unref();
   });
 }
 

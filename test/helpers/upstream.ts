@@ -62,6 +62,7 @@ function handler(received: Received[]) {
         res.writeHead(401, { 'content-type': 'text/html', 'x-echo': auth });
         return void res.end(`<html>invalid key: ${auth} (${auth})</html>`);
       }
+      if (/\/mcp\/?$/.test(url.pathname)) return mcp(req, res, body);
       if (url.pathname.endsWith('/hang')) return; // never answers
       if (url.pathname.endsWith('/reset')) return void req.socket.destroy();
       const text = JSON.stringify({ ok: true, method: entry.method, path: entry.path });
@@ -69,6 +70,32 @@ function handler(received: Received[]) {
       res.end(text);
     });
   };
+}
+
+/**
+ * An MCP server over streamable HTTP, as far as the proxy can tell: POST answers with an event
+ * stream (a progress notification, then the result after a pause, echoing the Authorization and
+ * X-Api-Key headers it got), GET opens a stream that stays quiet for 1.5 s before its one event,
+ * DELETE ends the MCP session.
+ */
+function mcp(req: IncomingMessage, res: ServerResponse, body: string): void {
+  if (req.method === 'DELETE') return void res.writeHead(204).end();
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'mcp-session-id': 'mcp-session-1' });
+  if (req.method === 'GET') {
+    res.write(': stream open\n\n');
+    const timer = setTimeout(() => res.end('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/late"}\n\n'), 1500);
+    res.on('close', () => clearTimeout(timer));
+    return;
+  }
+  let id: unknown = null;
+  try {
+    id = (JSON.parse(body) as { id?: unknown }).id ?? null;
+  } catch {
+    /* not JSON-RPC: answer with id null */
+  }
+  const seen = { authorization: req.headers.authorization ?? null, apiKey: req.headers['x-api-key'] ?? null };
+  res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
+  setTimeout(() => res.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { seen } })}\n\n`), 300);
 }
 
 async function listen(server: Server, host: string): Promise<number> {

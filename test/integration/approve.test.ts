@@ -33,7 +33,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
   }
 
   beforeAll(async () => {
-    d = await startDaemon({ files: { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: github, permission: "repo:write", decision: ask }\n', 'config/config.yaml': 'consent: { timeout: 30s }\n' } });
+    d = await startDaemon({ files: { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: github, permission: "repo:write", decision: ask }\n', 'config/config.yaml': 'consent: { timeout: 30s }\nproxy: { port: 0 }\n' } });
     expect((await d.cli(['vault', 'add', 'github', '--provider', 'github'], { input: `ghp_${randomAlnum(36)}` })).code).toBe(0);
   });
 

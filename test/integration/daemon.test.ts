@@ -38,7 +38,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
   const tokensSeen: string[] = [];
 
   beforeAll(async () => {
-    d = await startDaemon({ files: { 'config/policy.yaml': POLICY, 'config/config.yaml': 'consent: { timeout: 3s }\n' } });
+    d = await startDaemon({ files: { 'config/policy.yaml': POLICY, 'config/config.yaml': 'consent: { timeout: 3s }\nproxy: { port: 0 }\n' } });
     expect((await d.cli(['vault', 'add', 'openai', '--provider', 'openai'], { input: openaiKey + '\n' })).code).toBe(0);
     expect((await d.cli(['vault', 'add', 'github', '--provider', 'github', '--from-env', 'GH_SECRET'], { env: { GH_SECRET: githubKey } })).code).toBe(0);
     const file = join(d.home, 'db-url.txt');

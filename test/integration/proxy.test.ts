@@ -38,7 +38,7 @@ rules:
   - { agent: "*", credential: github, permission: "repo:read", resource: "acme/*", decision: allow }
   - { agent: "*", credential: github, permission: "repo:write", decision: ask }
 `,
-        'config/config.yaml': 'consent: { timeout: 5s }\nproxy: { maxBody: 1MB, upstreamTimeout: 2s }\n',
+        'config/config.yaml': 'consent: { timeout: 5s }\nproxy: { maxBody: 1MB, upstreamTimeout: 2s, port: 0 }\n',
       },
       env: {},
     });

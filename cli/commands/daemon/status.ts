@@ -11,9 +11,13 @@ export default class DaemonStatus extends BaseCommand {
     if (!this.jsonEnabled()) {
       if (!status.running) this.log('keyward daemon: not running (start it with `keyward daemon start`)');
       else {
-        const s = status.detail as Record<string, unknown> & { sockets: { agent: string; admin: string }; policy: { rules: number; defaults: string } };
+        const s = status.detail as Record<string, unknown> & { sockets: { agent: string; admin: string }; policy: { rules: number; defaults: string }; proxy: string | null; proxyPort?: { configured: number; fallback: boolean } };
         this.log(`keyward daemon: running (pid ${s.pid}, version ${s.version}, since ${s.started})`);
         this.log(`  sockets   ${s.sockets.agent}, ${s.sockets.admin}`);
+        this.log(`  proxy     ${s.proxy ?? 'not running'}`);
+        if (s.proxyPort?.fallback) {
+          this.log(`            port ${s.proxyPort.configured} was taken: MCP clients set up for it cannot reach keyward until it is free and the daemon restarted`);
+        }
         this.log(`  vault     ${s.vault}`);
         this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
         this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
