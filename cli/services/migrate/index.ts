@@ -87,15 +87,20 @@ export type Planner = (choices?: Map<string, Choice>) => MigrationPlan;
 export async function planner(findings: RawFinding[]): Promise<{ plan: Planner; existing: Set<string>; providers: string[] }> {
   await ensureDaemon();
   const [{ entries }, status] = await Promise.all([
-    call<{ entries: { name: string }[] }>('admin', 'GET', '/v1/vault'),
-    call<{ proxy?: string | null; proxyPortFixed?: boolean }>('admin', 'GET', '/v1/status'),
+    call<{ entries: { name: string; attributes?: Record<string, string> }[] }>('admin', 'GET', '/v1/vault'),
+    call<{ proxyPort?: { configured: number; actual: number | null; fallback: boolean } }>('admin', 'GET', '/v1/status'),
   ]);
-  // HTTP MCP servers are pointed at the proxy: only when its port survives a daemon restart.
-  const proxyUrl = status.proxy && status.proxyPortFixed ? status.proxy : undefined;
+  // HTTP MCP servers are pointed at the proxy's configured port: the one a restarted daemon takes
+  // again (0 means any free port: no address to write into a config).
+  const port = status.proxyPort?.configured;
+  const proxy = {
+    url: port ? `http://127.0.0.1:${port}` : undefined,
+    used: new Map(entries.filter((e) => e.attributes?.helper === 'mcp-http' && e.attributes.server).map((e) => [e.attributes!.server, e.name])),
+  };
   const providers = loadProviders(keywardPaths().config).all();
   const keysUrls = new Map(providers.map((p) => [p.name, p.keysUrl]));
   const existing = new Set(entries.map((e) => e.name));
-  const plan: Planner = (choices) => planMigration(findings, { launcher: launcher(), proxyUrl, existing, keysUrl: (provider) => keysUrls.get(provider), choices });
+  const plan: Planner = (choices) => planMigration(findings, { launcher: launcher(), proxy, existing, keysUrl: (provider) => keysUrls.get(provider), choices });
   return { plan, existing, providers: [...new Set(providers.map((p) => p.name))].sort() };
 }
 

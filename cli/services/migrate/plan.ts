@@ -129,8 +129,8 @@ const PERMANENT_SOURCES = new Set(['history', 'image', 'archive', 'staged']);
 export interface PlanOptions {
   /** How rewritten configs start keyward: [node, bin/run.js] by default. */
   launcher: string[];
-  /** The daemon's proxy on its fixed port, for HTTP MCP servers (none: those are left alone). */
-  proxyUrl?: string;
+  /** The daemon's proxy on its fixed port and the /_mcp/ routes in use, for HTTP MCP servers. */
+  proxy?: { url?: string; used: Map<string, string> };
   /** Entry names already in the vault (not to be reused). */
   existing: Set<string>;
   /** Provider profiles' key-management pages, for "rotate it" advice. */
@@ -157,6 +157,8 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
     return name;
   };
 
+  // Each plan starts from the routes the vault already serves (the wizard plans many times).
+  const proxyRoutes = { url: options.proxy?.url, used: new Map(options.proxy?.used) };
   const byFile = new Map<string, { kind: FileKind; findings: RawFinding[] }>();
   for (const f of findings) {
     const choice = choiceFor(f);
@@ -203,7 +205,7 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
     }
     let result: Rewrite;
     try {
-      result = rewrite(group.kind, before, refs, options.launcher, options.proxyUrl);
+      result = rewrite(group.kind, before, refs, options.launcher, proxyRoutes);
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;
       for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });

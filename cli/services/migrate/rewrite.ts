@@ -138,6 +138,27 @@ interface ServerPlan {
   argFixes: { index: number; value: string }[];
   /** Secrets in the headers of an HTTP server. */
   headers: { name: string; entry: string; value: string }[];
+  /** The server's name on the proxy's /_mcp/ route (HTTP servers). */
+  route?: string;
+}
+
+/** Where HTTP MCP servers are pointed: the daemon's proxy, and the route names in use. */
+export interface ProxyRoutes {
+  /** `http://127.0.0.1:<port>` on the configured port; undefined when the port is not fixed. */
+  url?: string;
+  /** Route name → the vault entry serving it (existing entries, and this migration's so far). */
+  used: Map<string, string>;
+}
+
+const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
+
+/** A route name for a server: its own name where the proxy accepts it, unique per entry. */
+function routeName(name: string, entry: string, used: Map<string, string>): string {
+  const base = ROUTE_NAME.test(name) ? name : name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 52) || 'mcp';
+  let candidate = base;
+  for (let n = 2; used.has(candidate) && used.get(candidate) !== entry; n++) candidate = `${base}-${n}`;
+  used.set(candidate, entry);
+  return candidate;
 }
 
 function planServers(secrets: SecretRef[]): Map<string, ServerPlan> {
@@ -183,7 +204,7 @@ function consumersFor(plans: Map<string, ServerPlan>): Rewrite['consumers'] {
   return [...plans.values()].flatMap((p) => [
     ...p.envRefs.map((r) => ({ entry: r.entry, agent: `mcp:${p.name}`, mode: 'release' as const, permission: 'release' })),
     // Through the proxy an MCP server's calls are POST, GET and DELETE: the `write` permission.
-    ...p.headers.map((h) => ({ entry: h.entry, agent: `mcp:${p.name}`, mode: 'proxy' as const, permission: 'write' })),
+    ...p.headers.map((h) => ({ entry: h.entry, agent: `mcp:${p.route ?? p.name}`, mode: 'proxy' as const, permission: 'write' })),
   ]);
 }
 
@@ -194,12 +215,13 @@ const URL_FIELDS = ['url', 'serverUrl', 'httpUrl'];
  * An HTTP MCP server with a key in a header is pointed at keyward's proxy: the client sends no
  * key, and the daemon puts it back in on the way to the server (docs/proxy.md, HTTP MCP servers).
  */
-function proxiedServer(plan: ServerPlan, server: Record<string, unknown>, proxyUrl: string | undefined): { field: string; url: string; header: string; value: { value: string; provider: string; attributes: Record<string, string> } } {
+function proxiedServer(plan: ServerPlan, server: Record<string, unknown>, proxy: ProxyRoutes | undefined): { field: string; url: string; header: string; value: { value: string; provider: string; attributes: Record<string, string> } } {
   if (plan.envRefs.length) throw new RewriteError(`MCP server ${plan.name} has no command but keys in env or args: move them by hand`);
   if (plan.headers.length !== 1) throw new RewriteError(`MCP server ${plan.name} sends ${plan.headers.length} secret headers; keyward's proxy injects one: move them by hand`);
   const field = URL_FIELDS.find((f) => typeof server[f] === 'string');
   if (!field) throw new RewriteError(`MCP server ${plan.name} has neither a command nor a url`);
-  if (!proxyUrl) throw new RewriteError(`the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`);
+  const proxyUrl = proxy?.url;
+  if (!proxy || !proxyUrl) throw new RewriteError(`the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`);
   const h = plan.headers[0];
   const headers = (server.headers ?? server.http_headers) as Record<string, unknown> | undefined;
   const sent = h.name && headers ? headers[h.name] : undefined;
@@ -214,16 +236,19 @@ function proxiedServer(plan: ServerPlan, server: Record<string, unknown>, proxyU
   }
   if (upstream.protocol !== 'https:' && upstream.protocol !== 'http:') throw new RewriteError(`MCP server ${plan.name}: ${field} is not an http(s) URL`);
   if (upstream.username || upstream.password) throw new RewriteError(`MCP server ${plan.name}: ${field} carries credentials: move them by hand`);
+  const prefix = sent.slice(0, at);
+  if (!/^[\x20-\x7e]{0,100}$/.test(prefix)) throw new RewriteError(`MCP server ${plan.name}: header ${h.name} has unusual text before the secret: move it by hand`);
+  plan.route = routeName(plan.name, h.entry, proxy.used);
   return {
     field,
-    url: `${proxyUrl.replace(/\/+$/, '')}/_mcp/${encodeURIComponent(plan.name)}${upstream.pathname}${upstream.search}`,
+    url: `${proxyUrl.replace(/\/+$/, '')}/_mcp/${plan.route}${upstream.pathname}${upstream.search}`,
     header: h.name,
-    value: { value: h.value, provider: 'generic', attributes: { helper: 'mcp-http', server: plan.name, upstream: upstream.origin, header: h.name.toLowerCase(), prefix: sent.slice(0, at) } },
+    value: { value: h.value, provider: 'generic', attributes: { helper: 'mcp-http', server: plan.route, upstream: upstream.origin, header: h.name.toLowerCase(), prefix } },
   };
 }
 
 /** JSON and JSON-with-comments MCP configs: minimal edits through jsonc-parser. */
-export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
+export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: string[], proxy?: ProxyRoutes): Rewrite {
   const plans = planServers(secrets);
   const options = { formattingOptions: detectFormatting(text) };
   const proxied: Rewrite['values'] = {};
@@ -237,7 +262,7 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
     const command = zedCommand ? zedCommand.path : (server.command as string | undefined);
     if (!command || plan.headers.length) {
       if (command) throw new RewriteError(`MCP server ${plan.name} has a command and secret headers: move them by hand`);
-      const p = proxiedServer(plan, server, proxyUrl);
+      const p = proxiedServer(plan, server, proxy);
       const headersKey = server.headers !== undefined ? 'headers' : 'http_headers';
       out = applyEdits(out, modify(out, [...plan.serverPath, headersKey, p.header], undefined, options));
       out = applyEdits(out, modify(out, [...plan.serverPath, p.field], p.url, options));
@@ -269,7 +294,7 @@ function detectFormatting(text: string): { tabSize: number; insertSpaces: boolea
 }
 
 /** YAML MCP configs (Continue): the yaml Document API keeps comments and layout. */
-export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
+export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: string[], proxy?: ProxyRoutes): Rewrite {
   const plans = planServers(secrets);
   const doc = parseDocument(text);
   const proxied: Rewrite['values'] = {};
@@ -288,7 +313,7 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
         const hs = nested.headers as Record<string, unknown>;
         plan.headers[0].name = Object.keys(hs).find((k) => typeof hs[k] === 'string' && (hs[k] as string).includes(plan.headers[0].value)) ?? '';
       }
-      const p = proxiedServer(plan, nested?.headers ? { ...plain, headers: nested.headers } : plain, proxyUrl);
+      const p = proxiedServer(plan, nested?.headers ? { ...plain, headers: nested.headers } : plain, proxy);
       const headersPath = nested?.headers ? ['requestOptions', 'headers'] : [plain.headers !== undefined ? 'headers' : 'http_headers'];
       server.deleteIn([...headersPath, p.header]);
       const left = server.getIn(headersPath, true);
@@ -528,14 +553,14 @@ export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
   };
 }
 
-export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], launcher: string[], proxyUrl?: string): Rewrite {
+export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], launcher: string[], proxy?: ProxyRoutes): Rewrite {
   switch (kind) {
     case 'env':
       return rewriteEnv(text, secrets);
     case 'mcp-json':
-      return rewriteMcpJson(text, secrets, launcher, proxyUrl);
+      return rewriteMcpJson(text, secrets, launcher, proxy);
     case 'mcp-yaml':
-      return rewriteMcpYaml(text, secrets, launcher, proxyUrl);
+      return rewriteMcpYaml(text, secrets, launcher, proxy);
     case 'mcp-toml':
       return rewriteMcpToml(text, secrets, launcher);
     case 'aws':

@@ -128,7 +128,8 @@ describe('rewriters keep everything but the secret', () => {
 });
 
 describe('HTTP MCP servers with a key in a header', () => {
-  const PROXY = 'http://127.0.0.1:7419';
+  const URL = 'http://127.0.0.1:7419';
+  const routes = () => ({ url: URL, used: new Map<string, string>() });
 
   it('JSON (Claude Code, Cursor, VS Code): the url points at the proxy, the header leaves, the rest stays', () => {
     const text = `{
@@ -141,9 +142,9 @@ describe('HTTP MCP servers with a key in a header', () => {
   }
 }
 `;
-    const r = rewrite('mcp-json', text, [{ value: GH, line: 6, column: 40, keyPath: 'mcpServers.github.headers.Authorization', entry: 'github-mcp' }], K, PROXY);
+    const r = rewrite('mcp-json', text, [{ value: GH, line: 6, column: 40, keyPath: 'mcpServers.github.headers.Authorization', entry: 'github-mcp' }], K, routes());
     const after = JSON.parse(r.text);
-    expect(after.mcpServers.github).toEqual({ type: 'http', url: `${PROXY}/_mcp/github/mcp/?toolsets=repos`, headers: { 'X-Client': 'cli' } });
+    expect(after.mcpServers.github).toEqual({ type: 'http', url: `${URL}/_mcp/github/mcp/?toolsets=repos`, headers: { 'X-Client': 'cli' } });
     expect(r.text).not.toContain(GH);
     expect(r.values['github-mcp']).toEqual({ value: GH, provider: 'generic', attributes: { helper: 'mcp-http', server: 'github', upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' } });
     expect(r.consumers).toEqual([{ entry: 'github-mcp', agent: 'mcp:github', mode: 'proxy', permission: 'write' }]);
@@ -151,8 +152,8 @@ describe('HTTP MCP servers with a key in a header', () => {
 
   it('Windsurf serverUrl with a bare key header; an emptied headers object goes', () => {
     const text = '{"mcpServers":{"linear":{"serverUrl":"https://mcp.linear.app/sse","headers":{"x-api-key":"lin_api_abc123def456"}}}}';
-    const r = rewrite('mcp-json', text, [{ value: 'lin_api_abc123def456', line: 1, column: 80, keyPath: 'mcpServers.linear.headers["x-api-key"]', entry: 'linear' }], K, PROXY);
-    expect(JSON.parse(r.text).mcpServers.linear).toEqual({ serverUrl: `${PROXY}/_mcp/linear/sse` });
+    const r = rewrite('mcp-json', text, [{ value: 'lin_api_abc123def456', line: 1, column: 80, keyPath: 'mcpServers.linear.headers["x-api-key"]', entry: 'linear' }], K, routes());
+    expect(JSON.parse(r.text).mcpServers.linear).toEqual({ serverUrl: `${URL}/_mcp/linear/sse` });
     expect(r.values.linear.attributes).toMatchObject({ header: 'x-api-key', prefix: '', upstream: 'https://mcp.linear.app' });
   });
 
@@ -166,16 +167,29 @@ mcpServers:
       headers:
         Authorization: Bearer ${GH}
 `;
-    const r = rewrite('mcp-yaml', text, [{ value: GH, line: 8, column: 31, keyPath: 'mcpServers[0].requestOptions.headers.Authorization', entry: 'gh' }], K, PROXY);
-    expect(parseYaml(r.text).mcpServers[0]).toEqual({ name: 'github', type: 'streamable-http', url: `${PROXY}/_mcp/github/mcp/` });
+    const r = rewrite('mcp-yaml', text, [{ value: GH, line: 8, column: 31, keyPath: 'mcpServers[0].requestOptions.headers.Authorization', entry: 'gh' }], K, routes());
+    expect(parseYaml(r.text).mcpServers[0]).toEqual({ name: 'github', type: 'streamable-http', url: `${URL}/_mcp/github/mcp/` });
     expect(r.values.gh.attributes).toMatchObject({ server: 'github', prefix: 'Bearer ' });
   });
 
   it('refuses what it cannot do safely, with the reason', () => {
     const text = '{"mcpServers":{"x":{"url":"https://x.example/mcp","headers":{"Authorization":"Bearer abc123secret456 extra"}}}}';
     const ref = [{ value: 'abc123secret456', line: 1, column: 60, keyPath: 'mcpServers.x.headers.Authorization', entry: 'x' }];
-    expect(() => rewrite('mcp-json', text, ref, K, PROXY)).toThrow(/text after the secret/);
+    expect(() => rewrite('mcp-json', text, ref, K, routes())).toThrow(/text after the secret/);
     const ok = text.replace(' extra', '');
-    expect(() => rewrite('mcp-json', ok, ref, K, undefined)).toThrow(/no fixed port/);
+    expect(() => rewrite('mcp-json', ok, ref, K, { used: new Map() })).toThrow(/no fixed port/);
+  });
+
+  it('route names: a name the proxy accepts, unique per entry, shared by the same entry', () => {
+    const text = (name: string) => `{"mcpServers":{${JSON.stringify(name)}:{"url":"https://x.example/mcp","headers":{"Authorization":"Bearer abc123secret456"}}}}`;
+    const ref = (name: string, entry: string) => [{ value: 'abc123secret456', line: 1, column: 60, keyPath: `mcpServers[${JSON.stringify(name)}].headers.Authorization`, entry }];
+    const used = new Map([['github', 'old-entry']]);
+    const r1 = rewrite('mcp-json', text('github'), ref('github', 'gh'), K, { url: URL, used });
+    expect(JSON.parse(r1.text).mcpServers.github.url).toBe(`${URL}/_mcp/github-2/mcp`);
+    expect(r1.consumers).toEqual([{ entry: 'gh', agent: 'mcp:github-2', mode: 'proxy', permission: 'write' }]);
+    // The same entry in another client's config: the same route.
+    expect(JSON.parse(rewrite('mcp-json', text('github'), ref('github', 'gh'), K, { url: URL, used }).text).mcpServers.github.url).toBe(`${URL}/_mcp/github-2/mcp`);
+    const spaced = rewrite('mcp-json', text('GitHub Copilot'), ref('GitHub Copilot', 'copilot'), K, { url: URL, used });
+    expect(spaced.values.copilot.attributes!.server).toBe('GitHub-Copilot');
   });
 });
