@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, relative, sep } from 'node:path';
 import { KeywardError } from '../cli/errors.js';
 import { writeFileAtomic } from '../daemon/atomic-file.js';
 import type { Finding } from './types.js';
@@ -59,8 +61,19 @@ export function writeBaseline(file: string, findings: Finding[], now: Date = new
   writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
 }
 
-/** Adds findings to a baseline, keeping what it holds (creating it when there is none). */
-export function addToBaseline(file: string, findings: Finding[], now: Date = new Date()): number {
+/**
+ * Adds findings to a baseline, keeping what it holds (creating it when there is none). With
+ * `where`, paths are written relative to the project or as `~/…`: a baseline may be committed,
+ * and absolute paths name the user's home.
+ */
+export function addToBaseline(file: string, findings: Finding[], now: Date = new Date(), where?: { cwd: string; home?: string }): number {
+  const show = (path: string) => {
+    if (!where || !isAbsolute(path)) return path;
+    const home = where.home ?? homedir();
+    if (path.startsWith(where.cwd + sep)) return relative(where.cwd, path).split(sep).join('/');
+    if (path.startsWith(home + sep)) return `~/${relative(home, path).split(sep).join('/')}`;
+    return path;
+  };
   let existing: BaselineFile['findings'] = [];
   try {
     readFileSync(file);
@@ -74,7 +87,7 @@ export function addToBaseline(file: string, findings: Finding[], now: Date = new
   const body: BaselineFile = {
     version: 1,
     created: now.toISOString(),
-    findings: [...existing, ...added.map((f) => ({ fingerprint: f.fingerprint, ruleId: f.ruleId, file: f.file, line: f.line, ...(f.commit ? { commit: f.commit } : {}) }))],
+    findings: [...existing, ...added.map((f) => ({ fingerprint: f.fingerprint, ruleId: f.ruleId, file: show(f.file), line: f.line, ...(f.commit ? { commit: f.commit } : {}) }))],
   };
   writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
   return added.length;

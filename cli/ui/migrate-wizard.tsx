@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useInput } from 'ink';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useReducer } from 'react';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
 
 /**
@@ -25,9 +25,15 @@ export interface WizardItem {
   /** Every place the secret was found; the first is where it is shown from. */
   locations: WizardLocation[];
   suggestedName: string;
-  /** The entry's name is how a tool finds it (AWS profile, git or Docker host): name and profile are not editable. */
+  /** The entry's name is how a tool finds it (AWS profile, git or Docker host): not editable. */
   nameFixed: boolean;
+  /** The entry is read by a credential helper or the proxy's MCP route: no provider profile to choose. */
+  profileFixed: boolean;
   suggestedProfile: string;
+  /** False when keyward cannot rewrite where the key is: only skip or accept. */
+  movable: boolean;
+  /** Why it cannot be moved. */
+  reason?: string;
 }
 
 export type WizardChoice = { action: 'move'; name: string; provider: string } | { action: 'skip' } | { action: 'accept' };
@@ -46,6 +52,8 @@ export interface Review {
   notes: string[];
   skipped: string[];
   accepted: number;
+  /** Keys in history or images: cannot be rewritten; rotate them. */
+  exposed: string[];
 }
 
 export interface WizardProps {
@@ -64,77 +72,106 @@ export interface WizardProps {
 
 type Mode = { screen: 'item'; index: number; editing?: string; error?: string } | { screen: 'review' };
 
+export interface WizardState {
+  choices: WizardChoice[];
+  mode: Mode;
+  /** Set once the user is done: the choices to apply, or undefined to change nothing. */
+  result?: { choices: WizardChoice[] | undefined };
+}
+
+interface KeyPress {
+  input: string;
+  key: { return?: boolean; escape?: boolean; backspace?: boolean; delete?: boolean; leftArrow?: boolean; rightArrow?: boolean; ctrl?: boolean; meta?: boolean };
+}
+
+type Context = Pick<WizardProps, 'items' | 'providers' | 'existing'>;
+
+export function initialState(items: WizardItem[]): WizardState {
+  return {
+    choices: items.map((i) => (i.movable ? { action: 'move', name: i.suggestedName, provider: i.suggestedProfile } : { action: 'skip' })),
+    mode: items.length ? { screen: 'item', index: 0 } : { screen: 'review' },
+  };
+}
+
+function nameProblem(ctx: Context, choices: WizardChoice[], name: string, index: number): string | undefined {
+  if (!ENTRY_NAME.test(name)) return 'a name is letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit';
+  if (ctx.items[index].nameFixed) return undefined;
+  if (ctx.existing.has(name)) return `the vault already has an entry named ${name}`;
+  if (choices.some((c, i) => i !== index && c.action === 'move' && c.name === name)) return `${name} is already the name of another key here`;
+  return undefined;
+}
+
+/**
+ * One key press: a pure step from state to state, so that keys typed faster than the screen
+ * redraws (or pasted) each act on the state the previous one left.
+ */
+export function step(state: WizardState, { input, key }: KeyPress, ctx: Context): WizardState {
+  if (state.result) return state;
+  const { items, providers } = ctx;
+  const { mode, choices } = state;
+  const setChoice = (index: number, choice: WizardChoice) => choices.map((c, i) => (i === index ? choice : c));
+  const after = (index: number): Mode => (index + 1 < items.length ? { screen: 'item', index: index + 1 } : { screen: 'review' });
+  if (mode.screen === 'review') {
+    if (input === 'y') return { ...state, result: { choices } };
+    if (input === 'q' || key.escape) return { ...state, result: { choices: undefined } };
+    if ((key.leftArrow || input === 'b') && items.length) return { ...state, mode: { screen: 'item', index: items.length - 1 } };
+    return state;
+  }
+  const { index } = mode;
+  const item = items[index];
+  const current = choices[index];
+  const moving = current.action === 'move' ? current : { action: 'move' as const, name: item.suggestedName, provider: item.suggestedProfile };
+  if (mode.editing !== undefined) {
+    if (key.escape) return { ...state, mode: { screen: 'item', index } };
+    if (key.backspace || key.delete) return { ...state, mode: { ...mode, editing: mode.editing.slice(0, -1), error: undefined } };
+    if (key.ctrl || key.meta) return state;
+    // Typed or pasted text, perhaps ending with enter.
+    const enter = key.return || /[\r\n]/.test(input);
+    const typed = input.replace(/[^\x20-\x7e]/g, '');
+    const editing = (mode.editing + typed).slice(0, 64);
+    if (!enter) return { ...state, mode: { ...mode, editing, error: undefined } };
+    const problem = nameProblem(ctx, choices, editing, index);
+    if (problem) return { ...state, mode: { ...mode, editing, error: problem } };
+    return { ...state, choices: setChoice(index, { ...moving, name: editing }), mode: { screen: 'item', index } };
+  }
+  if (input === 'm' || key.return) {
+    if (!item.movable) return { ...state, mode: { screen: 'item', index, error: `keyward cannot move this one: ${item.reason ?? 'no rewrite for this file'}` } };
+    // The name may have been given to another key since: ask for another.
+    const problem = nameProblem(ctx, choices, moving.name, index);
+    if (problem) return { ...state, mode: { screen: 'item', index, editing: moving.name, error: problem } };
+    return { ...state, choices: setChoice(index, moving), mode: after(index) };
+  }
+  if (input === 's') return { ...state, choices: setChoice(index, { action: 'skip' }), mode: after(index) };
+  if (input === 'a') return { ...state, choices: setChoice(index, { action: 'accept' }), mode: after(index) };
+  if (input === 'e') {
+    if (!item.movable) return { ...state, mode: { screen: 'item', index, error: `keyward cannot move this one: ${item.reason ?? 'no rewrite for this file'}` } };
+    if (item.nameFixed) return { ...state, mode: { screen: 'item', index, error: 'this entry is named for how the tool finds it (profile or host); the name cannot change' } };
+    return { ...state, mode: { screen: 'item', index, editing: moving.name } };
+  }
+  if (input === 'p' || input === 'P') {
+    if (!item.movable || item.profileFixed) return { ...state, mode: { screen: 'item', index, error: item.movable ? 'this entry is read by a credential helper or the proxy\'s MCP route, not through a provider profile' : `keyward cannot move this one: ${item.reason ?? 'no rewrite for this file'}` } };
+    const at = providers.indexOf(moving.provider);
+    const delta = input === 'p' ? 1 : providers.length - 1;
+    return { ...state, choices: setChoice(index, { ...moving, provider: providers[((at < 0 ? 0 : at) + delta) % providers.length] }), mode: { screen: 'item', index } };
+  }
+  if (key.leftArrow || input === 'b') return index > 0 ? { ...state, mode: { screen: 'item', index: index - 1 } } : state;
+  if (key.rightArrow) return { ...state, mode: after(index) };
+  if (input === 'q' || key.escape) return { ...state, result: { choices: undefined } };
+  return state;
+}
+
 export function MigrateWizard(props: WizardProps) {
-  const { items, providers } = props;
+  const { items } = props;
   const { exit } = useApp();
-  const [choices, setChoices] = useState<WizardChoice[]>(() => items.map((i) => ({ action: 'move', name: i.suggestedName, provider: i.suggestedProfile })));
-  const [mode, setMode] = useState<Mode>(items.length ? { screen: 'item', index: 0 } : { screen: 'review' });
-  const [done, setDone] = useState(false);
+  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress) => step(s, press, props), items, initialState);
+  const { mode, choices } = state;
   const review = useMemo(() => (mode.screen === 'review' ? props.review(choices) : undefined), [mode.screen, choices]);
-
-  const finish = (result: WizardChoice[] | undefined) => {
-    if (done) return;
-    setDone(true);
-    props.onDone(result);
+  useEffect(() => {
+    if (!state.result) return;
+    props.onDone(state.result.choices);
     exit();
-  };
-  const setChoice = (index: number, choice: WizardChoice) => setChoices((all) => all.map((c, i) => (i === index ? choice : c)));
-  const nameProblem = (name: string, index: number): string | undefined => {
-    if (!ENTRY_NAME.test(name)) return 'a name is letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit';
-    if (props.existing.has(name)) return `the vault already has an entry named ${name}`;
-    if (choices.some((c, i) => i !== index && c.action === 'move' && c.name === name)) return `${name} is already the name of another key here`;
-    return undefined;
-  };
-  const next = (index: number) => setMode(index + 1 < items.length ? { screen: 'item', index: index + 1 } : { screen: 'review' });
-
-  useInput((input, key) => {
-    if (done) return;
-    if (mode.screen === 'review') {
-      if (input === 'y') finish(choices);
-      else if (input === 'q' || key.escape) finish(undefined);
-      else if ((key.leftArrow || input === 'b') && items.length) setMode({ screen: 'item', index: items.length - 1 });
-      return;
-    }
-    const { index } = mode;
-    const current = choices[index];
-    const moving = current.action === 'move' ? current : { action: 'move' as const, name: items[index].suggestedName, provider: items[index].suggestedProfile };
-    if (mode.editing !== undefined) {
-      if (key.return) {
-        const problem = nameProblem(mode.editing, index);
-        if (problem) setMode({ ...mode, error: problem });
-        else {
-          setChoice(index, { ...moving, name: mode.editing });
-          setMode({ screen: 'item', index });
-        }
-      } else if (key.escape) setMode({ screen: 'item', index });
-      // Functional updates: keys typed faster than the screen redraws all count.
-      else if (key.backspace || key.delete) setMode((m) => (m.screen === 'item' && m.editing !== undefined ? { ...m, editing: m.editing.slice(0, -1), error: undefined } : m));
-      else if (input && !key.ctrl && !key.meta && /^[\x20-\x7e]+$/.test(input)) setMode((m) => (m.screen === 'item' && m.editing !== undefined ? { ...m, editing: (m.editing + input).slice(0, 64), error: undefined } : m));
-      return;
-    }
-    if (input === 'm' || key.return) {
-      setChoice(index, moving);
-      next(index);
-    } else if (input === 's') {
-      setChoice(index, { action: 'skip' });
-      next(index);
-    } else if (input === 'a') {
-      setChoice(index, { action: 'accept' });
-      next(index);
-    } else if (input === 'e') {
-      if (items[index].nameFixed) setMode({ screen: 'item', index, error: 'this entry is named for how the tool finds it (profile or host); the name cannot change' });
-      else setMode({ screen: 'item', index, editing: moving.name });
-    }
-    else if ((input === 'p' || input === 'P') && items[index].nameFixed) setMode({ screen: 'item', index, error: "this entry is read by the tool's credential helper, not through a provider profile" });
-    else if (input === 'p' || input === 'P') {
-      const at = providers.indexOf(moving.provider);
-      const step = input === 'p' ? 1 : providers.length - 1;
-      setChoice(index, { ...moving, provider: providers[((at < 0 ? 0 : at) + step) % providers.length] });
-    } else if (key.leftArrow || input === 'b') {
-      if (index > 0) setMode({ screen: 'item', index: index - 1 });
-    } else if (key.rightArrow) next(index);
-    else if (input === 'q' || key.escape) finish(undefined);
-  });
+  }, [state.result]);
+  useInput((input, key) => dispatch({ input, key }));
 
   if (mode.screen === 'review' && review) return <ReviewScreen review={review} baselineFile={props.baselineFile} hasItems={items.length > 0} />;
   if (mode.screen !== 'item') return null;
@@ -169,6 +206,11 @@ export function MigrateWizard(props: WizardProps) {
           <Text dimColor>Also in   nowhere else that was scanned</Text>
         )}
       </Box>
+      {!item.movable ? (
+        <Box marginTop={1} marginLeft={2}>
+          <Text color="yellow">keyward cannot move this one: {item.reason ?? 'no rewrite for this file'}. Skip it or accept it.</Text>
+        </Box>
+      ) : null}
       <Box flexDirection="column" marginTop={1} marginLeft={2}>
         {choice.action === 'move' || mode.editing !== undefined ? (
           <>
@@ -178,6 +220,7 @@ export function MigrateWizard(props: WizardProps) {
             </Text>
             <Text>
               Provider profile  <Text bold>{moving?.provider ?? item.suggestedProfile}</Text>
+              {item.profileFixed ? <Text dimColor> (read by a credential helper or the proxy)</Text> : null}
             </Text>
           </>
         ) : (
@@ -249,6 +292,14 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
             <Text key={`s${i}`} dimColor>
               skipped: {s}
             </Text>
+          ))}
+        </Box>
+      ) : null}
+      {review.exposed.length ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text color="yellow">Exposed where keyward cannot rewrite (rotate these at the provider):</Text>
+          {review.exposed.map((e, i) => (
+            <Text key={i}>  {e}</Text>
           ))}
         </Box>
       ) : null}

@@ -57,7 +57,8 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     expect(started.status, started.stderr).toBe(0);
 
     // The .netrc password: named for git's lookup. Skip it.
-    let screen = await waitFor('key 1 of 3');
+    // The first screen comes after a home scan and the daemon's answer: slow on a loaded machine.
+    let screen = await waitFor('key 1 of 3', 90_000);
     expect(screen).toContain(`File      ${join(home, '.netrc')}:3`);
     expect(screen).toContain('Vault entry       git-git.example.test');
     expect(screen).not.toContain(netrc);
@@ -99,5 +100,5 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     const again = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--dry-run', '--json'], { cwd: project, env: { ...d.env, HOME: home }, encoding: 'utf8', timeout: 60_000 });
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).files.map((f: { path: string }) => f.path)).toEqual([join(home, '.netrc')]);
-  }, 120_000);
+  }, 180_000);
 });

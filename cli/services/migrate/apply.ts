@@ -62,7 +62,8 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }),
     entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider, state: 'planned' })),
     policyRules: plan.rules.map(ruleText),
-    gitHelpers: plan.files.flatMap((f) => f.rewrite.actions.map((a) => ({ url: a.url, value: gitHelperValue(launcher, a.entry), state: 'planned' as const }))),
+    // Two files may hand git the same host (.netrc and .git-credentials): one helper each.
+    gitHelpers: [...new Map(plan.files.flatMap((f) => f.rewrite.actions).map((a) => [`${a.url} ${a.entry}`, a])).values()].map((a) => ({ url: a.url, value: gitHelperValue(launcher, a.entry), state: 'planned' as const })),
   };
   const store = JournalStore.create(journal);
   try {

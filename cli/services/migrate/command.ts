@@ -51,21 +51,26 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
       for (const line of describe(plan)) say(line);
       say(plan.files.length ? `Dry run: ${plan.files.length} file(s) would change; nothing was changed.` : 'Dry run: nothing keyward can migrate.');
     }
-    return 0;
+    return plan.exposed.length ? 1 : 0;
   }
   await recordExposed(plan);
-  if (!options.yes && !options.json && process.stdin.isTTY && plan.files.length) {
+  const exposedLines = () => {
+    for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: cannot be rewritten; rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
+    return plan.exposed.length ? 1 : 0;
+  };
+  const interactive = !options.yes && !options.json && process.stdin.isTTY;
+  if (interactive && (plan.files.length || plan.skipped.length)) {
     const { runWizard } = await import('./wizard.js');
     const chosen = await runWizard(findings, planning, baselineFile);
     if (!chosen || (chosen.files.length === 0 && chosen.accepted.length === 0)) {
       say('Nothing was changed.');
-      return 0;
+      return exposedLines();
     }
     if (chosen.accepted.length) {
-      const added = addToBaseline(resolve(baselineFile), chosen.accepted);
+      const added = addToBaseline(resolve(baselineFile), chosen.accepted, undefined, { cwd: process.cwd(), home: options.home ? resolve(options.home) : undefined });
       say(`${added} accepted finding(s) added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
     }
-    if (chosen.files.length === 0) return 0;
+    if (chosen.files.length === 0) return exposedLines();
     return finish(chosen, options, say);
   }
   if (plan.files.length === 0) {
@@ -76,7 +81,10 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
     }
     return plan.exposed.length ? 1 : 0;
   }
-  if (!options.yes) throw new KeywardError('keyward migrate asks before changing files, and there is no terminal to ask on', { hint: 'Look first with --dry-run, then apply with --yes.' });
+  if (!options.yes) {
+    if (options.json) throw new KeywardError('keyward migrate --json changes files only with --yes', { hint: 'Look first with --dry-run --json, then apply with --yes --json.' });
+    throw new KeywardError('keyward migrate asks before changing files, and there is no terminal to ask on', { hint: 'Look first with --dry-run, then apply with --yes.' });
+  }
   return finish(plan, options, say);
 }
 

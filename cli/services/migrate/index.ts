@@ -43,6 +43,8 @@ function absolutePath(file: string, home: string, cwd: string): string {
 async function scanHome(options: CollectOptions): Promise<RawFinding[]> {
   const home = resolve(options.home ?? homedir());
   const r = await runHomeScan({ cwd: options.cwd, home, projects: ['.'], showSecrets: true, baselineFile: options.baselineFile });
+  // A file that could not be read or parsed is not migrated: say so rather than skip it quietly.
+  for (const issue of r.issues) process.stderr.write(`warning: ${issue.path ? `${issue.path}: ` : ''}${issue.message}\n`);
   return r.findings.map((f) => withProfile({ ...f, file: absolutePath(f.file, home, options.cwd) }));
 }
 

@@ -124,6 +124,8 @@ function suggestName(f: RawFinding, kind: FileKind): string {
 /** Formats whose vault entries are named for how the tool looks them up (AWS profile, git or Docker host). */
 const NAMED_BY_TOOL = new Set<FileKind>(['aws', 'netrc', 'git-credentials', 'docker']);
 
+const HEADER_FIELDS = new Set(['headers', 'http_headers', 'requestOptions']);
+
 const PERMANENT_SOURCES = new Set(['history', 'image', 'archive', 'staged']);
 
 export interface PlanOptions {
@@ -148,12 +150,16 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
   const nameFor = (f: RawFinding, kind: FileKind) => {
     const chosen = choiceFor(f);
     if (chosen?.action === 'move' && chosen.name) return chosen.name;
-    const known = byFingerprint.get(f.fingerprint);
+    // A key an HTTP MCP server sends in a header gets an entry of its own per server: the
+    // entry carries that server's route (upstream, header), which no other use may share.
+    const loc = kind.startsWith('mcp-') && f.keyPath ? locateMcp(f.keyPath) : undefined;
+    const sharing = loc && HEADER_FIELDS.has(loc.field) ? `${f.fingerprint}|mcp-http|${String(loc.name)}` : f.fingerprint;
+    const known = byFingerprint.get(sharing);
     if (known) return known;
     let name = suggestName(f, kind);
     for (let n = 2; taken.has(name); n++) name = `${suggestName(f, kind)}-${n}`;
     taken.add(name);
-    byFingerprint.set(f.fingerprint, name);
+    byFingerprint.set(sharing, name);
     return name;
   };
 
@@ -203,17 +209,39 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       seen.add(key);
       refs.push({ value: f.secret, line: f.line, column: f.column, keyPath: f.keyPath, entry: NAMED_BY_TOOL.has(group.kind) ? '' : nameFor(f, group.kind) });
     }
-    let result: Rewrite;
-    try {
-      result = rewrite(group.kind, before, refs, options.launcher, proxyRoutes);
-    } catch (error) {
-      if (!(error instanceof RewriteError)) throw error;
-      for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
-      continue;
+    // An entry holds one value: a secret that would go into an entry another file fills with a
+    // different value (or route) stays where it is, and the rest of the file is rewritten without it.
+    let result: Rewrite | undefined;
+    let active = refs;
+    while (active.length) {
+      try {
+        result = rewrite(group.kind, before, active, options.launcher, proxyRoutes);
+      } catch (error) {
+        if (!(error instanceof RewriteError)) throw error;
+        for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
+        result = undefined;
+        break;
+      }
+      const clashes = Object.entries(result.values).filter(([entry, v]) => {
+        const have = plan.entries.get(entry);
+        return have && (have.value !== v.value || JSON.stringify(have.attributes ?? {}) !== JSON.stringify(v.attributes ?? {}));
+      });
+      if (!clashes.length) break;
+      const dropped = active.filter((r) => clashes.some(([entry, v]) => r.entry === entry || v.value === r.value || v.value.includes(JSON.stringify(r.value).slice(1, -1))));
+      for (const r of dropped) {
+        const [entry] = clashes.find(([e, v]) => r.entry === e || v.value.includes(JSON.stringify(r.value).slice(1, -1)))!;
+        for (const f of group.findings.filter((x) => x.secret === r.value)) {
+          plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: `vault entry ${entry} already takes a different secret from ${plan.entries.get(entry)!.source.replace(/^migrate:/, '')}; migrate this one on its own afterwards` });
+        }
+      }
+      active = active.filter((r) => !dropped.includes(r));
+      result = undefined;
     }
-    for (const ref of refs) if (result.text.includes(ref.value)) throw new KeywardError(`bug: the rewrite of ${path} still holds a secret`, { code: 'bug' });
+    if (!result) continue;
+    group.findings = group.findings.filter((f) => active.some((r) => r.value === f.secret));
+    for (const ref of active) if (result.text.includes(ref.value)) throw new KeywardError(`bug: the rewrite of ${path} still holds a secret`, { code: 'bug' });
     const provider = (entry: string) => {
-      const f = group.findings.find((x) => refs.find((r) => r.entry === entry)?.value === x.secret);
+      const f = group.findings.find((x) => active.find((r) => r.entry === entry)?.value === x.secret);
       const chosen = f && choiceFor(f);
       return (chosen?.action === 'move' ? chosen.provider : undefined) ?? f?.profile ?? 'generic';
     };
@@ -227,7 +255,7 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
     // Where each finding went: usually the entry it was given; helper formats name their own
     // (aws-<profile>, git-<host>, docker-<registry>), and may hold several secrets in one entry.
     for (const f of group.findings) {
-      const given = refs.find((r) => r.value === f.secret)?.entry;
+      const given = active.find((r) => r.value === f.secret)?.entry;
       const inside = JSON.stringify(f.secret).slice(1, -1);
       const actual = given && result.values[given] ? given : Object.entries(result.values).find(([, v]) => v.value === f.secret || v.value.includes(inside))?.[0];
       if (!actual) continue;

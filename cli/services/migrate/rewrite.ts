@@ -334,7 +334,9 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
     server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
   }
   const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
-  return { text: doc.toString(), notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
+  // The YAML printer writes \n: a file written with \r\n keeps them.
+  const printed = doc.toString();
+  return { text: text.includes('\r\n') ? printed.replace(/\r?\n/g, '\r\n') : printed, notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
 }
 
 /** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */

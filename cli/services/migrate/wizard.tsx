@@ -4,23 +4,33 @@ import { MigrateWizard, type Review, type WizardChoice, type WizardItem } from '
 import type { Planner } from './index.js';
 import { occurrence, redactedDiff, ruleText, type Choice, type MigrationPlan, type RawFinding } from './plan.js';
 
-/** One wizard screen per vault entry the default plan would create: one key, wherever it was found. */
+/**
+ * One wizard screen per vault entry the default plan would create: one key, wherever it was
+ * found. Keys keyward cannot move (a file it cannot rewrite, a server it must leave alone) get a
+ * screen too, with the reason, so they can be skipped or accepted into the baseline.
+ */
 export function wizardItems(findings: RawFinding[], plan: MigrationPlan, providers: string[]): WizardItem[] {
-  const byEntry = new Map<string, RawFinding[]>();
+  const groups = new Map<string, RawFinding[]>();
   for (const f of findings) {
+    if (!f.secret || f.commit || f.image) continue;
     const entry = plan.names.get(occurrence(f));
-    if (entry) byEntry.set(entry, [...(byEntry.get(entry) ?? []), f]);
+    // Unmovable findings: one screen per secret.
+    const key = entry ? `entry:${entry}` : `secret:${f.secret}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
   }
   const items: WizardItem[] = [];
-  for (const [name, group] of byEntry) {
+  for (const [key, group] of groups) {
     const first = group[0];
+    const name = key.startsWith('entry:') ? key.slice(6) : undefined;
     const mine = new Set(group.map(occurrence));
     const secrets = new Set(group.map((f) => f.secret));
     const seen = new Set<string>();
     const place = (f: RawFinding) => !seen.has(`${f.file}:${f.line}`) && seen.add(`${f.file}:${f.line}`);
     const own = group.filter(place);
-    const elsewhere = findings.filter((f) => secrets.has(f.secret) && !mine.has(occurrence(f))).filter(place);
-    const profile = plan.entries.get(name)?.provider ?? first.profile ?? 'generic';
+    const elsewhere = findings.filter((f) => secrets.has(f.secret) && !mine.has(occurrence(f)) && !f.commit && !f.image).filter(place);
+    const entry = name ? plan.entries.get(name) : undefined;
+    const profile = entry?.provider ?? first.profile ?? 'generic';
+    const skipped = plan.skipped.find((s) => s.file === first.file && s.line === first.line);
     items.push({
       occurrences: [...mine],
       description: first.description,
@@ -29,9 +39,12 @@ export function wizardItems(findings: RawFinding[], plan: MigrationPlan, provide
       confidence: first.confidence,
       masked: [...secrets].map(redact).join(', '),
       locations: [...own, ...elsewhere].map((f) => ({ file: f.file, line: f.line, keyPath: f.keyPath })),
-      suggestedName: name,
+      suggestedName: name ?? '',
       nameFixed: group.some((f) => plan.fixedNames.has(occurrence(f))),
+      profileFixed: Boolean(entry?.attributes?.helper),
       suggestedProfile: providers.includes(profile) ? profile : 'generic',
+      movable: Boolean(name),
+      ...(name ? {} : { reason: skipped?.reason ?? 'keyward cannot rewrite this file' }),
     });
   }
   return items;
@@ -53,6 +66,7 @@ export function summarise(plan: MigrationPlan, secrets: string[]): Review {
     notes: plan.notes,
     skipped: plan.skipped.filter((s) => s.reason !== 'skipped').map((s) => `${s.file}:${s.line} (${s.ruleId}): ${s.reason}`),
     accepted: new Set(plan.accepted.map((f) => f.fingerprint)).size,
+    exposed: plan.exposed.map((e) => `${e.file} (${e.ruleId}) in ${e.where}${e.rotate ? `: ${e.rotate}` : ''}`),
   };
 }
 

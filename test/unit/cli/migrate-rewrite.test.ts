@@ -193,3 +193,14 @@ mcpServers:
     expect(spaced.values.copilot.attributes!.server).toBe('GitHub-Copilot');
   });
 });
+
+describe('line endings', () => {
+  it('a YAML file written with CRLF keeps CRLF', () => {
+    const text = 'name: mine\r\nmcpServers:\r\n  - name: gh\r\n    command: npx\r\n    env:\r\n      GITHUB_TOKEN: ghp_abc123secret # personal\r\n';
+    const r = rewrite('mcp-yaml', text, [{ value: 'ghp_abc123secret', line: 6, column: 21, keyPath: 'mcpServers[0].env.GITHUB_TOKEN', entry: 'gh' }], K);
+    expect(r.text).not.toContain('ghp_abc123secret');
+    expect(r.text.split('\r\n').length).toBeGreaterThan(3);
+    expect(r.text.replace(/\r\n/g, '')).not.toContain('\n');
+  });
+});
+

@@ -5,7 +5,7 @@ import { render } from 'ink-testing-library';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planMigration, type RawFinding } from '../../../cli/services/migrate/plan.js';
 import { summarise, toChoices, wizardItems } from '../../../cli/services/migrate/wizard.js';
-import { MigrateWizard, type WizardChoice } from '../../../cli/ui/migrate-wizard.js';
+import { MigrateWizard, initialState, step, type WizardChoice } from '../../../cli/ui/migrate-wizard.js';
 
 const OPENAI = 'sk-proj-Qw3rTy7uIo9pAs2dFg4hJk6lZx8cVb1nM5qW7eR9tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM2qW4eR6tY8uI0oP';
 const NETRC = 'Zq8wXe4rCt6vBy2nUm9iKo1lPa3sDf5g';
@@ -128,3 +128,99 @@ describe('keyward migrate wizard', () => {
     expect(second.result()).toBeUndefined();
   });
 });
+
+describe('keys typed faster than the screen redraws', () => {
+  it('each press acts on the state the previous one left (written in one go, no waiting)', async () => {
+    const { app, items, result } = setup();
+    await tick();
+    // Rename, then skip the next key, then apply: all in one burst.
+    app.stdin.write('e');
+    for (let i = 0; i < 6; i++) app.stdin.write('\x7f');
+    app.stdin.write('x');
+    app.stdin.write('y');
+    app.stdin.write('z');
+    app.stdin.write('\r');
+    app.stdin.write('m');
+    app.stdin.write('s');
+    app.stdin.write('y');
+    await tick();
+    expect(result()).toEqual([{ action: 'move', name: 'xyz', provider: 'openai' }, { action: 'skip' }]);
+    expect(items).toHaveLength(2);
+  });
+
+  it('a pasted name ending in a newline is taken whole', () => {
+    const items = wizardItems(findings, plan(), providers);
+    const ctx = { items, providers, existing: new Set<string>() };
+    let state = step(initialState(items), { input: 'e', key: {} }, ctx);
+    for (let i = 0; i < 6; i++) state = step(state, { input: '', key: { backspace: true } }, ctx);
+    state = step(state, { input: 'team-openai\r', key: {} }, ctx);
+    expect(state.choices[0]).toEqual({ action: 'move', name: 'team-openai', provider: 'openai' });
+  });
+
+  it('moving a key whose name another key took meanwhile asks for another name', () => {
+    const items = wizardItems(findings, plan(), providers);
+    const ctx = { items, providers, existing: new Set<string>() };
+    let state = initialState(items);
+    state = { ...state, choices: [state.choices[0], { action: 'move', name: 'openai', provider: 'generic' }] };
+    state = step(state, { input: 'm', key: {} }, ctx);
+    expect(state.mode).toMatchObject({ screen: 'item', index: 0, editing: 'openai', error: 'openai is already the name of another key here' });
+  });
+});
+
+describe('the plan never puts two secrets in one entry', () => {
+  it('a .netrc password and a .git-credentials token for the same host: the second stays, said why', () => {
+    const other = 'Pq7wXe4rCt6vBy2nUm9iKo1lPa3sDf5h';
+    writeFileSync(join(dir, '.git-credentials'), `https://ada:${other}@git.example.com\n`);
+    const both = [
+      findings[2],
+      finding({ ruleId: 'generic-secret-assignment', provider: 'generic', file: join(dir, '.git-credentials'), line: 1, column: 13, secret: other, fingerprint: 'c'.repeat(64), format: 'git-credentials', profile: undefined }),
+    ];
+    const p = planMigration(both, { launcher: ['keyward'], existing: new Set(), keysUrl: () => undefined });
+    expect([...p.entries.keys()]).toEqual(['git-git.example.com']);
+    expect(JSON.parse(p.entries.get('git-git.example.com')!.value).password).toBe(NETRC);
+    expect(p.files.map((f) => f.kind)).toEqual(['netrc']);
+    expect(p.skipped).toEqual([{ file: join(dir, '.git-credentials'), line: 1, ruleId: 'generic-secret-assignment', reason: expect.stringContaining('vault entry git-git.example.com already takes a different secret') }]);
+  });
+
+  it('the same key in .env and in an HTTP MCP server header: two entries, the route keeps its own', () => {
+    const token = 'ghp_Rt5yUi8oPa2sDf4gHj6kLz8xCv0bNm1qWe3r';
+    writeFileSync(join(dir, 'gh.env'), `GITHUB_TOKEN=${token}\n`);
+    writeFileSync(join(dir, 'mcp.json'), `{"mcpServers":{"github":{"url":"https://api.example.com/mcp","headers":{"Authorization":"Bearer ${token}"}}}}\n`);
+    const f = (file: string, keyPath: string, format: string) => finding({ ruleId: 'github-classic-pat', provider: 'github', file: join(dir, file), secret: token, fingerprint: 'd'.repeat(64), keyPath, format, profile: 'github' });
+    const p = planMigration([f('gh.env', 'GITHUB_TOKEN', 'env'), f('mcp.json', 'mcpServers.github.headers.Authorization', 'json')], { launcher: ['keyward'], existing: new Set(), keysUrl: () => undefined, proxy: { url: 'http://127.0.0.1:7419', used: new Map() } });
+    expect([...p.entries.keys()]).toEqual(['github', 'github-2']);
+    expect(p.entries.get('github')!.attributes).toBeUndefined();
+    expect(p.entries.get('github-2')!.attributes).toMatchObject({ helper: 'mcp-http', server: 'github' });
+    expect(p.files).toHaveLength(2);
+  });
+});
+
+describe('what the wizard cannot move, and what stays exposed', () => {
+  it('a key in a file keyward cannot rewrite gets a screen to skip or accept it; exposed keys are in the review', async () => {
+    writeFileSync(join(dir, 'notes.txt'), `key: ${OPENAI}\n`);
+    const some = [
+      finding({ file: join(dir, 'notes.txt'), column: 6, fingerprint: 'e'.repeat(64), keyPath: undefined, format: undefined }),
+      finding({ file: 'old.env', source: 'history', commit: 'abc123def4567890', secret: '', fingerprint: 'f'.repeat(64) }),
+    ];
+    const p = planMigration(some, { launcher: ['keyward'], existing: new Set(), keysUrl: () => 'https://platform.openai.com/api-keys' });
+    const items = wizardItems(some, p, providers);
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ movable: false, reason: expect.stringContaining('cannot rewrite this kind of file') });
+    let result: WizardChoice[] | undefined | null = null;
+    const app = render(<MigrateWizard items={items} providers={providers} existing={new Set()} baselineFile="b.json" review={(c) => summarise(planMigration(some, { launcher: ['keyward'], existing: new Set(), keysUrl: () => 'https://platform.openai.com/api-keys', choices: toChoices(items, c) }), [OPENAI])} onDone={(c) => (result = c)} />);
+    await tick();
+    expect(app.lastFrame()).toContain('keyward cannot move this one');
+    app.stdin.write('m');
+    await tick();
+    expect(app.lastFrame()).toContain('Chosen: skip');
+    app.stdin.write('a');
+    await tick();
+    const review = app.lastFrame()!;
+    expect(review).toContain('1 finding(s) accepted');
+    expect(review).toContain('old.env (openai-api-key) in commit abc123def456: https://platform.openai.com/api-keys');
+    app.stdin.write('y');
+    await tick();
+    expect(result).toEqual([{ action: 'accept' }]);
+  });
+});
+
