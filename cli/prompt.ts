@@ -38,3 +38,23 @@ export async function readStdin(input: NodeJS.ReadableStream = process.stdin): P
   for await (const part of input) parts.push(typeof part === 'string' ? Buffer.from(part) : (part as Buffer));
   return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
 }
+
+/**
+ * Asks a question on the terminal and returns the answer line (echoed, for choices, never for
+ * secrets). Needs a TTY on stdin; Ctrl-C or end of input cancels.
+ */
+export async function promptLine(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+  if (!input.isTTY) throw new KeywardError('cannot ask: standard input is not a terminal');
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input, output, terminal: true });
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      rl.once('SIGINT', () => reject(new KeywardError('cancelled', { exitCode: 130 })));
+      rl.once('close', () => reject(new KeywardError('cancelled: no answer', { exitCode: 130 })));
+      rl.question(question, (answer) => resolve(answer.trim()));
+    });
+  } finally {
+    rl.removeAllListeners('close');
+    rl.close();
+  }
+}
