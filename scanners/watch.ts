@@ -1,0 +1,152 @@
+import { lstatSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { CONFIG_FILE, requireValidConfig } from './config.js';
+import { scanFile } from './detect/scan-bytes.js';
+import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
+import { DEFAULT_MAX_FILE_SIZE } from './scan.js';
+import { gitToplevel } from './sources/git.js';
+import { TreeWatcher } from './sources/watcher.js';
+import type { Finding } from './types.js';
+
+/**
+ * The watch service shared by `keyward watch` and the daemon: scans the watched paths once,
+ * then rescans files as they are written and reports each finding once. A finding is new when
+ * its secret (fingerprint) was not seen in that file before: rewriting a file with the same key
+ * reports nothing, the same key written into another file is reported there.
+ */
+export interface WatchedFinding {
+  /** `present`: found by the first scan of the paths given at start; `new`: written since. */
+  status: 'present' | 'new';
+  /** As reporters see it: the secret redacted, a fingerprint, the path relative to `cwd` when under it. */
+  finding: Finding;
+  /** The file's absolute path. */
+  absolute: string;
+}
+
+export interface SecretWatchOptions {
+  /** Directories and files to watch, absolute. Missing ones are waited for. */
+  paths: string[];
+  /** Paths under this directory are shown relative to it. */
+  cwd: string;
+  /** Bytes; larger files are not scanned (default: the scanner's 64 MiB). */
+  maxFileSize?: number;
+  /** Quiet time before a changed file is scanned, in ms (default 200). */
+  debounceMs?: number;
+  persistent?: boolean;
+  onFinding(found: WatchedFinding): void;
+  onProblem?(message: string): void;
+}
+
+interface Root {
+  /** Directory the allowlists' paths are relative to (the repository, else the directory itself). */
+  base: string;
+  /** The watched path (a directory or a file). */
+  path: string;
+  configFile: string;
+  ruleset: RuleSet;
+}
+
+const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
+
+export class SecretWatch {
+  private readonly watcher: TreeWatcher;
+  private roots: Root[] = [];
+  /** `absolute path \0 fingerprint` of everything reported: only files with findings cost memory. */
+  private readonly seen = new Set<string>();
+  private readonly maxSize: number;
+  /** Files scanned at start, files scanned again after a write, findings of each kind. */
+  readonly counts = { files: 0, rescanned: 0, present: 0, new: 0 };
+
+  constructor(private readonly options: SecretWatchOptions) {
+    this.maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+    this.watcher = new TreeWatcher(
+      { files: (paths, initial) => this.scan(paths, initial), problem: (m) => options.onProblem?.(m) },
+      { debounceMs: options.debounceMs, maxFileSize: this.maxSize, persistent: options.persistent },
+    );
+  }
+
+  get directories(): number {
+    return this.watcher.directories;
+  }
+
+  /**
+   * Loads each path's `.keyward.yaml` (its repository's, else its own directory's: allowlists
+   * and custom rules apply as in `keyward scan`), then watches and scans everything once.
+   * Resolves when that first scan is done; changes are reported from the start.
+   */
+  async start(): Promise<void> {
+    const rulesets = new Map<string, RuleSet>();
+    for (const path of this.options.paths) {
+      if (!isAbsolute(path)) throw new Error(`watch paths must be absolute: ${path}`);
+      let isDir = false;
+      try {
+        isDir = lstatSync(path).isDirectory();
+      } catch {
+        /* waited for */
+      }
+      const dir = isDir ? path : dirname(path);
+      const base = (existsDir(dir) && gitToplevel(dir)) || dir;
+      const configFile = join(base, CONFIG_FILE);
+      let ruleset = rulesets.get(configFile);
+      if (!ruleset) {
+        ruleset = buildRuleSet((await requireValidConfig(configFile, false)).config);
+        rulesets.set(configFile, ruleset);
+      }
+      this.roots.push({ base, path, configFile, ruleset });
+    }
+    // Longest path first: a file belongs to the most specific root that holds it.
+    this.roots.sort((a, b) => b.path.length - a.path.length);
+    for (const path of this.options.paths) await this.watcher.add(path);
+  }
+
+  close(): void {
+    this.watcher.close();
+  }
+
+  /** Resolves once the batch being scanned, if any, is done. */
+  idle(): Promise<void> {
+    return this.watcher.idle();
+  }
+
+  private rootFor(file: string): Root | undefined {
+    return this.roots.find((r) => file === r.path || file.startsWith(r.path.endsWith(sep) ? r.path : r.path + sep));
+  }
+
+  private display(file: string): string {
+    const rel = relative(this.options.cwd, file);
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? toPosix(rel) : file;
+  }
+
+  private scan(files: string[], initial: boolean): void {
+    for (const file of files) {
+      const root = this.rootFor(file);
+      if (!root || file === root.configFile) continue;
+      const rel = toPosix(relative(root.base, file));
+      if (root.ruleset.pathAllowed(rel)) continue;
+      const shown = this.display(file);
+      const outcome = scanFile(root.ruleset.detector, file, shown, this.maxSize);
+      if (initial) this.counts.files++;
+      else this.counts.rescanned++;
+      for (const match of outcome.matches) {
+        const rule = root.ruleset.byId.get(match.ruleId);
+        if (!rule || match.inlineAllowed || root.ruleset.matchAllowed(rule.id, rel, match.secret)) continue;
+        // Redacted here: from this point on only the fingerprint stands for the secret.
+        const finding = toFinding(rule, match, shown, { source: 'file' }, { showSecrets: false, migratable: true });
+        const key = `${file}\0${finding.fingerprint}`;
+        if (this.seen.has(key)) continue;
+        this.seen.add(key);
+        const status = initial ? 'present' : 'new';
+        this.counts[status]++;
+        this.options.onFinding({ status, finding, absolute: file });
+      }
+    }
+  }
+}
+
+function existsDir(dir: string): boolean {
+  try {
+    return lstatSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
