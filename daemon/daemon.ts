@@ -22,6 +22,7 @@ import { KeychainStore } from './vault/keychain.js';
 import type { SecretStore } from './vault/store.js';
 import { Sealer } from './vault/sealer.js';
 import { Vault } from './vault/vault.js';
+import { FindingRecorder, startDaemonWatch, type DaemonWatch } from './watch.js';
 
 export function secretStoreFor(config: DaemonConfig, files: DaemonFiles, env: NodeJS.ProcessEnv): SecretStore {
   if (config.vaultBackend === 'file') return new FileStore(files.fileVault, () => env.KEYWARD_VAULT_PASSPHRASE);
@@ -149,6 +150,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   });
   await proxy.listen();
 
+  const findings = new FindingRecorder(audit);
+  let daemonWatch: DaemonWatch | undefined;
+
   const started = new Date();
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
@@ -166,6 +170,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     proxy: () => (proxy?.url ? { url: proxy.url, ...(ca ? { caCert: ca.files.cert, bundle: ca.files.bundle } : {}) } : undefined),
     forgetSecret: (credential: string) => proxy?.forget(credential),
     sealer: new Sealer(vault.store),
+    findings,
     status: () => ({
       pid: process.pid,
       proxy: proxy?.url ?? null,
@@ -178,6 +183,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       vault: vault.store.kind,
       policy: { file: files.policy, rules: policy.rules.length, defaults: policy.defaults.decision },
       approvers: approvers.size,
+      ...(daemonWatch ? { watch: daemonWatch.status() } : {}),
       ...broker.counts(),
     }),
   };
@@ -211,6 +217,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     log({ level: 'warn', msg: 'cannot watch the config directory; reload policy with keyward policy check --reload', error: String(error) });
   }
 
+  // Secrets written to the paths listed under `watch:` in config.yaml become audit records.
+  if (config.watch.length > 0) daemonWatch = await startDaemonWatch({ paths: config.watch, recorder: findings, log });
+
   const reaper = setInterval(() => void broker.reapSessions(isAlive).catch((e) => log({ level: 'error', msg: 'session reaper failed', error: String(e) })), 2000);
   reaper.unref();
 
@@ -219,6 +228,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       log({ msg: 'stopping', reason });
       clearInterval(reaper);
       watcher?.close();
+      daemonWatch?.close();
       for (const res of approvers) res.end();
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await proxy?.close();

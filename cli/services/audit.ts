@@ -21,7 +21,8 @@ function matches(r: AuditRecord, q: AuditQuery): boolean {
 /** One line for people: time, event, who (delegation chain), what, outcome. */
 export function formatRecord(r: AuditRecord): string {
   const who = r.chain?.length ? r.chain.join(' → ') : (r.agent ?? '');
-  const what = [r.credential, r.permission, r.resource].filter(Boolean).join(':');
+  const finding = r.event === 'finding' && r.detail ? `${String(r.detail.rule)} in ${String(r.detail.file)}:${String(r.detail.line)}` : '';
+  const what = [r.credential, r.permission, r.resource].filter(Boolean).join(':') || finding;
   const downstream = r.downstream ? `${r.downstream.method} ${r.downstream.host}${r.downstream.path}${r.downstream.status ? ` → ${r.downstream.status}` : ''}` : '';
   const outcome = [r.decision, r.reason].filter(Boolean).join(': ');
   return [r.time.replace('T', ' ').slice(0, 19), r.event.padEnd(16), who, what, downstream, r.grant ? `[${r.grant}]` : '', outcome ? `— ${outcome}` : ''].filter(Boolean).join('  ');

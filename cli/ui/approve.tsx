@@ -48,6 +48,13 @@ export interface AuditEntry {
   decision?: string;
   reason?: string;
   downstream?: { method: string; host: string; path: string; status?: number };
+  /** For `finding` records: the rule, file and line (never the secret). */
+  detail?: { rule?: string; file?: string; line?: number };
+}
+
+/** What a `finding` record says: which rule matched where. */
+export function findingSummary(r: AuditEntry): string {
+  return `${r.detail?.rule ?? '?'} in ${r.detail?.file ?? '?'}:${r.detail?.line ?? '?'}`;
 }
 
 export interface Feed {
@@ -203,13 +210,19 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
       <Text bold underline>
         Recent events
       </Text>
-      {audit.map((r) => (
-        <Text key={r.seq} dimColor={r.decision !== 'deny'} color={r.decision === 'deny' || r.event === 'admin.refused' ? 'red' : undefined}>
-          {r.time.slice(11, 19)} {r.event.padEnd(16)} {(r.chain ?? [r.agent ?? '']).slice(1).join(' → ')} {r.credential ? what({ credential: r.credential, permission: r.permission ?? '', resource: r.resource }) : ''}
-          {r.downstream ? ` ${r.downstream.method} ${r.downstream.host}${r.downstream.path} ${r.downstream.status ?? ''}` : ''}
-          {r.decision ? ` ${r.decision}` : ''}
-        </Text>
-      ))}
+      {audit.map((r) =>
+        r.event === 'finding' ? (
+          <Text key={r.seq} color="yellow">
+            {r.time.slice(11, 19)} {r.event.padEnd(16)} new secret: {findingSummary(r)}
+          </Text>
+        ) : (
+          <Text key={r.seq} dimColor={r.decision !== 'deny'} color={r.decision === 'deny' || r.event === 'admin.refused' ? 'red' : undefined}>
+            {r.time.slice(11, 19)} {r.event.padEnd(16)} {(r.chain ?? [r.agent ?? '']).slice(1).join(' → ')} {r.credential ? what({ credential: r.credential, permission: r.permission ?? '', resource: r.resource }) : ''}
+            {r.downstream ? ` ${r.downstream.method} ${r.downstream.host}${r.downstream.path} ${r.downstream.status ?? ''}` : ''}
+            {r.decision ? ` ${r.decision}` : ''}
+          </Text>
+        ),
+      )}
       <Text> </Text>
       {message && <Text color="cyan">{message}</Text>}
       <Text dimColor>a allow once · s allow for session · A always · d deny · enter details · tab switch list · r revoke grant · q quit</Text>

@@ -64,12 +64,23 @@ export const migrationEventBody = z.strictObject({
   detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean(), z.array(z.string().max(500)).max(100)])).optional(),
 });
 
+/** A new finding seen by `keyward watch`, for the audit log: never the secret. */
+export const findingBody = z.strictObject({
+  rule: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'is not a rule id'),
+  provider: z.string().min(1).max(64).optional(),
+  file: z.string().min(1).max(4096).refine((f) => f.startsWith('/') || /^[A-Za-z]:[\\/]/.test(f), { message: 'must be an absolute path' }),
+  line: z.number().int().positive(),
+  column: z.number().int().positive().optional(),
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'is not a sha256 fingerprint'),
+});
+
 export const consentAnswerBody = z.strictObject({ answer: z.enum(['allow-once', 'allow-session', 'always', 'deny']) });
 
 export type OpenSessionBody = z.infer<typeof openSessionBody>;
 export type GrantBody = z.infer<typeof grantBody>;
 export type VaultAddBody = z.infer<typeof vaultAddBody>;
 export type RevokeBody = z.infer<typeof revokeBody>;
+export type FindingBody = z.infer<typeof findingBody>;
 
 /** Every error the API returns has this shape. */
 export interface ApiError {

@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import { consentAnswerBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
+import { consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { BrokerError, type Broker, type GrantOutcome, type Session } from '../broker/broker.js';
 import { parseDuration } from '../duration.js';
 import { globMatch } from '../policy/policy.js';
 import type { Vault } from '../vault/vault.js';
+import type { FindingRecorder } from '../watch.js';
 import { errorBody, Router, type Context, type Reply } from './http.js';
 import { PEER_LOOKUP_SUPPORTED, ancestry, hasSessionEnvironment } from './identity.js';
 
@@ -24,6 +25,8 @@ export interface RouteDeps {
   forgetSecret: (credential: string) => void;
   /** Encrypts migration backups with a key kept in the vault. */
   sealer: { seal(data: Buffer): Promise<Buffer>; unseal(data: Buffer): Promise<Buffer> };
+  /** Writes new findings (from `keyward watch`) to the audit log, once each. */
+  findings: FindingRecorder;
 }
 
 const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, body: { ok: true, version: deps.version, pid: process.pid } });
@@ -161,6 +164,15 @@ export function adminRoutes(deps: RouteDeps): Router {
         const agent = body.agent;
         const revoked = await broker.revoke({ grant: body.grant, session: body.session, all: body.all, agent: agent ? (a) => globMatch(agent, a) : undefined });
         return { status: 200, body: { revoked } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/findings',
+      guarded(async (ctx) => {
+        const body = await ctx.body(findingBody);
+        const record = await deps.findings.record({ ...body, by: 'keyward watch', pid: await ctx.peer() });
+        return record ? { status: 201, body: { recorded: true, seq: record.seq } } : { status: 200, body: { recorded: false, reason: 'this secret in this file is in the audit log already' } };
       }),
     )
     .add('GET', '/v1/consent', guarded(async () => ({ status: 200, body: { pending: broker.pendingConsents() } })))

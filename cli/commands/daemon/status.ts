@@ -11,7 +11,13 @@ export default class DaemonStatus extends BaseCommand {
     if (!this.jsonEnabled()) {
       if (!status.running) this.log('keyward daemon: not running (start it with `keyward daemon start`)');
       else {
-        const s = status.detail as Record<string, unknown> & { sockets: { agent: string; admin: string }; policy: { rules: number; defaults: string }; proxy: string | null; proxyPort?: { configured: number; fallback: boolean } };
+        const s = status.detail as Record<string, unknown> & {
+          sockets: { agent: string; admin: string };
+          policy: { rules: number; defaults: string };
+          proxy: string | null;
+          proxyPort?: { configured: number; fallback: boolean };
+          watch?: { paths: string[]; files: number; directories: number; new: number; scanning: boolean };
+        };
         this.log(`keyward daemon: running (pid ${s.pid}, version ${s.version}, since ${s.started})`);
         this.log(`  sockets   ${s.sockets.agent}, ${s.sockets.admin}`);
         this.log(`  proxy     ${s.proxy ?? 'not running'}`);
@@ -21,6 +27,9 @@ export default class DaemonStatus extends BaseCommand {
         this.log(`  vault     ${s.vault}`);
         this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
         this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
+        if (s.watch) {
+          this.log(`  watch     ${s.watch.paths.join(', ')}: ${s.watch.scanning ? 'first scan running' : `${s.watch.files} files in ${s.watch.directories} directories`}, ${s.watch.new} new finding(s) since start`);
+        }
       }
     }
     if (!status.running) process.exitCode = 1;

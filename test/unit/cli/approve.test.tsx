@@ -118,4 +118,13 @@ describe('keyward approve', () => {
     expect(app.lastFrame()).toContain('Nothing is waiting');
     app.unmount();
   });
+
+  it('lists a secret that keyward watch or the daemon saw written, by rule, file and line', async () => {
+    const { app, f } = setup({ pending: [], grants: [] });
+    await tick();
+    f.audit({ seq: 12, time: '2026-01-01T12:00:05Z', event: 'finding', reason: 'keyward watch saw a new secret written to a file', detail: { rule: 'github-classic-pat', file: '/home/ada/app/.env', line: 3 } } as AuditEntry);
+    await tick();
+    expect(app.lastFrame()).toContain('12:00:05 finding          new secret: github-classic-pat in /home/ada/app/.env:3');
+    app.unmount();
+  });
 });

@@ -1,0 +1,159 @@
+import { resolve } from 'node:path';
+import { loadDaemonConfig } from '../../daemon/config.js';
+import { daemonFiles, ping } from '../../daemon/files.js';
+import { keywardPaths } from '../../daemon/paths.js';
+import { expandWatchPath } from '../../daemon/watch.js';
+import type { WatchedFinding } from '../../scanners/watch.js';
+import { call } from '../daemon-client.js';
+import { isKeywardError } from '../errors.js';
+import type { KeySource } from '../ui/keys.js';
+
+/**
+ * `keyward watch [paths...]`: scans the paths, then reports each secret written to them as it
+ * is written: on the terminal (redacted, with a one-key offer to migrate it) and, when the
+ * daemon runs, in the audit log as a `finding` record. Runs until q, Ctrl-C or a signal.
+ */
+export interface WatchOptions {
+  /** As typed; none means the defaults (see defaultWatchPaths). */
+  paths: string[];
+  /** One JSON object per finding on stdout instead of text. */
+  json?: boolean;
+  maxFileSize?: number;
+  debounceMs?: number;
+}
+
+export interface WatchIo {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Keys from the terminal; undefined without one (then lines are printed, nothing is offered). */
+  keys?: KeySource;
+  /** Runs `keyward migrate <file>`; undefined when this keyward has no migrate command. */
+  migrate?: (file: string) => Promise<number>;
+  /** Resolves when the process is asked to stop (SIGINT, SIGTERM). */
+  signalled: Promise<string>;
+}
+
+/** How many findings already present at start are listed one by one. */
+const PRESENT_LISTED = 20;
+
+/**
+ * What to watch when no path is given: the current directory and the paths registered under
+ * `watch:` in config.yaml.
+ */
+export function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv): { paths: string[]; registered: number } {
+  const registered = loadDaemonConfig(keywardPaths(env)).config.watch.map((p) => expandWatchPath(p, env.HOME || undefined));
+  return { paths: [...new Set([cwd, ...registered])], registered: registered.length };
+}
+
+/** One line per finding: status, rule, place, redacted secret, what it is. */
+export function formatFinding(found: WatchedFinding): string {
+  const f = found.finding;
+  return [found.status === 'new' ? 'NEW    ' : 'present', f.ruleId, `${f.file}:${f.line}:${f.column}`, f.secret, `(${f.description})`].join('  ');
+}
+
+/** Sends new findings to the daemon's audit log, saying when that starts or stops working. */
+class AuditSink {
+  private state: 'on' | 'off' | undefined;
+  constructor(private readonly say: (line: string) => void) {}
+
+  set(state: 'on' | 'off', why: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.say(state === 'on' ? `Audit: new findings are written to the audit log (${why}).` : `Audit is off: ${why}. Findings are printed here only; start the daemon (keyward daemon start) to record them.`);
+  }
+
+  async report(found: WatchedFinding): Promise<void> {
+    const f = found.finding;
+    try {
+      await call('admin', 'POST', '/v1/findings', { rule: f.ruleId, provider: f.provider, file: found.absolute, line: f.line, column: f.column, fingerprint: f.fingerprint }, { timeout: 5000 });
+      this.set('on', 'the daemon is back');
+    } catch (error) {
+      this.set('off', isKeywardError(error) ? error.message : String(error));
+    }
+  }
+}
+
+export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ files: number; present: number; new: number }> {
+  const say = (line: string) => io.stderr.write(line + '\n');
+  let paths: string[];
+  if (options.paths.length > 0) {
+    paths = [...new Set(options.paths.map((p) => resolve(io.cwd, p)))];
+  } else {
+    const defaults = defaultWatchPaths(io.cwd, io.env);
+    paths = defaults.paths;
+    say(`No paths given: watching the current directory${defaults.registered ? ` and the ${defaults.registered} path(s) under watch: in config.yaml` : ''}.`);
+  }
+
+  const audit = new AuditSink(say);
+  const adminSock = daemonFiles(keywardPaths(io.env)).adminSock;
+  if (await ping(adminSock)) audit.set('on', 'the daemon is running');
+  else audit.set('off', 'the keyward daemon is not running');
+
+  let lastNew: WatchedFinding | undefined;
+  let presentShown = 0;
+  const offer = () => {
+    if (io.keys && lastNew) say(`  m: move it into the vault (keyward migrate ${lastNew.finding.file}) · q: quit`);
+  };
+  const { SecretWatch } = await import('../../scanners/watch.js');
+  const watch = new SecretWatch({
+    paths,
+    cwd: io.cwd,
+    maxFileSize: options.maxFileSize,
+    debounceMs: options.debounceMs,
+    onProblem: (problem) => say(`keyward: ${problem}`),
+    onFinding: (found) => {
+      if (found.status === 'present' && !options.json && ++presentShown > PRESENT_LISTED) return;
+      io.stdout.write((options.json ? JSON.stringify({ time: new Date().toISOString(), status: found.status, ...found.finding }) : formatFinding(found)) + '\n');
+      if (found.status !== 'new') return;
+      lastNew = found;
+      offer();
+      void audit.report(found);
+    },
+  });
+
+  const started = Date.now();
+  try {
+    await watch.start();
+  } catch (error) {
+    watch.close();
+    throw error;
+  }
+  const { files, present } = watch.counts;
+  if (!options.json && present > PRESENT_LISTED) say(`… and ${present - PRESENT_LISTED} more already there (keyward scan lists them all).`);
+  say(
+    `Watching ${files.toLocaleString('en-US')} file(s) in ${watch.directories.toLocaleString('en-US')} director${watch.directories === 1 ? 'y' : 'ies'} (first scan ${((Date.now() - started) / 1000).toFixed(1)} s)` +
+      `${present ? `; ${present} secret(s) were already there` : ''}. New secrets are reported as they are written${io.keys ? '; q quits' : ''}.`,
+  );
+
+  const stopped = new Promise<string>((resolveStop) => {
+    void io.signalled.then(resolveStop);
+    const keys = io.keys;
+    if (!keys) return;
+    const onKey = (key: string): void => {
+      if (key === 'q' || key === '\u0003' || key === '\u0004') return resolveStop('quit');
+      if (key !== 'm' && key !== 'M') return;
+      if (!lastNew) {
+        say('Nothing new to migrate yet.');
+        return;
+      }
+      say(`→ keyward migrate ${lastNew.finding.file}`);
+      if (!io.migrate) {
+        say('  This version of keyward has no migrate command yet: run that command once it has, or move the key by hand (keyward vault add).');
+        return;
+      }
+      // The child gets the terminal; keys come back to us when it exits.
+      keys.suspend();
+      io.migrate(lastNew.absolute).then(
+        (code) => say(code === 0 ? '  keyward migrate finished.' : `  keyward migrate exited with ${code}.`),
+        (error: unknown) => say(`  keyward migrate could not run: ${(error as Error).message}`),
+      ).finally(() => keys.listen(onKey));
+    };
+    keys.listen(onKey);
+  });
+  await stopped;
+  io.keys?.stop();
+  watch.close();
+  return { ...watch.counts };
+}
