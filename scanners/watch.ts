@@ -1,12 +1,14 @@
 import { lstatSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { CONFIG_FILE, requireValidConfig } from './config.js';
+import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
+import { ScanPool } from './detect/pool.js';
 import { scanFile } from './detect/scan-bytes.js';
+import { scanDirectory, type DirectoryOutcome } from './detect/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
 import { DEFAULT_MAX_FILE_SIZE } from './scan.js';
 import { gitToplevel } from './sources/git.js';
 import { TreeWatcher } from './sources/watcher.js';
-import type { Finding } from './types.js';
+import type { Finding, Match } from './types.js';
 
 /**
  * The watch service shared by `keyward watch` and the daemon: scans the watched paths once,
@@ -43,8 +45,19 @@ interface Root {
   /** The watched path (a directory or a file). */
   path: string;
   configFile: string;
+  config: ScanConfig;
   ruleset: RuleSet;
 }
+
+/**
+ * The first walk moves to a worker thread once it has met this many files: the worker lists
+ * each directory and scans its files, so the garbage of listing and scanning lives and dies
+ * with the worker instead of growing the main thread's young generation for good (measured on
+ * 50,000 files: 104 MB RSS with all of it on the main thread), and a daemon's main thread
+ * stays free for requests. The main thread only watches directories. Rescans after writes are
+ * a few files each and stay inline.
+ */
+const POOL_THRESHOLD_FILES = 200;
 
 const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
 
@@ -54,13 +67,16 @@ export class SecretWatch {
   /** `absolute path \0 fingerprint` of everything reported: only files with findings cost memory. */
   private readonly seen = new Set<string>();
   private readonly maxSize: number;
+  /** First-scan workers, one per config; closed when the first scan is done. */
+  private readonly pools = new Map<ScanConfig, ScanPool | undefined>();
+  private firstScanFiles = 0;
   /** Files scanned at start, files scanned again after a write, findings of each kind. */
   readonly counts = { files: 0, rescanned: 0, present: 0, new: 0 };
 
   constructor(private readonly options: SecretWatchOptions) {
     this.maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
     this.watcher = new TreeWatcher(
-      { files: (paths, initial) => this.scan(paths, initial), problem: (m) => options.onProblem?.(m) },
+      { directory: (dir, initial) => this.scanDirectory(dir, initial), files: (paths, initial) => this.scanFiles(paths, initial), problem: (m) => options.onProblem?.(m) },
       { debounceMs: options.debounceMs, maxFileSize: this.maxSize, persistent: options.persistent },
     );
   }
@@ -75,7 +91,7 @@ export class SecretWatch {
    * Resolves when that first scan is done; changes are reported from the start.
    */
   async start(): Promise<void> {
-    const rulesets = new Map<string, RuleSet>();
+    const rulesets = new Map<string, { config: ScanConfig; ruleset: RuleSet }>();
     for (const path of this.options.paths) {
       if (!isAbsolute(path)) throw new Error(`watch paths must be absolute: ${path}`);
       let isDir = false;
@@ -87,20 +103,32 @@ export class SecretWatch {
       const dir = isDir ? path : dirname(path);
       const base = (existsDir(dir) && gitToplevel(dir)) || dir;
       const configFile = join(base, CONFIG_FILE);
-      let ruleset = rulesets.get(configFile);
-      if (!ruleset) {
-        ruleset = buildRuleSet((await requireValidConfig(configFile, false)).config);
-        rulesets.set(configFile, ruleset);
+      let loaded = rulesets.get(configFile);
+      if (!loaded) {
+        const config = (await requireValidConfig(configFile, false)).config;
+        loaded = { config, ruleset: buildRuleSet(config) };
+        rulesets.set(configFile, loaded);
       }
-      this.roots.push({ base, path, configFile, ruleset });
+      this.roots.push({ base, path, configFile, ...loaded });
     }
     // Longest path first: a file belongs to the most specific root that holds it.
     this.roots.sort((a, b) => b.path.length - a.path.length);
-    for (const path of this.options.paths) await this.watcher.add(path);
+    try {
+      for (const path of this.options.paths) await this.watcher.add(path);
+    } finally {
+      await this.closePools();
+    }
   }
 
   close(): void {
     this.watcher.close();
+    void this.closePools();
+  }
+
+  private async closePools(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p?.close()));
   }
 
   /** Resolves once the batch being scanned, if any, is done. */
@@ -117,28 +145,55 @@ export class SecretWatch {
     return rel && !rel.startsWith('..') && !isAbsolute(rel) ? toPosix(rel) : file;
   }
 
-  private scan(files: string[], initial: boolean): void {
+  /** One directory of a walk: on a worker once the first walk is large, else here. */
+  private async scanDirectory(dir: string, initial: boolean): Promise<string[]> {
+    const root = this.rootFor(dir);
+    if (!root) return [];
+    const task = { dir, base: root.base, configFile: root.configFile, maxSize: this.maxSize };
+    const pool = initial && this.firstScanFiles >= POOL_THRESHOLD_FILES ? this.poolFor(root.config) : undefined;
+    const outcome = pool ? await pool.run<DirectoryOutcome>({ type: 'directory', ...task }) : scanDirectory(root.ruleset, task);
+    if (initial) this.firstScanFiles += outcome.files;
+    this.count(initial, outcome.files);
+    for (const { file, matches } of outcome.found) this.record(root, file, matches, initial);
+    return outcome.dirs;
+  }
+
+  /** Single files: written since the last batch, or watched on their own. */
+  private scanFiles(files: string[], initial: boolean): void {
     for (const file of files) {
       const root = this.rootFor(file);
-      if (!root || file === root.configFile) continue;
-      const rel = toPosix(relative(root.base, file));
-      if (root.ruleset.pathAllowed(rel)) continue;
-      const shown = this.display(file);
-      const outcome = scanFile(root.ruleset.detector, file, shown, this.maxSize);
-      if (initial) this.counts.files++;
-      else this.counts.rescanned++;
-      for (const match of outcome.matches) {
-        const rule = root.ruleset.byId.get(match.ruleId);
-        if (!rule || match.inlineAllowed || root.ruleset.matchAllowed(rule.id, rel, match.secret)) continue;
-        // Redacted here: from this point on only the fingerprint stands for the secret.
-        const finding = toFinding(rule, match, shown, { source: 'file' }, { showSecrets: false, migratable: true });
-        const key = `${file}\0${finding.fingerprint}`;
-        if (this.seen.has(key)) continue;
-        this.seen.add(key);
-        const status = initial ? 'present' : 'new';
-        this.counts[status]++;
-        this.options.onFinding({ status, finding, absolute: file });
-      }
+      if (!root || file === root.configFile || root.ruleset.pathAllowed(toPosix(relative(root.base, file)))) continue;
+      this.count(initial, 1);
+      this.record(root, file, scanFile(root.ruleset.detector, file, file, this.maxSize).matches, initial);
+    }
+  }
+
+  private count(initial: boolean, files: number): void {
+    if (initial) this.counts.files += files;
+    else this.counts.rescanned += files;
+  }
+
+  private poolFor(config: ScanConfig): ScanPool | undefined {
+    if (!this.pools.has(config)) this.pools.set(config, ScanPool.create(1, config));
+    return this.pools.get(config);
+  }
+
+  /** Turns one file's matches into findings, each reported the first time it is seen there. */
+  private record(root: Root, file: string, matches: Match[], initial: boolean): void {
+    if (matches.length === 0) return;
+    const rel = toPosix(relative(root.base, file));
+    const shown = this.display(file);
+    for (const match of matches) {
+      const rule = root.ruleset.byId.get(match.ruleId);
+      if (!rule || match.inlineAllowed || root.ruleset.matchAllowed(rule.id, rel, match.secret)) continue;
+      // Redacted here: from this point on only the fingerprint stands for the secret.
+      const finding = toFinding(rule, match, shown, { source: 'file' }, { showSecrets: false, migratable: true });
+      const key = `${file}\0${finding.fingerprint}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      const status = initial ? 'present' : 'new';
+      this.counts[status]++;
+      this.options.onFinding({ status, finding, absolute: file });
     }
   }
 }

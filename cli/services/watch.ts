@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { loadDaemonConfig } from '../../daemon/config.js';
 import { daemonFiles, ping } from '../../daemon/files.js';
 import { keywardPaths } from '../../daemon/paths.js';
 import { expandWatchPath } from '../../daemon/watch.js';
@@ -42,7 +41,9 @@ const PRESENT_LISTED = 20;
  * What to watch when no path is given: the current directory and the paths registered under
  * `watch:` in config.yaml.
  */
-export function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv): { paths: string[]; registered: number } {
+export async function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv): Promise<{ paths: string[]; registered: number }> {
+  // Loaded only here: the YAML and schema libraries cost memory a long-running watch keeps.
+  const { loadDaemonConfig } = await import('../../daemon/config.js');
   const registered = loadDaemonConfig(keywardPaths(env)).config.watch.map((p) => expandWatchPath(p, env.HOME || undefined));
   return { paths: [...new Set([cwd, ...registered])], registered: registered.length };
 }
@@ -81,7 +82,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
   if (options.paths.length > 0) {
     paths = [...new Set(options.paths.map((p) => resolve(io.cwd, p)))];
   } else {
-    const defaults = defaultWatchPaths(io.cwd, io.env);
+    const defaults = await defaultWatchPaths(io.cwd, io.env);
     paths = defaults.paths;
     say(`No paths given: watching the current directory${defaults.registered ? ` and the ${defaults.registered} path(s) under watch: in config.yaml` : ''}.`);
   }

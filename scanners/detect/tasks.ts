@@ -1,5 +1,7 @@
+import { relative, sep } from 'node:path';
 import type { RuleSet } from '../ruleset.js';
 import { commitBoundaries, parseCommitHeader, parseDiff, type CommitMeta } from '../sources/diff.js';
+import { listDirectory } from '../sources/watcher.js';
 import type { Match } from '../types.js';
 import { scanFile, type SkipReason } from './scan-bytes.js';
 
@@ -24,6 +26,39 @@ export interface FileOutcome {
 
 export function scanFiles(ruleset: RuleSet, items: FileItem[], maxSize: number): FileOutcome[] {
   return items.map((item) => ({ path: item.path, ...scanFile(ruleset.detector, item.absolute, item.path, maxSize) }));
+}
+
+export interface DirectoryTask {
+  dir: string;
+  /** Allowlisted paths are relative to this directory (the repository, or the watched directory). */
+  base: string;
+  /** The config file itself holds custom rules' example secrets: not scanned. */
+  configFile: string;
+  maxSize: number;
+}
+
+export interface DirectoryOutcome {
+  /** Subdirectories to walk next (without .git and node_modules). */
+  dirs: string[];
+  /** Files scanned. */
+  files: number;
+  /** Files with matches, by absolute path. */
+  found: { file: string; matches: Match[] }[];
+}
+
+/** Lists one directory of a watched tree and scans its files (`keyward watch`'s walk). */
+export function scanDirectory(ruleset: RuleSet, task: DirectoryTask): DirectoryOutcome {
+  const { dirs, files } = listDirectory(task.dir);
+  const outcome: DirectoryOutcome = { dirs, files: 0, found: [] };
+  for (const file of files) {
+    if (file === task.configFile) continue;
+    const rel = relative(task.base, file);
+    if (ruleset.pathAllowed(sep === '/' ? rel : rel.split(sep).join('/'))) continue;
+    outcome.files++;
+    const { matches } = scanFile(ruleset.detector, file, file, task.maxSize);
+    if (matches.length > 0) outcome.found.push({ file, matches });
+  }
+  return outcome;
 }
 
 export interface DiffOutcome {

@@ -4,13 +4,14 @@ import { buildRuleSet, type RuleSetOptions } from '../ruleset.js';
 import { emptyStats } from '../types.js';
 import type { ArchiveLimits } from '../sources/archive.js';
 import type { LayerJob } from '../sources/image/layers.js';
-import { scanDiff, scanFiles, type FileItem } from './tasks.js';
+import { scanDiff, scanDirectory, scanFiles, type DirectoryTask, type FileItem } from './tasks.js';
 
 /** A scan worker: builds the same rule set as the main thread, then runs tasks until closed. */
 export type WorkerTask =
   | { id: number; type: 'files'; items: FileItem[]; maxSize: number }
   | { id: number; type: 'diff'; data: Uint8Array; commits: boolean }
-  | { id: number; type: 'layer'; layer: LayerJob; limits: ArchiveLimits; maxFileSize: number };
+  | { id: number; type: 'layer'; layer: LayerJob; limits: ArchiveLimits; maxFileSize: number }
+  | ({ id: number; type: 'directory' } & DirectoryTask);
 
 /** Bytes of layer data between two progress messages. */
 const PROGRESS_EVERY = 4 * 1024 * 1024;
@@ -44,7 +45,9 @@ parentPort!.on('message', async (task: WorkerTask) => {
     const result =
       task.type === 'files'
         ? scanFiles(ruleset, task.items, task.maxSize)
-        : scanDiff(ruleset, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength), task.commits);
+        : task.type === 'directory'
+          ? scanDirectory(ruleset, task)
+          : scanDiff(ruleset, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength), task.commits);
     parentPort!.postMessage({ id: task.id, result });
   } catch (error) {
     parentPort!.postMessage({ id: task.id, error: error instanceof Error ? error.message : String(error) });

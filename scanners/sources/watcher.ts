@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 
 /**
@@ -24,14 +24,31 @@ export function isTransientFile(name: string): boolean {
 
 export interface WatcherHandlers {
   /**
-   * Files to scan. `initial` is true for files found by the first walk of a path given at
-   * start, false for files created or changed since (including files of directories that
-   * appeared later).
+   * One directory of a tree being walked: scan its files (see listDirectory for what to skip)
+   * and return its subdirectories to walk next. `initial` is true during the first walk of a
+   * path given at start, false for directories that appeared later.
    */
-  files(paths: string[], initial: boolean): void;
+  directory(dir: string, initial: boolean): string[] | Promise<string[]>;
+  /** Single files to scan: written since the last batch, or watched on their own. */
+  files(paths: string[], initial: boolean): void | Promise<void>;
   /** Something that could not be watched, for the user. */
   problem(message: string): void;
 }
+
+/** A directory's entries as the walk sees them: what to descend into and what to scan. */
+export function listDirectory(dir: string): { dirs: string[]; files: string[] } {
+  const dirs: string[] = [];
+  const files: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (SKIP_DIRS.has(e.name)) continue;
+    if (e.isDirectory()) dirs.push(join(dir, e.name));
+    else if (e.isFile() && !isTransientFile(e.name)) files.push(join(dir, e.name));
+  }
+  return { dirs, files };
+}
+
+/** Directories listed (and scanned) at once during a walk: enough to keep a worker busy. */
+const WALK_PARALLEL = 4;
 
 export interface WatcherOptions {
   /** Quiet time after the last event before a batch is scanned, in ms (default 200). */
@@ -126,7 +143,7 @@ export class TreeWatcher {
     if (st?.isFile()) {
       const dir = dirname(target.path);
       if (this.watchDir(dir, { name: basename(target.path) })) target.at = dir;
-      this.handlers.files([target.path], initial);
+      await this.handlers.files([target.path], initial);
       return;
     }
     if (st) {
@@ -149,32 +166,35 @@ export class TreeWatcher {
   }
 
   /**
-   * Watches every directory of a tree and hands its files over, one directory at a time,
-   * yielding to the event loop about every 10 ms so that a daemon keeps answering.
+   * Watches every directory of a tree and has each one listed and scanned by the handler, a
+   * few at a time, yielding to the event loop about every 10 ms so that a daemon keeps
+   * answering.
    */
   private async walk(root: string, initial: boolean): Promise<void> {
-    const stack = [root];
+    const queue = [root];
+    const inFlight = new Set<Promise<void>>();
     let slice = Date.now();
-    while (stack.length > 0 && !this.closed) {
-      const dir = stack.pop()!;
-      if (this.watched.get(dir)?.tree) continue;
-      // Watch before listing: a file created in between is seen either way.
-      if (!this.watchDir(dir, { tree: true })) continue;
-      let entries: Dirent[];
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch (error) {
-        this.handlers.problem(`cannot list ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        this.unwatch(dir);
-        continue;
+    while ((queue.length > 0 || inFlight.size > 0) && !this.closed) {
+      while (queue.length > 0 && inFlight.size < WALK_PARALLEL) {
+        const dir = queue.pop()!;
+        if (this.watched.get(dir)?.tree) continue;
+        // Watch before listing: a file created in between is seen either way.
+        if (!this.watchDir(dir, { tree: true })) continue;
+        const job: Promise<void> = Promise.resolve()
+          .then(() => this.handlers.directory(dir, initial))
+          .then(
+            (subdirs) => void queue.push(...subdirs),
+            (error: NodeJS.ErrnoException) => {
+              this.unwatch(dir);
+              // Gone again already (a build's temporary directory): nothing to say.
+              if (error.code === 'ENOENT' || /^ENOENT\b/.test(error.message)) return;
+              this.handlers.problem(`cannot list ${dir}: ${error.code ?? error.message}`);
+            },
+          )
+          .finally(() => inFlight.delete(job));
+        inFlight.add(job);
       }
-      const files: string[] = [];
-      for (const e of entries) {
-        if (SKIP_DIRS.has(e.name)) continue;
-        if (e.isDirectory()) stack.push(join(dir, e.name));
-        else if (e.isFile() && !isTransientFile(e.name)) files.push(join(dir, e.name));
-      }
-      if (files.length > 0) this.handlers.files(files, initial);
+      if (inFlight.size > 0) await Promise.race(inFlight);
       if (Date.now() - slice > 10) {
         await yieldToEvents();
         slice = Date.now();
@@ -268,7 +288,7 @@ export class TreeWatcher {
       if (this.options.maxFileSize !== undefined && st.size > this.options.maxFileSize) continue;
       files.push(path);
     }
-    if (files.length > 0) this.handlers.files(files, false);
+    if (files.length > 0) await this.handlers.files(files, false);
     // A target whose directory went away is watched for again from what is left.
     if (removed) {
       for (const target of this.targets) if (target.at && !this.watched.has(target.at)) await this.attach(target, false);

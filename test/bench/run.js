@@ -6,8 +6,9 @@
 //   history  keyward scan --history vs `git log -p --all -U0` and `git cat-file --batch-all-objects --batch`
 //   staged   keyward scan --staged on a 10-file commit vs `node -e 0`
 //   image    keyward scan image on a 10-layer gzip image vs `tar -xzOf` of the same layers to /dev/null
+//   watch    keyward watch on 50,000 files: RSS once settled (≤ 100 MB), write-to-report time (< 1 s)
 //
-// Usage: npm run bench [-- --only tree,history,staged,broker,proxy,image] [--tree-mb 200] [--commits 2000] [--image-mb 320] [--runs 3]
+// Usage: npm run bench [-- --only tree,history,staged,broker,proxy,image,watch] [--tree-mb 200] [--commits 2000] [--image-mb 320] [--runs 3]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -20,7 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'tree,history,staged,broker,proxy,image' },
+    only: { type: 'string', default: 'tree,history,staged,broker,proxy,image,watch' },
     'image-mb': { type: 'string', default: '320' },
     'tree-mb': { type: 'string', default: '200' },
     commits: { type: 'string', default: '2000' },
@@ -98,6 +99,24 @@ if (only.has('staged')) {
   const node = time(process.execPath, ['-e', '0'], { runs: Math.max(runs, 15) });
   results.staged = { keywardMs: +keyward.toFixed(1), nodeMs: +node.toFixed(1), ratioToNode: +(keyward / node).toFixed(2) };
   console.log(`staged: keyward ${keyward.toFixed(1)} ms  node -e 0 ${node.toFixed(1)} ms  ratio ${results.staged.ratioToNode}x (target ≤ 2.5x)`);
+}
+
+if (only.has('watch')) {
+  const { benchWatch } = await import('./watch.js');
+  const w = await benchWatch({ bin: BIN, work, root: ROOT });
+  results.watch = {
+    files: w.files,
+    directories: w.directories,
+    firstScanSeconds: +w.readySeconds.toFixed(2),
+    settledRssMB: Math.round(w.settledMB),
+    rssAfterChangesMB: Math.round(w.afterChangesMB),
+    peakRssMB: Math.round(w.peakMB),
+    changeMedianMs: Math.round(w.changeMedianMs),
+    changeMaxMs: Math.round(w.changeMaxMs),
+    changes: w.changes,
+  };
+  const r = results.watch;
+  console.log(`watch: ${r.files} files in ${r.directories} directories, ready in ${r.firstScanSeconds} s  RSS settled ${r.settledRssMB} MB (target ≤ 100), after changes ${r.rssAfterChangesMB} MB, peak ${r.peakRssMB} MB  write → report median ${r.changeMedianMs} ms (target < 1000), max ${r.changeMaxMs} ms over ${r.changes} writes`);
 }
 
 if (only.has('broker')) {

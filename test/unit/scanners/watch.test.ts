@@ -131,4 +131,25 @@ describe('watching files for new secrets', () => {
     expect(places(found)).toEqual([1, 2, 3, 4, 5].map((n) => `new growing.env:${n}`));
     expect(watch.counts.rescanned).toBe(1);
   });
+
+  it('scans a large first walk on a worker thread with the same rules and allowlists', async () => {
+    const root = dir();
+    const files: Record<string, string> = { '.keyward.yaml': 'allowlist:\n  paths: ["vendor/"]\n' };
+    const expected: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const name = `src/m${i % 12}/f${i}.ts`;
+      const secret = i % 50 === 7;
+      files[name] = `export const v${i} = ${i};\n${secret ? `const token = "${githubToken()}";\n` : ''}`;
+      if (secret) expected.push(`present ${name}:2`);
+      if (i % 100 === 3) files[`vendor/lib${i}/index.js`] = `module.exports = "${githubToken()}";\n`;
+    }
+    writeTree(root, files);
+    const { found, watch } = await watching([root], root);
+    expect(watch.counts.files).toBe(600);
+    expect(places(found).sort()).toEqual(expected.sort());
+    // After the first walk its workers are gone: later writes are scanned here, as before.
+    writeFileSync(join(root, 'src', 'm0', 'f0.ts'), `const t = "${githubToken()}";\n`);
+    await until('the new finding', () => found.length === expected.length + 1);
+    expect(places(found).at(-1)).toBe('new src/m0/f0.ts:1');
+  });
 });
