@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { daemonFiles, ping } from '../../daemon/files.js';
 import { keywardPaths } from '../../daemon/paths.js';
@@ -86,6 +87,8 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
     paths = defaults.paths;
     say(`No paths given: watching the current directory${defaults.registered ? ` and the ${defaults.registered} path(s) under watch: in config.yaml` : ''}.`);
   }
+
+  for (const p of paths) if (!existsSync(p)) say(`${p} does not exist (yet): watching for it to appear.`);
 
   const audit = new AuditSink(say);
   const adminSock = daemonFiles(keywardPaths(io.env)).adminSock;

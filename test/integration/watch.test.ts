@@ -164,9 +164,10 @@ describe('keyward watch without the daemon', () => {
   it('still prints what it finds, and says the audit is off', async () => {
     const home = tempDir('keyward-home-');
     const dir = tempDir('keyward-project-');
-    const watch = startWatch(['.', '--json'], dir, { ...process.env, KEYWARD_HOME: home });
+    const watch = startWatch(['.', 'later/app.env', '--json'], dir, { ...process.env, KEYWARD_HOME: home });
     try {
       await watch.ready();
+      expect(watch.out.stderr).toContain(`${join(dir, 'later', 'app.env')} does not exist (yet): watching for it to appear.`);
       expect(watch.out.stderr).toContain('Audit is off: the keyward daemon is not running. Findings are printed here only; start the daemon (keyward daemon start) to record them.');
       const token = githubToken();
       writeFileSync(join(dir, 'settings.env'), `GITHUB_TOKEN=${token}\n`);
