@@ -30,6 +30,8 @@ export interface SecretWatchOptions {
   paths: string[];
   /** Paths under this directory are shown relative to it. */
   cwd: string;
+  /** Other paths under this directory are shown as `~/…`. */
+  home?: string;
   /** Bytes; larger files are not scanned (default: the scanner's 64 MiB). */
   maxFileSize?: number;
   /** Quiet time before a changed file is scanned, in ms (default 200). */
@@ -141,8 +143,14 @@ export class SecretWatch {
   }
 
   private display(file: string): string {
-    const rel = relative(this.options.cwd, file);
-    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? toPosix(rel) : file;
+    const under = (dir: string) => {
+      const rel = relative(dir, file);
+      return rel && !rel.startsWith('..') && !isAbsolute(rel) ? toPosix(rel) : undefined;
+    };
+    const here = under(this.options.cwd);
+    if (here !== undefined) return here;
+    const home = this.options.home ? under(this.options.home) : undefined;
+    return home !== undefined ? `~/${home}` : file;
   }
 
   /** One directory of a walk: on a worker once the first walk is large, else here. */

@@ -10,10 +10,10 @@ export default class Watch extends BaseCommand {
 
 With the daemon running, each new finding is also a "finding" record in the audit log (rule, file, line, fingerprint; never the secret), which keyward approve shows as it happens. Without it, findings are printed only, and watch says so.
 
-Without paths it watches the current directory and the paths listed under watch: in config.yaml (which the daemon also watches by itself). Directories named .git and node_modules, editors' swap and backup files, symbolic links and files over --max-file-size are skipped.`;
+Without paths it watches the current directory (unless it is the home directory itself), the credential and agent-config files keyward scan home reads (those not there yet are waited for), and the paths listed under watch: in config.yaml (which the daemon also watches by itself). Directories named .git and node_modules, editors' swap and backup files, symbolic links and files over --max-file-size are skipped.`;
   static override examples = ['<%= config.bin %> watch', '<%= config.bin %> watch ~/projects/app ~/.aws/credentials', '<%= config.bin %> watch . --json'];
   static override strict = false;
-  static override args = { paths: Args.string({ description: 'Directories and files to watch (default: the current directory and config.yaml\'s watch: list).' }) };
+  static override args = { paths: Args.string({ description: 'Directories and files to watch (default: the current directory, the home credential and agent-config files, and config.yaml\'s watch: list).' }) };
   static override flags = {
     json: Flags.boolean({ description: 'Print one JSON object per finding (status, rule, file, line, redacted secret, fingerprint).' }),
     'max-file-size': Flags.string({ description: 'Skip files larger than this (default 64MB).', helpValue: 'SIZE' }),

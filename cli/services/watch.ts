@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { daemonFiles, ping } from '../../daemon/files.js';
 import { keywardPaths } from '../../daemon/paths.js';
@@ -39,14 +40,26 @@ export interface WatchIo {
 const PRESENT_LISTED = 20;
 
 /**
- * What to watch when no path is given: the current directory and the paths registered under
- * `watch:` in config.yaml.
+ * What to watch when no path is given: the current directory, the credential and agent-config
+ * locations `keyward scan home` looks at (docs/locations.md; those that do not exist yet are
+ * waited for), and the paths registered under `watch:` in config.yaml. Run from the home
+ * directory itself, its known locations stand for it: the whole of it would be every file the
+ * user has.
  */
-export async function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv): Promise<{ paths: string[]; registered: number }> {
+export async function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): Promise<{ paths: string[]; description: string }> {
   // Loaded only here: the YAML and schema libraries cost memory a long-running watch keeps.
   const { loadDaemonConfig } = await import('../../daemon/config.js');
-  const registered = loadDaemonConfig(keywardPaths(env)).config.watch.map((p) => expandWatchPath(p, env.HOME || undefined));
-  return { paths: [...new Set([cwd, ...registered])], registered: registered.length };
+  const { HOME_LOCATIONS } = await import('../../scanners/sources/home/locations.js');
+  const home = resolve(env.HOME || homedir());
+  const registered = loadDaemonConfig(keywardPaths(env)).config.watch.map((p) => expandWatchPath(p, home));
+  const locations = [...new Set(HOME_LOCATIONS.flatMap((spec) => spec.paths({ home, platform, env })))];
+  const here = resolve(cwd) === home ? [] : [resolve(cwd)];
+  const description = [
+    here.length ? 'the current directory' : `the known locations in your home directory (not all of ${home})`,
+    `${locations.length} credential and agent-config locations (${locations.filter((l) => existsSync(l)).length} there now; the others are waited for)`,
+    registered.length ? `the ${registered.length} path(s) under watch: in config.yaml` : '',
+  ].filter(Boolean);
+  return { paths: [...new Set([...here, ...registered, ...locations])], description: description.join(', ') };
 }
 
 /** One line per finding: status, rule, place, redacted secret, what it is. */
@@ -85,10 +98,9 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
   } else {
     const defaults = await defaultWatchPaths(io.cwd, io.env);
     paths = defaults.paths;
-    say(`No paths given: watching the current directory${defaults.registered ? ` and the ${defaults.registered} path(s) under watch: in config.yaml` : ''}.`);
+    say(`No paths given: watching ${defaults.description}.`);
   }
-
-  for (const p of paths) if (!existsSync(p)) say(`${p} does not exist (yet): watching for it to appear.`);
+  if (options.paths.length > 0) for (const p of paths) if (!existsSync(p)) say(`${p} does not exist (yet): watching for it to appear.`);
 
   const audit = new AuditSink(say);
   const adminSock = daemonFiles(keywardPaths(io.env)).adminSock;
@@ -104,6 +116,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
   const watch = new SecretWatch({
     paths,
     cwd: io.cwd,
+    home: io.env.HOME || homedir(),
     maxFileSize: options.maxFileSize,
     debounceMs: options.debounceMs,
     onProblem: (problem) => say(`keyward: ${problem}`),

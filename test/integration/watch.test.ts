@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, removeDir, tempDir, writeTree } from '../helpers/cli.js';
-import { socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { HAS_KEYRING, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken } from '../helpers/secrets.js';
 
 const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
@@ -62,10 +62,14 @@ describe('keyward watch with the daemon', () => {
   let d: TestDaemon;
   const project = tempDir('keyward-project-');
   const daemonWatched = tempDir('keyward-watched-');
+  /** A home directory of our own: the default paths include its credential locations. */
+  const home = tempDir('keyward-fake-home-');
   const existing = githubToken();
+  const npmToken = githubToken();
 
   beforeAll(async () => {
     writeTree(project, { 'src/app.ts': 'export const x = 1;\n', 'node_modules/dep/index.js': '', '.git/HEAD': 'ref: refs/heads/main\n' });
+    writeTree(home, { '.npmrc': `//npm.pkg.github.com/:_authToken=${npmToken}\n`, 'notes.txt': '' });
     writeTree(daemonWatched, { 'old.env': `GITHUB_TOKEN=${existing}\n` });
     d = await startDaemon({ files: { 'config/config.yaml': `watch:\n  - ${daemonWatched}\n` } });
   });
@@ -73,21 +77,27 @@ describe('keyward watch with the daemon', () => {
     await d?.stop();
     removeDir(project);
     removeDir(daemonWatched);
+    removeDir(home);
   });
 
   it('prints a secret as it is written and records a finding in the audit log, never the secret', async () => {
-    const watch = startWatch([], project, d.env);
+    const watch = startWatch([], project, { ...d.env, HOME: home });
     // keyward approve's feed: the daemon's event stream.
     const events: string[] = [];
     const stream = request({ socketPath: socketFile(d.home, 'admin'), path: '/v1/events' }, (res) => res.on('data', (c: Buffer) => events.push(c.toString('utf8'))));
     stream.end();
     try {
       await watch.ready();
-      // The current directory and what config.yaml registers (the daemon's watch: list).
-      expect(watch.out.stderr).toContain('No paths given: watching the current directory and the 1 path(s) under watch: in config.yaml.');
+      // The current directory, the home directory's credential locations, and what config.yaml
+      // registers (the daemon's watch: list).
+      expect(watch.out.stderr).toMatch(/No paths given: watching the current directory, \d+ credential and agent-config locations \(1 there now; the others are waited for\), the 1 path\(s\) under watch: in config\.yaml\./);
       expect(watch.out.stderr).toContain('Audit: new findings are written to the audit log (the daemon is running)');
-      expect(watch.out.stderr).toMatch(/Watching 2 file\(s\) in 3 directories \(first scan \d+\.\d s\); 1 secret\(s\) were already there/);
-      expect(watch.out.stdout).toBe(`present  github-classic-pat  ${join(daemonWatched, 'old.env')}:1:14  ghp_********  (GitHub personal access token (classic))\n`);
+      // src/app.ts, old.env and ~/.npmrc; nothing under node_modules or .git, not ~/notes.txt.
+      expect(watch.out.stderr).toMatch(/Watching 3 file\(s\) in \d+ directories \(first scan \d+\.\d s\); 2 secret\(s\) were already there/);
+      expect(watch.out.stdout).toBe(
+        `present  github-classic-pat  ${join(daemonWatched, 'old.env')}:1:14  ghp_********  (GitHub personal access token (classic))\n` +
+          `present  github-classic-pat  ~/.npmrc:1:34  ghp_********  (GitHub personal access token (classic))\n`,
+      );
 
       const token = githubToken();
       writeFileSync(join(project, 'node_modules', 'dep', 'index.js'), `const t = "${githubToken()}";\n`);
@@ -107,11 +117,22 @@ describe('keyward watch with the daemon', () => {
       await new Promise((r) => setTimeout(r, 800));
       expect(watch.out.stdout.match(/^NEW /gm)).toHaveLength(1);
       expect(auditOf(d.home).filter((r) => r.event === 'finding')).toHaveLength(1);
+      // Without a terminal there are no keys to offer: lines only.
+      expect(watch.out.stderr).not.toContain('m: move it into the vault');
+
+      // A credential file that did not exist, in a directory that did not exist either.
+      const aws = githubToken();
+      writeFileSync(join(home, 'notes.txt'), `GITHUB_TOKEN=${githubToken()}\n`);
+      mkdirSync(join(home, '.aws'));
+      writeFileSync(join(home, '.aws', 'credentials'), `[default]\ngithub_token = ${aws}\n`);
+      await until('the new credentials file', () => watch.out.stdout.includes('NEW      github-classic-pat  ~/.aws/credentials:2:16'));
+      await until('its audit record', () => auditOf(d.home).find((r) => r.event === 'finding' && r.detail?.file === join(home, '.aws', 'credentials')));
+      expect(watch.out.stdout).not.toContain('notes.txt');
 
       const shown = await d.cli(['audit', '--event', 'finding']);
       expect(shown.stdout).toContain(`finding           github-classic-pat in ${join(project, '.env')}:2`);
       for (const text of [watch.out.stdout, watch.out.stderr, readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8'), events.join(''), d.output()]) {
-        expect(text).not.toContain(token);
+        for (const secret of [token, aws, npmToken]) expect(text).not.toContain(secret);
       }
     } finally {
       stream.destroy();
@@ -183,32 +204,52 @@ describe('keyward watch without the daemon', () => {
   });
 });
 
-describe.skipIf(!HAS_TMUX)('keyward watch on a terminal', () => {
+describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => {
   const server = `kw-watch-${process.pid}`;
   const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   const pane = () => tmux('capture-pane', '-p', '-J', '-t', 'watch').stdout;
-  afterAll(() => tmux('kill-server'));
+  let d: TestDaemon;
+  const home = tempDir('keyward-fake-home-');
+  const project = tempDir('keyward-project-');
+  beforeAll(async () => {
+    d = await startDaemon({ env: { KEYWARD_KEYCHAIN_SERVICE: `keyward-watch-test-${process.pid}` } });
+  });
+  afterAll(async () => {
+    tmux('kill-server');
+    await d?.stop();
+    removeDir(home);
+    removeDir(project);
+  });
 
-  it('offers m to migrate the new finding, and q quits', async () => {
-    const home = tempDir('keyward-home-');
-    const dir = tempDir('keyward-project-');
-    const rc = join(home, 'watch.rc');
-    const hasMigrate = existsSync(join(ROOT, 'dist', 'cli', 'commands', 'migrate.js')) || existsSync(join(ROOT, 'dist', 'cli', 'commands', 'migrate', 'index.js'));
-    const started = tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '40', '-c', dir, '-e', `KEYWARD_HOME=${home}`, '-e', 'NO_COLOR=1', `${process.execPath} ${BIN} watch; echo $? > ${rc}; sleep 600`);
+  it('offers m to migrate the new finding, runs keyward migrate on it, and q quits', async () => {
+    const rc = join(d.home, 'watch.rc');
+    const env = ['-e', `KEYWARD_HOME=${d.home}`, '-e', `KEYWARD_KEYCHAIN_SERVICE=${d.env.KEYWARD_KEYCHAIN_SERVICE}`, '-e', `HOME=${home}`, '-e', 'NO_COLOR=1'];
+    const started = tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', '-c', project, ...env, `${process.execPath} ${BIN} watch; echo $? > ${rc}; sleep 600`);
     expect(started.status, started.stderr).toBe(0);
     await until('watch to be ready', () => pane().includes('q quits'));
     tmux('send-keys', '-t', 'watch', 'm');
     await until('the answer to m', () => pane().includes('Nothing new to migrate yet.'));
-    writeFileSync(join(dir, '.env'), `GITHUB_TOKEN=${githubToken()}\n`);
+
+    const token = githubToken();
+    writeFileSync(join(project, '.env'), `GITHUB_TOKEN=${token}\n`);
     await until('the finding and the offer', () => pane().includes('m: move it into the vault (keyward migrate .env) · q: quit'));
-    if (!hasMigrate) {
-      tmux('send-keys', '-t', 'watch', 'm');
-      await until('the migrate hint', () => pane().includes('→ keyward migrate .env') && pane().includes('has no migrate command yet'));
-    }
+    tmux('send-keys', '-t', 'watch', 'm');
+    await until('keyward migrate to ask', () => pane().includes('→ keyward migrate .env') && /Migrate 1 file\(s\)\? \[y\/N\]/.test(pane()), 20_000);
+    tmux('send-keys', '-t', 'watch', 'y', 'Enter');
+    await until('keyward migrate to finish', () => pane().includes('keyward migrate finished.'), 20_000);
+    const rewritten = readFileSync(join(project, '.env'), 'utf8');
+    expect(rewritten).not.toContain(token);
+    expect(rewritten).toContain('keyward://');
+    const entries = JSON.parse((await d.cli(['vault', 'list', '--json'])).stdout).entries;
+    expect(entries.map((e: { source: string }) => e.source)).toContainEqual(expect.stringContaining('.env'));
+    // The rewritten file holds a reference, not a key: nothing new to report.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(pane().match(/NEW {6}/g)).toHaveLength(1);
+    expect(pane()).not.toContain(token);
+
+    // Keys come back to keyward watch once migrate is done.
     tmux('send-keys', '-t', 'watch', 'q');
     await until('watch to exit', () => existsSync(rc) && readFileSync(rc, 'utf8').trim() !== '');
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
-    removeDir(home);
-    removeDir(dir);
   });
 });
