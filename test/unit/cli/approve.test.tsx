@@ -34,6 +34,15 @@ function fakeFeed() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 80));
+/**
+ * Waits until the screen is drawn and connected, then a tick for its key handler: on a loaded
+ * machine mounting can take longer than one tick, and a key sent before that is lost.
+ */
+const eventually = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
+async function drawn(app: { lastFrame(): string | undefined }) {
+  await vi.waitFor(() => expect(app.lastFrame()).toContain('● connected'), { timeout: 5000 });
+  await tick();
+}
 
 function setup(initial: { pending: PendingConsent[]; grants: ActiveGrant[] }) {
   const f = fakeFeed();
@@ -47,7 +56,7 @@ function setup(initial: { pending: PendingConsent[]; grants: ActiveGrant[] }) {
 describe('keyward approve', () => {
   it('shows each pending request with its chain, task, scope, TTL, mode, policy reason and time left', async () => {
     const { app } = setup({ pending: [pending(), pending({ id: 'cr_2', mode: 'release', permission: 'release', resource: undefined, credential: 'prod-db' })], grants: [grant] });
-    await tick();
+    await drawn(app);
     const frame = app.lastFrame()!;
     // The frame wraps at the terminal's width: compare with line breaks and borders removed.
     const flat = frame.replace(/[┃│║]/g, '').replace(/\s*\n\s*/g, ' ');
@@ -64,67 +73,67 @@ describe('keyward approve', () => {
 
   it('answers with a, s and d on the selected request, oldest first', async () => {
     const { app, actions } = setup({ pending: [pending(), pending({ id: 'cr_2' })], grants: [] });
-    await tick();
+    await drawn(app);
     app.stdin.write('a');
     await tick();
-    expect(actions.answer).toHaveBeenLastCalledWith('cr_1', 'allow-once');
+    await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_1', 'allow-once'));
     app.stdin.write('j');
-    await tick();
+    // The second request is selected (drawn bold) before the next key.
+    await eventually(() => expect(app.lastFrame()!.indexOf('┌')).toBeLessThan(app.lastFrame()!.indexOf('┏')));
     app.stdin.write('s');
     await tick();
-    expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'allow-session');
+    await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'allow-session'));
     app.stdin.write('d');
     await tick();
-    expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'deny');
+    await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'deny'));
     app.unmount();
   });
 
   it('shows the policy rule before "always" writes it, and cancels on anything but y', async () => {
     const { app, actions } = setup({ pending: [pending()], grants: [] });
-    await tick();
+    await drawn(app);
     app.stdin.write('A');
     await tick();
-    expect(app.lastFrame()!.replace(/[║│]/g, '').replace(/\s*\n\s*/g, ' ')).toContain('- { agent: "mcp:github", credential: github, permission: "repo:write", resource: "acme/app", mode: proxy, decision: allow }');
+    await eventually(() => expect(app.lastFrame()!.replace(/[║│]/g, '').replace(/\s*\n\s*/g, ' ')).toContain('- { agent: "mcp:github", credential: github, permission: "repo:write", resource: "acme/app", mode: proxy, decision: allow }'));
     expect(actions.answer).not.toHaveBeenCalled();
     app.stdin.write('n');
     await tick();
     expect(actions.answer).not.toHaveBeenCalled();
-    expect(app.lastFrame()).toContain('"always" cancelled');
+    await eventually(() => expect(app.lastFrame()).toContain('"always" cancelled'));
     app.stdin.write('A');
-    await tick();
+    await eventually(() => expect(app.lastFrame()).toContain('Always allow?'));
     app.stdin.write('y');
     await tick();
-    expect(actions.answer).toHaveBeenCalledWith('cr_1', 'always');
+    await eventually(() => expect(actions.answer).toHaveBeenCalledWith('cr_1', 'always'));
     app.unmount();
   });
 
   it('shows details on enter, revokes a grant with r, and lists audit events as they arrive', async () => {
     const { app, actions, f } = setup({ pending: [pending()], grants: [grant] });
-    await tick();
+    await drawn(app);
     app.stdin.write('\r');
     await tick();
-    expect(app.lastFrame()).toContain('request cr_1 · provider github');
+    await eventually(() => expect(app.lastFrame()).toContain('request cr_1 · provider github'));
     app.stdin.write('r');
     await tick();
-    expect(app.lastFrame()).toContain('press r again to revoke');
+    await eventually(() => expect(app.lastFrame()).toContain('press r again to revoke'));
     app.stdin.write('r');
     await tick();
-    expect(actions.revoke).toHaveBeenCalledWith('gr_9');
+    await eventually(() => expect(actions.revoke).toHaveBeenCalledWith('gr_9'));
     f.audit({ seq: 7, time: '2026-01-01T12:00:01Z', event: 'proxy.request', chain: ['ada', 'claude-code'], credential: 'openai', permission: 'chat', decision: 'deny', downstream: { method: 'DELETE', host: 'api.openai.com', path: '/v1/files/x', status: 403 } });
     await tick();
-    expect(app.lastFrame()).toContain('12:00:01 proxy.request    claude-code openai:chat DELETE api.openai.com/v1/files/x 403 deny');
+    await eventually(() => expect(app.lastFrame()).toContain('12:00:01 proxy.request    claude-code openai:chat DELETE api.openai.com/v1/files/x 403 deny'));
     f.push({ pending: [], grants: [] });
     await tick();
-    expect(app.lastFrame()).toContain('Nothing is waiting');
+    await eventually(() => expect(app.lastFrame()).toContain('Nothing is waiting'));
     app.unmount();
   });
 
   it('lists a secret that keyward watch or the daemon saw written, by rule, file and line', async () => {
     const { app, f } = setup({ pending: [], grants: [] });
-    await tick();
+    await drawn(app);
     f.audit({ seq: 12, time: '2026-01-01T12:00:05Z', event: 'finding', reason: 'keyward watch saw a new secret written to a file', detail: { rule: 'github-classic-pat', file: '/home/ada/app/.env', line: 3 } } as AuditEntry);
-    await tick();
-    expect(app.lastFrame()).toContain('12:00:05 finding          new secret: github-classic-pat in /home/ada/app/.env:3');
+    await vi.waitFor(() => expect(app.lastFrame()).toContain('12:00:05 finding          new secret: github-classic-pat in /home/ada/app/.env:3'));
     app.unmount();
   });
 });
