@@ -182,7 +182,9 @@ export class SecretWatch {
   }
 
   private poolFor(config: ScanConfig): ScanPool | undefined {
-    if (!this.pools.has(config)) this.pools.set(config, ScanPool.create(1, config));
+    // A small young generation: the worker's garbage is short-lived, and its peak counts too
+    // (measured on 50,000 files: peak RSS 100 MB with V8's default, 93 MB with 2 MB; same speed).
+    if (!this.pools.has(config)) this.pools.set(config, ScanPool.create(1, config, {}, { maxYoungGenerationSizeMb: 2 }));
     return this.pools.get(config);
   }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ScanConfig } from '../config.js';
 import type { RuleSetOptions } from '../ruleset.js';
 import type { WorkerTask } from './worker.js';
@@ -34,9 +34,9 @@ export class ScanPool {
   private nextId = 1;
   private waiters: { max: number; resolve: () => void }[] = [];
 
-  private constructor(size: number, config: ScanConfig, options: RuleSetOptions, url: URL) {
+  private constructor(size: number, config: ScanConfig, options: RuleSetOptions, url: URL, resourceLimits?: ResourceLimits) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { config, options } });
+      const worker = new Worker(url, { workerData: { config, options }, ...(resourceLimits ? { resourceLimits } : {}) });
       worker.on('message', (msg: { id: number; result?: unknown; error?: string; progress?: number }) => {
         if (msg.progress !== undefined) {
           this.running.get(msg.id)?.onProgress?.(msg.progress);
@@ -57,10 +57,13 @@ export class ScanPool {
     }
   }
 
-  /** A pool, or undefined when the compiled worker is not available (run inline instead). */
-  static create(size: number, config: ScanConfig, options: RuleSetOptions = {}): ScanPool | undefined {
+  /**
+   * A pool, or undefined when the compiled worker is not available (run inline instead).
+   * `resourceLimits` bound each worker's heap where memory matters more than speed.
+   */
+  static create(size: number, config: ScanConfig, options: RuleSetOptions = {}, resourceLimits?: ResourceLimits): ScanPool | undefined {
     const url = workerUrl();
-    return url && size >= 1 ? new ScanPool(size, config, options, url) : undefined;
+    return url && size >= 1 ? new ScanPool(size, config, options, url, resourceLimits) : undefined;
   }
 
   get size(): number {

@@ -6,9 +6,9 @@ import { basename, dirname, join, sep } from 'node:path';
  * per directory and none per file, and reports the files to rescan in debounced batches.
  *
  * Why not chokidar: chokidar 5 watches every file on its own and lstat()s every entry, twice,
- * with all directories read at once. Measured on 50,000 files in 526 directories: 380 MB RSS
+ * with all directories read at once. Measured on 50,000 files in 526 directories: 420 MB RSS
  * watching files, 280 MB watching directories only (its walk holds 130 MB of heap at once),
- * against 49 MB for a directory watcher per directory. The target is 100 MB for the whole
+ * against 49 MB for one fs.watch per directory. The target is 100 MB for the whole
  * `keyward watch`, scanner included. See docs/performance.md.
  *
  * What it skips: directories named `.git` and `node_modules` inside a watched tree (a path given
