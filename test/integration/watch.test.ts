@@ -221,9 +221,10 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     removeDir(project);
   });
 
-  it('offers m to migrate the new finding, runs keyward migrate on it, and q quits', async () => {
+  it('offers m to migrate the new finding, runs keyward migrate on it, and q quits', { timeout: 90_000 }, async () => {
     const rc = join(d.home, 'watch.rc');
-    const env = ['-e', `KEYWARD_HOME=${d.home}`, '-e', `KEYWARD_KEYCHAIN_SERVICE=${d.env.KEYWARD_KEYCHAIN_SERVICE}`, '-e', `HOME=${home}`, '-e', 'NO_COLOR=1'];
+    // CI=false: keyward migrate's wizard (ink) draws nothing until exit when it believes it runs in CI.
+    const env = ['-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', `KEYWARD_KEYCHAIN_SERVICE=${d.env.KEYWARD_KEYCHAIN_SERVICE}`, '-e', `HOME=${home}`, '-e', 'NO_COLOR=1'];
     const started = tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', '-c', project, ...env, `${process.execPath} ${BIN} watch; echo $? > ${rc}; sleep 600`);
     expect(started.status, started.stderr).toBe(0);
     await until('watch to be ready', () => pane().includes('q quits'));
@@ -234,9 +235,14 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     writeFileSync(join(project, '.env'), `GITHUB_TOKEN=${token}\n`);
     await until('the finding and the offer', () => pane().includes('m: move it into the vault (keyward migrate .env) · q: quit'));
     tmux('send-keys', '-t', 'watch', 'm');
-    await until('keyward migrate to ask', () => pane().includes('→ keyward migrate .env') && /Migrate 1 file\(s\)\? \[y\/N\]/.test(pane()), 20_000);
-    tmux('send-keys', '-t', 'watch', 'y', 'Enter');
+    // keyward migrate's wizard takes the terminal: one screen for the key, then the review.
+    await until('keyward migrate to show the key', () => pane().includes('→ keyward migrate .env') && pane().includes('key 1 of 1'), 20_000);
+    expect(pane()).not.toContain(token);
+    tmux('send-keys', '-t', 'watch', 'm');
+    await until('the review', () => pane().includes('keyward migrate: review'), 20_000);
+    tmux('send-keys', '-t', 'watch', 'y');
     await until('keyward migrate to finish', () => pane().includes('keyward migrate finished.'), 20_000);
+    expect(pane()).toMatch(/Migration m_\w+: 1 file\(s\), 1 vault entry/);
     const rewritten = readFileSync(join(project, '.env'), 'utf8');
     expect(rewritten).not.toContain(token);
     expect(rewritten).toContain('keyward://');
