@@ -91,7 +91,10 @@ class AuditSink {
 }
 
 export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ files: number; present: number; new: number }> {
-  const say = (line: string) => io.stderr.write(line + '\n');
+  // While keyward migrate has the terminal, lines wait: its screen is not drawn over.
+  let held: [NodeJS.WritableStream, string][] | undefined;
+  const write = (stream: NodeJS.WritableStream, line: string) => (held ? held.push([stream, line]) : stream.write(line + '\n'));
+  const say = (line: string) => write(io.stderr, line);
   let paths: string[];
   if (options.paths.length > 0) {
     paths = [...new Set(options.paths.map((p) => resolve(io.cwd, p)))];
@@ -122,7 +125,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
     onProblem: (problem) => say(`keyward: ${problem}`),
     onFinding: (found) => {
       if (found.status === 'present' && !options.json && ++presentShown > PRESENT_LISTED) return;
-      io.stdout.write((options.json ? JSON.stringify({ time: new Date().toISOString(), status: found.status, ...found.finding }) : formatFinding(found)) + '\n');
+      write(io.stdout, options.json ? JSON.stringify({ time: new Date().toISOString(), status: found.status, ...found.finding }) : formatFinding(found));
       if (found.status !== 'new') return;
       lastNew = found;
       offer();
@@ -160,12 +163,21 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
         say('  This version of keyward has no migrate command yet: run that command once it has, or move the key by hand (keyward vault add).');
         return;
       }
-      // The child gets the terminal; keys come back to us when it exits.
+      // The child gets the terminal; keys and output come back to us when it exits.
       keys.suspend();
-      io.migrate(lastNew.absolute).then(
-        (code) => say(code === 0 ? '  keyward migrate finished.' : `  keyward migrate exited with ${code}.`),
-        (error: unknown) => say(`  keyward migrate could not run: ${(error as Error).message}`),
-      ).finally(() => keys.listen(onKey));
+      held = [];
+      io.migrate(lastNew.absolute)
+        .then(
+          (code) => `  keyward migrate ${code === 0 ? 'finished' : `exited with ${code}`}.`,
+          (error: unknown) => `  keyward migrate could not run: ${(error as Error).message}`,
+        )
+        .then((outcome) => {
+          const waiting = held ?? [];
+          held = undefined;
+          say(outcome);
+          for (const [stream, line] of waiting) stream.write(line + '\n');
+          keys.listen(onKey);
+        });
     };
     keys.listen(onKey);
   });
