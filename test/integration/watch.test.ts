@@ -238,6 +238,10 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     // keyward migrate's wizard takes the terminal: one screen for the key, then the review.
     await until('keyward migrate to show the key', () => pane().includes('→ keyward migrate .env') && pane().includes('key 1 of 1'), 20_000);
     expect(pane()).not.toContain(token);
+    // A key written meanwhile is held back while the wizard has the screen.
+    writeFileSync(join(project, 'other.env'), `GITHUB_TOKEN=${githubToken()}\n`);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(pane()).not.toContain('other.env');
     tmux('send-keys', '-t', 'watch', 'm');
     await until('the review', () => pane().includes('keyward migrate: review'), 20_000);
     tmux('send-keys', '-t', 'watch', 'y');
@@ -248,9 +252,10 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     expect(rewritten).toContain('keyward://');
     const entries = JSON.parse((await d.cli(['vault', 'list', '--json'])).stdout).entries;
     expect(entries.map((e: { source: string }) => e.source)).toContainEqual(expect.stringContaining('.env'));
-    // The rewritten file holds a reference, not a key: nothing new to report.
+    // Then it is shown; the rewritten file holds a reference, not a key: nothing new there.
+    await until('the held finding', () => pane().includes('NEW      github-classic-pat  other.env:1:14'));
     await new Promise((r) => setTimeout(r, 600));
-    expect(pane().match(/NEW {6}/g)).toHaveLength(1);
+    expect(pane().match(/NEW {6}/g)).toHaveLength(2);
     expect(pane()).not.toContain(token);
 
     // Keys come back to keyward watch once migrate is done.
