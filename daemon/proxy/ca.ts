@@ -1,12 +1,22 @@
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import forge from 'node-forge';
+import { promisify } from 'node:util';
+import type forgeType from 'node-forge';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { SecretStore } from '../vault/store.js';
+
+type Forge = typeof forgeType;
+let forgeLoaded: Promise<Forge> | undefined;
+/**
+ * node-forge builds certificates; it costs the daemon ~11 MB, so it loads only when a certificate
+ * is made (the first run, and the first intercepted host), not for a daemon that never intercepts.
+ */
+const loadForge = () => (forgeLoaded ??= import('node-forge').then((m) => (m.default ?? m) as Forge));
+const newRsaKey = async () => (await promisify(generateKeyPair)('rsa', { modulusLength: 2048 })).privateKey;
 
 /** Where the CA's private key lives in the secret store (not listed as a vault entry). */
 export const CA_KEY_ENTRY = 'keyward.proxy-ca-key';
@@ -25,10 +35,10 @@ export function caFiles(configDir: string): CaFiles {
 }
 
 /** Signs a forge certificate's TBS with a Node key (native RSA, much faster than forge's). */
-function signCertificate(cert: forge.pki.Certificate, key: KeyObject): void {
+function signCertificate(forge: Forge, cert: forgeType.pki.Certificate, key: KeyObject): void {
   cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption;
   cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
-  const tbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  const tbs = (forge.pki as unknown as { getTBSCertificate(c: forgeType.pki.Certificate): forgeType.asn1.Asn1 }).getTBSCertificate(cert);
   cert.tbsCertificate = tbs;
   const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', der, key).toString('binary');
@@ -40,7 +50,7 @@ function serial(): string {
   return bytes.toString('hex');
 }
 
-function publicKeyOf(key: KeyObject): forge.pki.PublicKey {
+function publicKeyOf(forge: Forge, key: KeyObject): forgeType.pki.PublicKey {
   return forge.pki.publicKeyFromPem(createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
 }
 
@@ -51,31 +61,34 @@ function publicKeyOf(key: KeyObject): forge.pki.PublicKey {
  */
 export class LocalCA {
   private readonly contexts = new Map<string, { context: SecureContext; until: number }>();
-  private readonly leafKey: KeyObject;
-  private readonly leafPublic: forge.pki.PublicKey;
+  private leaf?: Promise<{ forge: Forge; key: KeyObject; keyPem: string; publicKey: forgeType.pki.PublicKey; caCert: forgeType.pki.Certificate }>;
 
   private constructor(
     private readonly caKey: KeyObject,
-    private readonly caCert: forge.pki.Certificate,
+    private readonly caCertPem: string,
     readonly files: CaFiles,
-  ) {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.leafKey = privateKey;
-    this.leafPublic = publicKeyOf(privateKey);
-  }
+  ) {}
 
   /** Loads the CA, creating it (and the CA bundle) the first time. */
   static async load(store: SecretStore, configDir: string): Promise<LocalCA> {
     const files = caFiles(configDir);
     let keyPem = await store.get(CA_KEY_ENTRY);
     let certPem = existsSync(files.cert) ? readFileSync(files.cert, 'utf8') : undefined;
-    let cert = certPem ? forge.pki.certificateFromPem(certPem) : undefined;
-    const usable = keyPem && cert && cert.validity.notAfter.getTime() > Date.now() + 86_400_000 && matches(keyPem, certPem!);
+    let usable = false;
+    if (keyPem && certPem) {
+      try {
+        const cert = new X509Certificate(certPem);
+        usable = Date.parse(cert.validTo) > Date.now() + 86_400_000 && cert.checkPrivateKey(createPrivateKey(keyPem));
+      } catch {
+        usable = false;
+      }
+    }
     if (!usable) {
-      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const forge = await loadForge();
+      const privateKey = await newRsaKey();
       keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-      cert = forge.pki.createCertificate();
-      cert.publicKey = publicKeyOf(privateKey);
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = publicKeyOf(forge, privateKey);
       cert.serialNumber = serial();
       cert.validity.notBefore = new Date(Date.now() - 3_600_000);
       cert.validity.notAfter = new Date(Date.now() + CA_DAYS * 86_400_000);
@@ -90,35 +103,48 @@ export class LocalCA {
         { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
         { name: 'subjectKeyIdentifier' },
       ]);
-      signCertificate(cert, privateKey);
+      signCertificate(forge, cert, privateKey);
       certPem = forge.pki.certificateToPem(cert);
       await store.set(CA_KEY_ENTRY, keyPem);
       writeFileAtomic(files.cert, certPem, { mode: 0o644 });
     }
     writeBundle(files, certPem!);
-    return new LocalCA(createPrivateKey(keyPem!), cert!, files);
+    return new LocalCA(createPrivateKey(keyPem!), certPem!, files);
+  }
+
+  /** One leaf key per daemon run, made (with forge loaded) when the first host is intercepted. */
+  private leafMaterial() {
+    this.leaf ??= (async () => {
+      const forge = await loadForge();
+      const key = await newRsaKey();
+      return { forge, key, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey: publicKeyOf(forge, key), caCert: forge.pki.certificateFromPem(this.caCertPem) };
+    })();
+    return this.leaf;
   }
 
   /** A TLS context presenting a certificate for `host`, signed by this CA. */
-  contextFor(host: string): SecureContext {
+  async contextFor(host: string): Promise<SecureContext> {
     const cached = this.contexts.get(host);
     if (cached && cached.until > Date.now()) return cached.context;
+    const { forge, keyPem, publicKey, caCert } = await this.leafMaterial();
+    const again = this.contexts.get(host);
+    if (again && again.until > Date.now()) return again.context;
     const cert = forge.pki.createCertificate();
-    cert.publicKey = this.leafPublic;
+    cert.publicKey = publicKey;
     cert.serialNumber = serial();
     cert.validity.notBefore = new Date(Date.now() - 3_600_000);
-    const notAfter = Math.min(Date.now() + LEAF_DAYS * 86_400_000, this.caCert.validity.notAfter.getTime());
+    const notAfter = Math.min(Date.now() + LEAF_DAYS * 86_400_000, caCert.validity.notAfter.getTime());
     cert.validity.notAfter = new Date(notAfter);
     cert.setSubject([{ name: 'commonName', value: host }]);
-    cert.setIssuer(this.caCert.subject.attributes);
+    cert.setIssuer(caCert.subject.attributes);
     cert.setExtensions([
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [isIP(host) ? { type: 7, ip: host } : { type: 2, value: host }] },
     ]);
-    signCertificate(cert, this.caKey);
-    const context = createSecureContext({ key: this.leafKey.export({ type: 'pkcs8', format: 'pem' }), cert: forge.pki.certificateToPem(cert) });
+    signCertificate(forge, cert, this.caKey);
+    const context = createSecureContext({ key: keyPem, cert: forge.pki.certificateToPem(cert) });
     if (this.contexts.size > 1000) this.contexts.clear();
     this.contexts.set(host, { context, until: notAfter - 3_600_000 });
     return context;

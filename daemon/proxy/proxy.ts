@@ -234,16 +234,26 @@ export class CredentialProxy {
         client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
         return;
       }
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) client.unshift(head);
-      const tls = new TLSSocket(client, { isServer: true, secureContext: this.deps.ca.contextFor(host) }) as TLSSocket & { keywardHost?: string; keywardTcp?: Socket };
-      tls.keywardHost = `${host}:${port}`;
-      tls.keywardTcp = client;
-      tls.on('error', () => tls.destroy());
-      // A handshake that stops halfway must not hold the socket forever.
-      const timer = setTimeout(() => tls.destroy(), 15_000).unref();
-      tls.once('secure', () => clearTimeout(timer));
-      this.mitm.emit('connection', tls);
+      const ca = this.deps.ca;
+      void ca.contextFor(host).then(
+        (secureContext) => {
+          if (client.destroyed) return;
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          if (head.length) client.unshift(head);
+          const tls = new TLSSocket(client, { isServer: true, secureContext }) as TLSSocket & { keywardHost?: string; keywardTcp?: Socket };
+          tls.keywardHost = `${host}:${port}`;
+          tls.keywardTcp = client;
+          tls.on('error', () => tls.destroy());
+          // A handshake that stops halfway must not hold the socket forever.
+          const timer = setTimeout(() => tls.destroy(), 15_000).unref();
+          tls.once('secure', () => clearTimeout(timer));
+          this.mitm.emit('connection', tls);
+        },
+        (error: unknown) => {
+          this.deps.log({ level: 'error', msg: 'could not mint a certificate for an intercepted host', host, error: error instanceof Error ? error.message : String(error) });
+          client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
+        },
+      );
       return;
     }
     if (this.deps.policy().egress === 'deny') {
