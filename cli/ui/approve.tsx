@@ -1,5 +1,6 @@
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useState } from 'react';
+import type { ConsentInfo } from '../../daemon/broker/broker.js';
 import { ruleFor } from '../consent-rule.js';
 
 export { ruleFor };
@@ -8,21 +9,8 @@ export { ruleFor };
  * `keyward approve`: consent requests, active grants and the last audit events, live. Pure
  * presentation: the event feed and the actions are passed in, so tests drive it with fakes.
  */
-export interface PendingConsent {
-  id: string;
-  agent: string;
-  chain: string[];
-  task?: string;
-  credential: string;
-  provider?: string;
-  permission: string;
-  resource?: string;
-  mode: 'proxy' | 'release';
-  ttl: number;
-  policy: { decision: string; reason: string };
-  created: string;
-  expires: string;
-}
+/** A consent request as `admin.sock` sends it (the screen does not need its session and delegator). */
+export type PendingConsent = Omit<ConsentInfo, 'session' | 'delegator'>;
 
 export interface ActiveGrant {
   id: string;

@@ -106,17 +106,8 @@ export interface GrantInfo {
   expires: string;
 }
 
-export interface SessionInfo {
-  id: string;
-  agent: string;
-  task?: string;
-  delegator: string;
-  parent?: string;
-  chain: string[];
-  pid: number;
-  started: string;
-  grants: number;
-}
+/** A session as the API shows it: `chain` starts with the delegator. */
+export type SessionInfo = Pick<Session, 'id' | 'agent' | 'task' | 'delegator' | 'parent' | 'chain' | 'pid'> & { started: string; grants: number };
 
 export interface ConsentInfo {
   id: string;

@@ -61,21 +61,23 @@ export function writeTree(root: string, files: Record<string, string | Buffer>):
   }
 }
 
+/** git's environment in tests: a fixed identity and no global config influence. */
+function gitEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 'Ada Lovelace',
+    GIT_AUTHOR_EMAIL: 'ada@example.org',
+    GIT_COMMITTER_NAME: 'Ada Lovelace',
+    GIT_COMMITTER_EMAIL: 'ada@example.org',
+    ...extra,
+  };
+}
+
 /** git in `cwd` with a fixed identity and no global config influence. */
 export function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'Ada Lovelace',
-      GIT_AUTHOR_EMAIL: 'ada@example.org',
-      GIT_COMMITTER_NAME: 'Ada Lovelace',
-      GIT_COMMITTER_EMAIL: 'ada@example.org',
-    },
-  });
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: gitEnv() });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -89,19 +91,6 @@ export function initRepo(dir: string): string {
 /** Commits everything with a given date so history order is deterministic. */
 export function commitAll(dir: string, message: string, date: string): string {
   git(dir, 'add', '-A');
-  spawnSync('git', ['commit', '-q', '-m', message], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'Ada Lovelace',
-      GIT_AUTHOR_EMAIL: 'ada@example.org',
-      GIT_COMMITTER_NAME: 'Ada Lovelace',
-      GIT_COMMITTER_EMAIL: 'ada@example.org',
-      GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_DATE: date,
-    },
-  });
+  spawnSync('git', ['commit', '-q', '-m', message], { cwd: dir, env: gitEnv({ GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }) });
   return git(dir, 'rev-parse', 'HEAD').trim();
 }

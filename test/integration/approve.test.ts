@@ -1,12 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../helpers/cli.js';
 import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
+import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
-const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
 
 describe('keyward approve without a terminal', () => {
   it('says so and points to keyward consent', async () => {
@@ -19,18 +19,8 @@ describe('keyward approve without a terminal', () => {
 
 describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a person in tmux', () => {
   let d: TestDaemon;
-  const server = `kw-approve-${process.pid}`;
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  const pane = () => tmux('capture-pane', '-p', '-t', 'approve').stdout;
-  async function waitFor(text: string | RegExp, timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = pane();
-      if (typeof text === 'string' ? screen.includes(text) : text.test(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${text}; the screen shows:\n${screen}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const tmux = tmuxServer(`kw-approve-${process.pid}`);
+  const waitFor = (text: string | RegExp, timeoutMs?: number) => tmux.waitFor('approve', text, timeoutMs);
 
   beforeAll(async () => {
     d = await startDaemon({ files: { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: github, permission: "repo:write", decision: ask }\n', 'config/config.yaml': 'consent: { timeout: 30s }\nproxy: { port: 0 }\n' } });
@@ -38,14 +28,14 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
   });
 
   afterAll(async () => {
-    tmux('kill-server');
+    tmux.kill();
     await d?.stop();
   });
 
   it('shows a request as it arrives; pressing a lets the agent\'s command run with its grant', async () => {
     const rc = join(d.home, 'approve.rc');
     const command = `${process.execPath} ${BIN} approve; echo $? > ${rc}; sleep 600`;
-    const started = tmux('new-session', '-d', '-s', 'approve', '-x', '120', '-y', '45', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', command);
+    const started = tmux.run('new-session', '-d', '-s', 'approve', '-x', '120', '-y', '45', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', command);
     expect(started.status, started.stderr).toBe(0);
     await waitFor('connected to the daemon');
     await waitFor('Nothing is waiting');
@@ -61,13 +51,13 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
     expect(screen).toContain('e2e-agent');
     expect(screen).toContain('task: open a pull request');
     expect(stderr).toContain('answer it in `keyward approve`');
-    tmux('send-keys', '-t', 'approve', 'a');
+    tmux.run('send-keys', '-t', 'approve', 'a');
     expect(await exited).toBe(0);
     expect(stdout.trim()).toMatch(/^kwg_[A-Za-z0-9]{49}$/);
     await waitFor(/allowed once: cr_\w+ → gr_\w+/);
     await waitFor(/grant\.issue +e2e-agent github:repo:write:acme\/app/);
 
-    tmux('send-keys', '-t', 'approve', 'q');
+    tmux.run('send-keys', '-t', 'approve', 'q');
     for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
   });

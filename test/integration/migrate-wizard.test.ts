@@ -5,28 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { anthropicKey, githubToken, randomAlnum } from '../helpers/secrets.js';
-
-const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
+import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
 describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven like a person in tmux', () => {
   let d: TestDaemon;
   let work: string;
-  const server = `kw-migrate-${process.pid}`;
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  const pane = () => tmux('capture-pane', '-p', '-J', '-t', 'wizard').stdout;
-  async function waitFor(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = pane();
-      if (typeof text === 'string' ? screen.includes(text) : text.test(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${text}; the screen shows:\n${screen}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const tmux = tmuxServer(`kw-migrate-${process.pid}`);
+  const waitFor = (text: string | RegExp, timeoutMs?: number) => tmux.waitFor('wizard', text, timeoutMs);
   /** One key at a time, as a person types. */
   async function type(...keys: string[]) {
     for (const k of keys) {
-      tmux('send-keys', '-t', 'wizard', k);
+      tmux.run('send-keys', '-t', 'wizard', k);
       await new Promise((r) => setTimeout(r, 40));
     }
   }
@@ -36,7 +25,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     work = tempDir('keyward-wizard-');
   });
   afterAll(async () => {
-    tmux('kill-server');
+    tmux.kill();
     await d?.stop();
     removeDir(work);
   });
@@ -53,7 +42,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     });
     const rc = join(work, 'rc');
     const command = `cd ${project} && ${process.execPath} ${BIN} migrate --home ${home}; echo $? > ${rc}; sleep 600`;
-    const started = tmux('new-session', '-d', '-s', 'wizard', '-x', '160', '-y', '50', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', '-e', `HOME=${home}`, command);
+    const started = tmux.run('new-session', '-d', '-s', 'wizard', '-x', '160', '-y', '50', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', '-e', `HOME=${home}`, command);
     expect(started.status, started.stderr).toBe(0);
 
     // The .netrc password: named for git's lookup. Skip it.

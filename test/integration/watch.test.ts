@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { HAS_KEYRING, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken } from '../helpers/secrets.js';
+import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
-const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
 const fingerprintOf = (rule: string, secret: string) => createHash('sha256').update(`${rule}:${secret}`).digest('hex');
 
 interface AuditLine {
@@ -205,9 +205,8 @@ describe('keyward watch without the daemon', () => {
 });
 
 describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => {
-  const server = `kw-watch-${process.pid}`;
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  const pane = () => tmux('capture-pane', '-p', '-J', '-t', 'watch').stdout;
+  const tmux = tmuxServer(`kw-watch-${process.pid}`);
+  const pane = () => tmux.screen('watch');
   let d: TestDaemon;
   const home = tempDir('keyward-fake-home-');
   const project = tempDir('keyward-project-');
@@ -215,7 +214,7 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     d = await startDaemon({ env: { KEYWARD_KEYCHAIN_SERVICE: `keyward-watch-test-${process.pid}` } });
   });
   afterAll(async () => {
-    tmux('kill-server');
+    tmux.kill();
     await d?.stop();
     removeDir(home);
     removeDir(project);
@@ -225,16 +224,16 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     const rc = join(d.home, 'watch.rc');
     // CI=false: keyward migrate's wizard (ink) draws nothing until exit when it believes it runs in CI.
     const env = ['-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', `KEYWARD_KEYCHAIN_SERVICE=${d.env.KEYWARD_KEYCHAIN_SERVICE}`, '-e', `HOME=${home}`, '-e', 'NO_COLOR=1'];
-    const started = tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', '-c', project, ...env, `${process.execPath} ${BIN} watch; echo $? > ${rc}; sleep 600`);
+    const started = tmux.run('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', '-c', project, ...env, `${process.execPath} ${BIN} watch; echo $? > ${rc}; sleep 600`);
     expect(started.status, started.stderr).toBe(0);
     await until('watch to be ready', () => pane().includes('q quits'));
-    tmux('send-keys', '-t', 'watch', 'm');
+    tmux.run('send-keys', '-t', 'watch', 'm');
     await until('the answer to m', () => pane().includes('Nothing new to migrate yet.'));
 
     const token = githubToken();
     writeFileSync(join(project, '.env'), `GITHUB_TOKEN=${token}\n`);
     await until('the finding and the offer', () => pane().includes('m: move it into the vault (keyward migrate .env) · q: quit'));
-    tmux('send-keys', '-t', 'watch', 'm');
+    tmux.run('send-keys', '-t', 'watch', 'm');
     // keyward migrate's wizard takes the terminal: one screen for the key, then the review.
     await until('keyward migrate to show the key', () => pane().includes('→ keyward migrate .env') && pane().includes('key 1 of 1'), 20_000);
     expect(pane()).not.toContain(token);
@@ -242,9 +241,9 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     writeFileSync(join(project, 'other.env'), `GITHUB_TOKEN=${githubToken()}\n`);
     await new Promise((r) => setTimeout(r, 800));
     expect(pane()).not.toContain('other.env');
-    tmux('send-keys', '-t', 'watch', 'm');
+    tmux.run('send-keys', '-t', 'watch', 'm');
     await until('the review', () => pane().includes('keyward migrate: review'), 20_000);
-    tmux('send-keys', '-t', 'watch', 'y');
+    tmux.run('send-keys', '-t', 'watch', 'y');
     await until('keyward migrate to finish', () => pane().includes('keyward migrate finished.'), 20_000);
     expect(pane()).toMatch(/Migration m_\w+: 1 file\(s\), 1 vault entry/);
     const rewritten = readFileSync(join(project, '.env'), 'utf8');
@@ -259,7 +258,7 @@ describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => 
     expect(pane()).not.toContain(token);
 
     // Keys come back to keyward watch once migrate is done.
-    tmux('send-keys', '-t', 'watch', 'q');
+    tmux.run('send-keys', '-t', 'watch', 'q');
     await until('watch to exit', () => existsSync(rc) && readFileSync(rc, 'utf8').trim() !== '');
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
   });
