@@ -25,7 +25,7 @@ try {
     try {
       await runForeground({ debug: argv.includes('--debug') });
     } catch (error) {
-      const { formatError, isKeywardError } = await import('../dist/cli/errors.js');
+      const { formatError, isKeywardError } = await import('../dist/kernel/errors.js');
       process.stderr.write(formatError(error) + '\n');
       if (!isKeywardError(error) && process.env.KEYWARD_DEBUG) process.stderr.write(String(error?.stack) + '\n');
       process.exitCode = isKeywardError(error) ? error.exitCode : 2;

@@ -1,5 +1,5 @@
 import { Command } from '@oclif/core';
-import { formatError, isKeywardError } from './errors.js';
+import { formatError, isKeywardError } from '../kernel/errors.js';
 
 /**
  * Base of every command: errors are shown in one place, as `keyward: message` plus what to do

@@ -3,8 +3,8 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { daemonFiles, ensurePrivateDir, ping } from '../daemon/files.js';
-import { keywardPaths } from '../daemon/paths.js';
-import { KeywardError } from './errors.js';
+import { keywardPaths } from '../kernel/paths.js';
+import { KeywardError } from '../kernel/errors.js';
 
 /**
  * A typed client for the daemon's two sockets. API errors become KeywardErrors carrying the

@@ -1,5 +1,5 @@
 import { call, ensureDaemon } from './daemon-client.js';
-import { formatError } from './errors.js';
+import { formatError } from '../kernel/errors.js';
 import { readStdin } from './prompt.js';
 import { releaseSecret } from './services/release.js';
 

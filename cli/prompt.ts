@@ -1,4 +1,4 @@
-import { KeywardError } from './errors.js';
+import { KeywardError } from '../kernel/errors.js';
 
 /**
  * Reads a line from the terminal without echoing it (for secrets). Needs a TTY on stdin;

@@ -62,18 +62,3 @@ export type ScanFlagName = keyof typeof SCAN_FLAGS;
 export type ScanFlags = {
   [K in ScanFlagName]?: (typeof SCAN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
 };
-
-/** A whole number flag within bounds, or undefined when it is not one. */
-export function parseCount(text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined || !/^\s*\d+\s*$/.test(text)) return undefined;
-  const n = Number(text);
-  return n >= min && n <= max ? n : undefined;
-}
-
-/** "64MB", "512k", "1g", "1000" → bytes. */
-export function parseSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * unit);
-}

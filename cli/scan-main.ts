@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KeywardError, formatError, isKeywardError } from './errors.js';
+import { KeywardError, formatError, isKeywardError } from '../kernel/errors.js';
 import { SCAN_FLAGS, type ScanFlags } from './scan-flags.js';
 import type { HistoryLog } from '../scanners/sources/history-log.js';
 

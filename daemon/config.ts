@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseSize } from '../cli/scan-flags.js';
-import { parseDuration } from './duration.js';
-import { keywardPaths, type KeywardPaths } from './paths.js';
-import { parseYamlConfig, type ConfigProblem } from './yaml-config.js';
+import { parseSize } from '../kernel/units.js';
+import { parseDuration } from '../kernel/units.js';
+import { keywardPaths, type KeywardPaths } from '../kernel/paths.js';
+import { parseYamlConfig, type ConfigProblem } from '../kernel/yaml-config.js';
 
 /** `config.yaml` in the config directory: how the daemon behaves. Every field is optional. */
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: 'is not a duration (e.g. 2m, 15m, 1h)' });

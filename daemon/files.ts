@@ -1,8 +1,8 @@
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { KeywardError } from '../cli/errors.js';
-import { keywardPaths, type KeywardPaths } from './paths.js';
+import { KeywardError } from '../kernel/errors.js';
+import { keywardPaths, type KeywardPaths } from '../kernel/paths.js';
 
 export interface DaemonFiles {
   agentSock: string;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
-import { base62FromBytes, tokenChecksum, verifyTokenChecksum } from '../scanners/detect/checksum.js';
+import { base62FromBytes, tokenChecksum, verifyTokenChecksum } from '../kernel/checksum.js';
 
 /**
  * keyward's capability tokens: `kws_` (a session) and `kwg_` (a grant). A token is the prefix,

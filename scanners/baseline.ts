@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, relative, sep } from 'node:path';
-import { KeywardError } from '../cli/errors.js';
-import { writeFileAtomic } from '../daemon/atomic-file.js';
+import { KeywardError } from '../kernel/errors.js';
+import { writeFileAtomic } from '../kernel/atomic-file.js';
 import type { Finding } from './types.js';
 
 /**

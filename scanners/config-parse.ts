@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseYamlConfig } from '../daemon/yaml-config.js';
+import { parseYamlConfig } from '../kernel/yaml-config.js';
 import type { LoadedConfig } from './config.js';
 
 /**

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeywardError } from '../cli/errors.js';
-import { writeFileAtomic } from '../daemon/atomic-file.js';
-import { keywardPaths } from '../daemon/paths.js';
-import type { ConfigProblem } from '../daemon/yaml-config.js';
+import { KeywardError } from '../kernel/errors.js';
+import { writeFileAtomic } from '../kernel/atomic-file.js';
+import { keywardPaths } from '../kernel/paths.js';
+import type { ConfigProblem } from '../kernel/yaml-config.js';
 import type { Rule } from './types.js';
 
 export type { ConfigProblem };

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { KeywardError } from '../cli/errors.js';
-import { describeIoError, looksBinary } from './detect/scan-bytes.js';
+import { KeywardError } from '../kernel/errors.js';
+import { describeIoError, looksBinary } from './engine/scan-bytes.js';
 import { DEFAULT_MAX_FILE_SIZE, isPartial, prepareScan, sortFindings, type Prepared, type ScanProgress } from './scan.js';
 import { parseIni } from './sources/home/ini.js';
 import { parseJson } from './sources/home/json.js';

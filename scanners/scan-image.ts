@@ -3,7 +3,7 @@ import { parseJson } from './sources/home/json.js';
 import { detectInConfig } from './sources/home/parsed.js';
 import { hostPlatform, openImage, parsePlatform, type OpenedImage } from './sources/image/image.js';
 import { deletedIn, scanLayer, type LayerJob, type LayerOutcome } from './sources/image/layers.js';
-import { ScanPool, defaultThreads } from './detect/pool.js';
+import { ScanPool, defaultThreads } from './engine/pool.js';
 import { ImageError } from './sources/image/store.js';
 import { DEFAULT_MAX_FILE_SIZE, isPartial, prepareScan, sortFindings, type Prepared, type ScanProgress } from './scan.js';
 import { formatBytes } from './report/text.js';

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { KeywardError } from '../cli/errors.js';
+import { KeywardError } from '../kernel/errors.js';
 import { loadBaseline } from './baseline.js';
 import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
-import { ScanPool, defaultThreads } from './detect/pool.js';
-import { scanBuffer, scanFile } from './detect/scan-bytes.js';
-import { scanDiff, scanFiles, type DiffBatchOutcome, type FileItem, type FileOutcome } from './detect/tasks.js';
+import { ScanPool, defaultThreads } from './engine/pool.js';
+import { scanBuffer, scanFile } from './engine/scan-bytes.js';
+import { scanDiff, scanFiles, type DiffBatchOutcome, type FileOutcome } from './engine/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
 import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.js';
 import type { ContentContext } from './sources/archive.js';

@@ -1,9 +1,9 @@
 import { lstatSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
-import { ScanPool } from './detect/pool.js';
-import { scanFile } from './detect/scan-bytes.js';
-import { scanDirectory, type DirectoryOutcome } from './detect/tasks.js';
+import { ScanPool } from './engine/pool.js';
+import { scanFile } from './engine/scan-bytes.js';
+import { scanDirectory, type DirectoryOutcome } from './engine/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
 import { DEFAULT_MAX_FILE_SIZE } from './scan.js';
 import { gitToplevel } from './sources/git.js';
@@ -130,7 +130,7 @@ export class SecretWatch {
   private async closePools(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p?.close()));
+    await Promise.all(pools.flatMap((p) => (p ? [p.close()] : [])));
   }
 
   /** Resolves once the batch being scanned, if any, is done. */

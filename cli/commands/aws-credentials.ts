@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 export default class AwsCredentials extends BaseCommand {
   static override summary = 'AWS credential_process: print a profile\'s keys from the vault, as the AWS CLI and SDKs expect.';

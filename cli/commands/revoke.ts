@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 export default class Revoke extends BaseCommand {
   static override summary = 'Revoke grants: one by id, a session\'s, an agent\'s (glob), or all.';

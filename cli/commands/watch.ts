@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BaseCommand } from '../base.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 export default class Watch extends BaseCommand {
   static override summary = 'Report secrets as soon as they are written to files: watch directories and files, rescan what changes.';
@@ -26,7 +26,7 @@ Without paths it watches the current directory (unless it is the home directory 
     const { terminalKeys } = await import('../ui/keys.js');
     let maxFileSize: number | undefined;
     if (flags['max-file-size'] !== undefined) {
-      const { parseSize } = await import('../scan-flags.js');
+      const { parseSize } = await import('../../kernel/units.js');
       maxFileSize = parseSize(flags['max-file-size']);
       if (maxFileSize === undefined || maxFileSize <= 0) throw new KeywardError(`--max-file-size ${flags['max-file-size']} is not a size`, { hint: 'Use a number with an optional unit, e.g. 64MB or 512KB.' });
     }

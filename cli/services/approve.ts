@@ -1,7 +1,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Actions, Answer, AuditEntry, Feed } from '../ui/approve.js';
 import { call, ensureDaemon, socketPath } from '../daemon-client.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 /**
  * The live feed of `keyward approve`: server-sent events from admin.sock (a snapshot of pending

@@ -1,6 +1,6 @@
 import { call, ensureDaemon } from '../daemon-client.js';
 import { ruleFor } from '../consent-rule.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 export type Answer = 'allow-once' | 'allow-session' | 'always' | 'deny';
 

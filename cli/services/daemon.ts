@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import { daemonFiles, ping } from '../../daemon/files.js';
-import { keywardPaths } from '../../daemon/paths.js';
+import { keywardPaths } from '../../kernel/paths.js';
 import { call } from '../daemon-client.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 /** `keyward daemon start --foreground`: runs until SIGTERM/SIGINT, logging JSON lines to stderr. */
 export async function runForeground(options: { debug?: boolean } = {}): Promise<void> {

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import { gitSync, requireRepository } from '../../scanners/sources/git.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 export const HOOK_MARKER = '# keyward-managed-hook';
 export const CHAINED_SUFFIX = '.keyward-chained';

@@ -1,6 +1,6 @@
 import { keychainError } from '../../daemon/vault/keychain.js';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
-import { KeywardError, isKeywardError } from '../errors.js';
+import { KeywardError, isKeywardError } from '../../kernel/errors.js';
 
 /**
  * `keyward import keytar`: moves the entries that keytar-based tools (VS Code extensions, GitHub

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { daemonFiles } from '../../daemon/files.js';
-import { keywardPaths } from '../../daemon/paths.js';
+import { keywardPaths } from '../../kernel/paths.js';
 import { loadPolicyFile } from '../../daemon/policy/load.js';
 import { loadProviders } from '../../daemon/providers/registry.js';
 

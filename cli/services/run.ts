@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { call, ensureDaemon, rawCall, socketPath } from '../daemon-client.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 /**
  * `keyward run`: opens a session for an agent, obtains its grants (waiting for a person where the
@@ -41,7 +41,7 @@ interface Pending {
   reason: string;
   approvers?: number;
 }
-type GrantReply = Issued | Pending | { status?: undefined; error: { code: string; message: string; hint?: string }; needs?: string };
+type GrantReply = Issued | Pending | { status?: undefined; error: { code: string; message: string; hint?: string; needs?: string } };
 
 const REFERENCE = /^keyward:\/\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
 

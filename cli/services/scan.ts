@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
-import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import { writeBaseline } from '../../scanners/baseline.js';
 import { renderReport, REPORT_FORMATS, type ReportFormat } from '../../scanners/report/index.js';
 import { DEFAULT_MAX_FILE_SIZE, runScan } from '../../scanners/scan.js';
 import { gitToplevel } from '../../scanners/sources/git.js';
 import type { HistoryLog } from '../../scanners/sources/history-log.js';
 import type { ScanResult } from '../../scanners/types.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 import { ProgressLine } from '../progress.js';
-import { parseCount, parseSize, type HomeFlags, type ImageFlags, type ScanFlags } from '../scan-flags.js';
+import { parseCount, parseSize } from '../../kernel/units.js';
+import type { HomeFlags, ImageFlags, ScanFlags } from '../scan-flags.js';
 
 /** Exit codes of `keyward scan`, as documented. */
 export const EXIT_CLEAN = 0;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Document, parseDocument } from 'yaml';
-import { writeFileAtomic } from '../../daemon/atomic-file.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import { configFile } from '../../daemon/config.js';
 import { daemonFiles, ensurePrivateDir, ping } from '../../daemon/files.js';
-import { keywardPaths } from '../../daemon/paths.js';
+import { keywardPaths } from '../../kernel/paths.js';
 import { FileStore } from '../../daemon/vault/file-store.js';
 import { KeychainStore } from '../../daemon/vault/keychain.js';
-import { KeywardError } from '../errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 /** Sets `vault.backend` in config.yaml, keeping the rest of the file as it is. */
 function setBackend(backend: 'keychain' | 'file'): void {

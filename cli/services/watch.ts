@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { daemonFiles, ping } from '../../daemon/files.js';
-import { keywardPaths } from '../../daemon/paths.js';
+import { keywardPaths } from '../../kernel/paths.js';
 import { expandWatchPath } from '../../daemon/watch.js';
 import type { WatchedFinding } from '../../scanners/watch.js';
 import { call } from '../daemon-client.js';
-import { isKeywardError } from '../errors.js';
+import { isKeywardError } from '../../kernel/errors.js';
 import type { KeySource } from '../ui/keys.js';
 
 /**
@@ -166,7 +166,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
       // The child gets the terminal; keys and output come back to us when it exits.
       keys.suspend();
       held = [];
-      io.migrate(lastNew.absolute)
+      void io.migrate(lastNew.absolute)
         .then(
           (code) => `  keyward migrate ${code === 0 ? 'finished' : `exited with ${code}`}.`,
           (error: unknown) => `  keyward migrate could not run: ${(error as Error).message}`,

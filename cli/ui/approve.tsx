@@ -134,7 +134,7 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
 
   const selected = pending[Math.min(index, pending.length - 1)];
   const selectedGrant = grants[Math.min(grantIndex, grants.length - 1)];
-  const act = (p: Promise<string>) => p.then(setMessage, (e: Error) => setMessage(`error: ${e.message}`));
+  const act = (p: Promise<string>) => void p.then(setMessage, (e: Error) => setMessage(`error: ${e.message}`));
 
   useInput((input, key) => {
     if (confirmAlways) {

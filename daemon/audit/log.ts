@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, ftruncateSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { KeywardError } from '../../cli/errors.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { KeywardError } from '../../kernel/errors.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 
 /**
  * The audit log: append-only JSON lines, each carrying the hash of the previous one, so that

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
-import { base62FromBytes } from '../../scanners/detect/checksum.js';
+import { DaemonError } from '../errors.js';
+import { base62FromBytes } from '../../kernel/checksum.js';
 import { decide, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderProfile } from '../providers/types.js';
@@ -13,17 +14,6 @@ import type { Vault } from '../vault/vault.js';
  * caller hears about it. The broker decides nothing itself: the policy does (`decide`), and the
  * socket handlers and the proxy enforce.
  */
-export class BrokerError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
-
 export type GrantMode = 'proxy' | 'release';
 
 export interface Session {
@@ -201,7 +191,7 @@ export class Broker extends EventEmitter {
 
   async openSession(input: { agent: string; task?: string; pid: number; parent?: Session; tree?: boolean }): Promise<{ session: SessionInfo; token: string }> {
     if (!AGENT_NAME.test(input.agent)) {
-      throw new BrokerError(400, 'bad_request', `"${input.agent}" is not a valid agent name`, 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.');
+      throw new DaemonError('bad_request', `"${input.agent}" is not a valid agent name`, { hint: 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.' });
     }
     const token = newToken('kws', this.random);
     const digest = tokenDigest(token);
@@ -271,11 +261,11 @@ export class Broker extends EventEmitter {
     const parts = spec.split(':');
     const credential = parts[0];
     if (mode === 'release') {
-      if (parts.length > 1 && parts.slice(1).join(':') !== 'release') throw new BrokerError(400, 'bad_request', `a release grant names only a credential, not "${spec}"`);
+      if (parts.length > 1 && parts.slice(1).join(':') !== 'release') throw new DaemonError('bad_request', `a release grant names only a credential, not "${spec}"`);
       return { credential, permission: 'release' };
     }
     const entry = this.deps.vault.describe(credential);
-    if (!entry) throw new BrokerError(404, 'unknown_credential', `no vault entry named ${credential}`, `Add it first: keyward vault add ${credential} --provider <provider>`);
+    if (!entry) throw new DaemonError('unknown_credential', `no vault entry named ${credential}`, { hint: `Add it first: keyward vault add ${credential} --provider <provider>` });
     const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
     for (let n = parts.length; n >= 2; n--) {
       const permission = parts.slice(1, n).join(':');
@@ -285,35 +275,35 @@ export class Broker extends EventEmitter {
       }
     }
     const known = Object.keys(profile.permissions).join(', ');
-    throw new BrokerError(400, 'unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, `Use ${credential}:<permission>[:<resource>] with one of: ${known}.`);
+    throw new DaemonError('unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, { hint: `Use ${credential}:<permission>[:<resource>] with one of: ${known}.` });
   }
 
   /** Checks a request against the vault and the provider profile before any decision. */
   private validate(r: GrantRequest): ProviderProfile {
     const entry = this.deps.vault.describe(r.credential);
-    if (!entry) throw new BrokerError(404, 'unknown_credential', `no vault entry named ${r.credential}`, `Add it first: keyward vault add ${r.credential} --provider <provider>`);
+    if (!entry) throw new DaemonError('unknown_credential', `no vault entry named ${r.credential}`, { hint: `Add it first: keyward vault add ${r.credential} --provider <provider>` });
     const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
     if (r.ttl !== undefined && (!Number.isFinite(r.ttl) || r.ttl <= 0 || r.ttl > MAX_TTL_MS)) {
-      throw new BrokerError(400, 'bad_request', 'ttl must be between 1 ms and 24 hours');
+      throw new DaemonError('bad_request', 'ttl must be between 1 ms and 24 hours');
     }
     if (r.mode === 'release') {
-      if (r.permission !== 'release') throw new BrokerError(400, 'bad_request', 'release grants have the permission "release"');
+      if (r.permission !== 'release') throw new DaemonError('bad_request', 'release grants have the permission "release"');
       return profile;
     }
     const rules = profile.permissions[r.permission];
     if (!rules) {
       const known = Object.keys(profile.permissions).join(', ');
-      throw new BrokerError(400, 'unknown_permission', `provider ${profile.name} has no permission "${r.permission}"`, `Known permissions of ${profile.name}: ${known}.`);
+      throw new DaemonError('unknown_permission', `provider ${profile.name} has no permission "${r.permission}"`, { hint: `Known permissions of ${profile.name}: ${known}.` });
     }
     const needsResource = rules.some((rule) => rule.paths.some((p) => p.includes('{resource}')));
     if (needsResource && !r.resource) {
-      throw new BrokerError(400, 'resource_required', `permission ${r.permission} of ${profile.name} applies to one resource; name it`, `For example --grant ${r.credential}:${r.permission}:owner/repo`);
+      throw new DaemonError('resource_required', `permission ${r.permission} of ${profile.name} applies to one resource; name it`, { hint: `For example --grant ${r.credential}:${r.permission}:owner/repo` });
     }
     if (!needsResource && r.resource) {
-      throw new BrokerError(400, 'bad_request', `permission ${r.permission} of ${profile.name} takes no resource`);
+      throw new DaemonError('bad_request', `permission ${r.permission} of ${profile.name} takes no resource`);
     }
     if (r.resource !== undefined && (r.resource.length > 200 || /[\s*?]|\.\./.test(r.resource))) {
-      throw new BrokerError(400, 'bad_request', 'the resource must be a plain name (no spaces, wildcards or "..")');
+      throw new DaemonError('bad_request', 'the resource must be a plain name (no spaces, wildcards or "..")');
     }
     return profile;
   }
@@ -476,8 +466,8 @@ export class Broker extends EventEmitter {
   /** The secret of a release grant, for the session that holds it. */
   async release(session: Session, grantToken: string): Promise<{ value: string; grant: GrantInfo }> {
     const grant = this.grantForToken(grantToken);
-    if (!grant || grant.session !== session.id) throw new BrokerError(403, 'invalid_grant', 'the grant token is not valid for this session (unknown, expired, revoked or another session\'s)');
-    if (grant.mode !== 'release') throw new BrokerError(403, 'proxy_only', `grant ${grant.id} is a proxy grant: the key is injected by the proxy and never handed out`);
+    if (!grant || grant.session !== session.id) throw new DaemonError('invalid_grant', 'the grant token is not valid for this session (unknown, expired, revoked or another session\'s)');
+    if (grant.mode !== 'release') throw new DaemonError('proxy_only', `grant ${grant.id} is a proxy grant: the key is injected by the proxy and never handed out`);
     const value = await this.deps.vault.get(grant.credential);
     await this.audit({ event: 'grant.release', ...this.sessionFields(session), grant: grant.id, credential: grant.credential, permission: grant.permission, mode: 'release', reason: 'secret handed to the agent process' });
     return { value, grant: this.grantInfo(grant) };
@@ -529,7 +519,7 @@ export class Broker extends EventEmitter {
    */
   async waitConsent(session: Session, id: string, waitMs: number): Promise<GrantOutcome> {
     const c = this.consents.get(id);
-    if (!c || c.session.id !== session.id) throw new BrokerError(404, 'unknown_consent', `no pending consent request ${id} for this session`);
+    if (!c || c.session.id !== session.id) throw new DaemonError('unknown_consent', `no pending consent request ${id} for this session`);
     if (c.outcome) return c.outcome;
     const pending: GrantOutcome = { status: 'pending', consent: c.id, expires: new Date(c.expires).toISOString(), reason: c.decision.reason };
     return new Promise((resolve) => {
@@ -563,15 +553,15 @@ export class Broker extends EventEmitter {
   /** A person's answer, from `keyward approve` or `keyward consent`. */
   async answerConsent(id: string, answer: ConsentAnswer, approver: string): Promise<{ outcome: GrantOutcome; rule?: string }> {
     const c = this.consents.get(id);
-    if (!c) throw new BrokerError(404, 'unknown_consent', `no consent request ${id}`, 'List pending requests with: keyward consent list');
-    if (c.outcome) throw new BrokerError(409, 'already_answered', `consent request ${id} was already settled (${c.outcome.status})`);
+    if (!c) throw new DaemonError('unknown_consent', `no consent request ${id}`, { hint: 'List pending requests with: keyward consent list' });
+    if (c.outcome) throw new DaemonError('already_answered', `consent request ${id} was already settled (${c.outcome.status})`);
     if (answer === 'deny') {
       await this.settleConsent(c, { status: 'denied', reason: `denied by ${approver}`, needs: this.needs(c.request) }, `denied by ${approver}`);
       return { outcome: c.outcome! };
     }
     let rule: string | undefined;
     if (answer === 'always') {
-      if (!this.deps.addPolicyRule) throw new BrokerError(501, 'unsupported', 'this daemon cannot write policy rules');
+      if (!this.deps.addPolicyRule) throw new DaemonError('unsupported', 'this daemon cannot write policy rules');
       rule = await this.deps.addPolicyRule({ agent: c.session.agent, credential: c.request.credential, permission: c.request.permission, resource: c.request.resource, mode: c.request.mode, decision: 'allow' });
     }
     if (answer === 'allow-session') c.session.allowed.add(this.allowKey(c.request));

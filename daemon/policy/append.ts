@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Document, parseDocument } from 'yaml';
-import { KeywardError } from '../../cli/errors.js';
-import { writeFileAtomic } from '../atomic-file.js';
-import { formatDuration } from '../duration.js';
+import { KeywardError } from '../../kernel/errors.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
+import { formatDuration } from '../../kernel/units.js';
 import type { PolicyRule } from './policy.js';
 
 /** Appends an "always allow" rule to policy.yaml, keeping its comments and layout. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
-import { parseYamlConfig, type ConfigProblem } from '../yaml-config.js';
+import { parseDuration } from '../../kernel/units.js';
+import { parseYamlConfig, type ConfigProblem } from '../../kernel/yaml-config.js';
 import { DEFAULT_POLICY, type Policy } from './policy.js';
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: 'is not a duration (e.g. 30m, 1h, 90s)' });

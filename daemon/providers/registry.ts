@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseYamlConfig, type ConfigProblem } from '../yaml-config.js';
+import { parseYamlConfig, type ConfigProblem } from '../../kernel/yaml-config.js';
 import { builtinProviders } from './builtin.js';
 import type { ProviderProfile } from './types.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
 import type forgeType from 'node-forge';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import type { SecretStore } from '../vault/store.js';
 
 type Forge = typeof forgeType;
@@ -148,14 +148,6 @@ export class LocalCA {
     if (this.contexts.size > 1000) this.contexts.clear();
     this.contexts.set(host, { context, until: notAfter - 3_600_000 });
     return context;
-  }
-}
-
-function matches(keyPem: string, certPem: string): boolean {
-  try {
-    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
-  } catch {
-    return false;
   }
 }
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Broker, Grant, Session } from '../broker/broker.js';
 import type { ProviderProfile } from '../providers/types.js';
 import type { VaultEntry } from '../vault/vault.js';
-import { ProxyError } from './errors.js';
+import { DaemonError } from '../errors.js';
 import { allowedBy } from './rules.js';
 
 /**
@@ -63,18 +63,18 @@ export function browserSignal(headers: IncomingHttpHeaders): string | undefined 
 /** The vault entry for `server`, checked: exactly one, with well-formed attributes. */
 export function mcpTarget(entries: VaultEntry[], server: string): McpTarget {
   if (entries.length === 0) {
-    throw new ProxyError(404, 'unknown_mcp_server', `no vault entry for the HTTP MCP server "${server}"`, {
+    throw new DaemonError('unknown_mcp_server', `no vault entry for the HTTP MCP server "${server}"`, {
       hint: `Run keyward migrate on the MCP client's config: it moves the server's key into the vault and points the client here. If the entry was removed, run keyward migrate again (keyward migrate undo restores the original config).`,
     });
   }
   if (entries.length > 1) {
     const names = entries.map((e) => e.name).join(', ');
-    throw new ProxyError(409, 'ambiguous_mcp_server', `several vault entries are for the HTTP MCP server "${server}": ${names}`, { hint: `Keep one: keyward vault remove <name> (see them with keyward vault list).` });
+    throw new DaemonError('ambiguous_mcp_server', `several vault entries are for the HTTP MCP server "${server}": ${names}`, { hint: `Keep one: keyward vault remove <name> (see them with keyward vault list).` });
   }
   const entry = entries[0];
   const a = entry.attributes ?? {};
   const bad = (what: string) =>
-    new ProxyError(502, 'bad_mcp_entry', `vault entry ${entry.name} (HTTP MCP server "${server}") has ${what}`, { hint: 'Run keyward migrate again for this MCP client, or remove the entry (keyward vault remove) and migrate.' });
+    new DaemonError('bad_mcp_entry', `vault entry ${entry.name} (HTTP MCP server "${server}") has ${what}`, { hint: 'Run keyward migrate again for this MCP client, or remove the entry (keyward vault remove) and migrate.' });
   let origin: string;
   try {
     const u = new URL(a.upstream ?? '');
@@ -117,7 +117,7 @@ export function mcpProfile(base: ProviderProfile, target: McpTarget): ProviderPr
   };
 }
 
-export type McpAccess = { ok: true; grant: Grant; session: Session } | { ok: false; session: Session; error: ProxyError };
+export type McpAccess = { ok: true; grant: Grant; session: Session } | { ok: false; session: Session; error: DaemonError };
 
 interface Client {
   sessionToken: string;
@@ -173,7 +173,7 @@ export class McpClients {
     const parent = this.broker.sessionForProcesses(caller.ancestors);
     const { token } = await this.broker.openSession({ agent: `mcp:${caller.target.server}`, task: 'MCP over HTTP', pid: caller.pid, parent, tree: false });
     const session = this.broker.sessionForToken(token);
-    if (!session) throw new ProxyError(403, 'session_ended', 'the session for this MCP client ended as it was opened', { hint: 'Send the request again.' });
+    if (!session) throw new DaemonError('session_ended', 'the session for this MCP client ended as it was opened', { hint: 'Send the request again.' });
     const client = { sessionToken: token, session };
     this.clients.set(key, client);
     return client;
@@ -195,8 +195,8 @@ export class McpClients {
     const rule = `- { agent: "${session.agent}", credential: ${target.credential}, permission: ${permission}, decision: allow }`;
     const hint = `Allow it in policy.yaml, e.g. ${rule}${session.chain.length > 1 ? ` (every agent in the chain ${chain} must be allowed)` : ''}, or run keyward approve and allow it when asked ("for this session" covers this client until it exits).`;
     if (outcome.status === 'pending') {
-      return { ok: false, session, error: new ProxyError(403, 'consent_timeout', `nobody answered the consent request ${outcome.consent} in time`, { needs: `${target.credential}:${permission}`, hint }) };
+      return { ok: false, session, error: new DaemonError('consent_timeout', `nobody answered the consent request ${outcome.consent} in time`, { needs: `${target.credential}:${permission}`, hint }) };
     }
-    return { ok: false, session, error: new ProxyError(403, 'denied', `${chain} may not use ${target.credential}: ${outcome.reason}`, { needs: outcome.needs, hint }) };
+    return { ok: false, session, error: new DaemonError('denied', `${chain} may not use ${target.credential}: ${outcome.reason}`, { needs: outcome.needs, hint }) };
   }
 }

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { DaemonError } from '../errors.js';
 import type { HttpRule, ProviderProfile } from '../providers/types.js';
 
 /**
@@ -125,3 +127,15 @@ function resourceFromPath(pattern: string, path: string, segments: number): stri
 
 /** Headers that ask a server to treat a request as another method. */
 export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/** Method overrides and ambiguous framing, refused on every route that injects a key. */
+export function checkFraming(headers: IncomingHttpHeaders, method: string): void {
+  for (const h of METHOD_OVERRIDES) {
+    const v = headers[h];
+    if (v !== undefined && String(v).toUpperCase() !== method) throw new DaemonError('method_override', `refused: ${h} would change the method to ${v}`);
+  }
+  // Request smuggling: the two length headers disagree about where the body ends.
+  if (headers['content-length'] !== undefined && headers['transfer-encoding'] !== undefined) {
+    throw new DaemonError('ambiguous_length', 'refused: both Content-Length and Transfer-Encoding');
+  }
+}

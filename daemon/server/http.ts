@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { z } from 'zod';
-import { isKeywardError } from '../../cli/errors.js';
-import { BrokerError } from '../broker/broker.js';
+import { isKeywardError } from '../../kernel/errors.js';
+import { DaemonError, errorBody, statusOf } from '../errors.js';
 import { peerPid } from './identity.js';
 
 /** Largest request body either socket accepts. */
@@ -80,31 +80,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function errorBody(code: string, message: string, hint?: string) {
-  return { error: hint ? { code, message, hint } : { code, message } };
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Reads a body up to MAX_BODY; a larger one is refused before it is read in full. */
 function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`));
+  if (declared > limit) return Promise.reject(new DaemonError('too_large', `the request body is larger than ${limit} bytes`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
     req.on('data', (part: Buffer) => {
       size += part.length;
       if (size > limit) {
-        reject(new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`));
+        reject(new DaemonError('too_large', `the request body is larger than ${limit} bytes`));
         req.destroy();
         return;
       }
@@ -112,7 +98,7 @@ function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', reject);
-    req.on('aborted', () => reject(new HttpError(400, 'aborted', 'the client went away')));
+    req.on('aborted', () => reject(new DaemonError('aborted', 'the client went away')));
   });
 }
 
@@ -136,8 +122,8 @@ export function createApiServer(options: ServerOptions): Server {
     try {
       const url = new URL(req.url ?? '/', 'http://keyward.local');
       const found = options.router.match(req.method ?? 'GET', url.pathname);
-      if (found === undefined) throw new HttpError(404, 'not_found', `no route ${req.method} ${url.pathname} on ${options.socket}.sock`);
-      if (found === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+      if (found === undefined) throw new DaemonError('not_found', `no route ${req.method} ${url.pathname} on ${options.socket}.sock`);
+      if (found === 'method') throw new DaemonError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
       const auth = req.headers.authorization;
       const ctx: Context = {
         req,
@@ -152,14 +138,14 @@ export function createApiServer(options: ServerOptions): Server {
           try {
             value = raw.length ? JSON.parse(raw.toString('utf8')) : {};
           } catch {
-            throw new HttpError(400, 'bad_json', 'the request body is not valid JSON');
+            throw new DaemonError('bad_json', 'the request body is not valid JSON');
           }
           const parsed = schema.safeParse(value);
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
             const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
             const detail = issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys[0]}"` : issue.message;
-            throw new HttpError(400, 'bad_request', `${where}${detail}`);
+            throw new DaemonError('bad_request', `${where}${detail}`);
           }
           return parsed.data;
         },
@@ -177,16 +163,13 @@ export function createApiServer(options: ServerOptions): Server {
       status = reply.status;
       sendJson(res, reply.status, reply.body);
     } catch (error) {
-      if (error instanceof HttpError || error instanceof BrokerError) {
-        status = error.status;
-        sendJson(res, error.status, errorBody(error.code, error.message, error instanceof BrokerError ? error.hint : undefined));
-      } else if (isKeywardError(error)) {
-        status = error.code === 'not_found' ? 404 : error.code === 'conflict' ? 409 : error.code === 'bad_request' ? 400 : 503;
-        sendJson(res, status, errorBody(error.code, error.message, error.hint));
+      if (isKeywardError(error)) {
+        status = statusOf(error);
+        sendJson(res, status, errorBody(error));
       } else {
         status = 500;
         options.log({ level: 'error', msg: 'handler failed', error: error instanceof Error ? error.message : String(error) });
-        sendJson(res, 500, errorBody('internal', 'the daemon hit an internal error; it keeps running', 'Run `keyward daemon status`; the daemon log has details.'));
+        sendJson(res, 500, errorBody(new DaemonError('internal', 'the daemon hit an internal error; it keeps running', { hint: 'Run `keyward daemon status`; the daemon log has details.' })));
       }
     } finally {
       options.log({ level: 'debug', socket: options.socket, method: req.method, path: (req.url ?? '').split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 });

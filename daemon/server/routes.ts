@@ -1,12 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
-import { BrokerError, type Broker, type GrantOutcome, type Session } from '../broker/broker.js';
-import { parseDuration } from '../duration.js';
+import { DaemonError } from '../errors.js';
+import type { Broker, GrantOutcome, Session } from '../broker/broker.js';
+import { parseDuration } from '../../kernel/units.js';
 import { globMatch } from '../policy/policy.js';
 import type { Vault } from '../vault/vault.js';
 import type { FindingRecorder } from '../watch.js';
-import { errorBody, Router, type Context, type Reply } from './http.js';
+import { Router, type Context, type Reply } from './http.js';
 import { PEER_LOOKUP_SUPPORTED, ancestry, hasSessionEnvironment } from './identity.js';
 
 export interface RouteDeps {
@@ -34,14 +35,14 @@ const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, 
 function outcomeReply(outcome: GrantOutcome): Reply {
   if (outcome.status === 'issued') return { status: 201, body: outcome };
   if (outcome.status === 'pending') return { status: 202, body: outcome };
-  return { status: 403, body: { ...errorBody('denied', outcome.reason, `This grant would be needed: ${outcome.needs}. Ask a person to allow it (keyward approve), or change policy.yaml.`), needs: outcome.needs } };
+  throw new DaemonError('denied', outcome.reason, { hint: `This grant would be needed: ${outcome.needs}. Ask a person to allow it (keyward approve), or change policy.yaml.`, needs: outcome.needs });
 }
 
 /** The session a request acts for: a valid session token, else 401. */
 function requireSession(deps: RouteDeps, ctx: Context): Session {
   const session = deps.broker.sessionForToken(ctx.token);
   if (!session) {
-    throw new BrokerError(401, 'invalid_session', ctx.token ? 'the session token is not valid (unknown, ended, or from before a daemon restart)' : 'this route needs a session token (Authorization: Bearer kws_…)', 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.');
+    throw new DaemonError('invalid_session', ctx.token ? 'the session token is not valid (unknown, ended, or from before a daemon restart)' : 'this route needs a session token (Authorization: Bearer kws_…)', { hint: 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.' });
   }
   return session;
 }
@@ -50,7 +51,7 @@ function parseTtl(ttl: number | string | undefined): number | undefined {
   if (ttl === undefined) return undefined;
   if (typeof ttl === 'number') return ttl * 1000; // seconds over the wire
   const ms = parseDuration(ttl);
-  if (ms === undefined) throw new BrokerError(400, 'bad_request', `ttl "${ttl}" is not a duration (e.g. 15m, 1h)`);
+  if (ms === undefined) throw new DaemonError('bad_request', `ttl "${ttl}" is not a duration (e.g. 15m, 1h)`);
   return ms;
 }
 
@@ -65,16 +66,16 @@ export function agentRoutes(deps: RouteDeps): Router {
       // session without presenting it, that session anyway: a sub-agent cannot step out of its
       // delegation chain by dropping an environment variable.
       let parent = ctx.token ? broker.sessionForToken(ctx.token) : undefined;
-      if (ctx.token && !parent) throw new BrokerError(401, 'invalid_session', 'the parent session token is not valid');
+      if (ctx.token && !parent) throw new DaemonError('invalid_session', 'the parent session token is not valid');
       const peer = await ctx.peer();
       if (!parent && peer !== undefined) parent = broker.sessionForProcesses(ancestry(peer));
       // The session's root is the caller itself where the kernel says who it is: a process cannot
       // claim another's tree (which would make the reaper keep a session alive through it).
       if (peer !== undefined && body.pid !== undefined && body.pid !== peer) {
-        throw new BrokerError(400, 'bad_request', `pid ${body.pid} is not the calling process (${peer})`);
+        throw new DaemonError('bad_request', `pid ${body.pid} is not the calling process (${peer})`);
       }
       const pid = peer ?? body.pid;
-      if (pid === undefined) throw new BrokerError(400, 'bad_request', 'pid: the root process of the session is required on this platform');
+      if (pid === undefined) throw new DaemonError('bad_request', 'pid: the root process of the session is required on this platform');
       const opened = await broker.openSession({ agent: body.agent, task: body.task, pid, parent });
       return { status: 201, body: { ...opened, approvers: deps.approvers.size, proxy: deps.proxy() } };
     })
@@ -98,7 +99,7 @@ export function agentRoutes(deps: RouteDeps): Router {
     .add('DELETE', '/v1/grants/:id', async (ctx) => {
       const session = requireSession(deps, ctx);
       if (!broker.listGrants({ session: session.id }).some((g) => g.id === ctx.params.id)) {
-        throw new BrokerError(404, 'unknown_grant', `this session has no grant ${ctx.params.id}`);
+        throw new DaemonError('unknown_grant', `this session has no grant ${ctx.params.id}`);
       }
       const revoked = await broker.revoke({ grant: ctx.params.id }, 'released by the agent');
       return { status: 200, body: { revoked } };
@@ -147,7 +148,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/vault/:name',
       guarded(async (ctx) => {
         const name = ctx.params.name;
-        if (!vault.has(name)) throw new BrokerError(404, 'not_found', `no vault entry named ${name}`, 'See the entries with: keyward vault list');
+        if (!vault.has(name)) throw new DaemonError('not_found', `no vault entry named ${name}`, { hint: 'See the entries with: keyward vault list' });
         const revoked = await broker.revoke({ credential: name }, `vault entry ${name} removed`);
         await vault.remove(name);
         deps.forgetSecret(name);
@@ -218,7 +219,8 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/policy/reload',
       guarded(async () => {
         const r = await deps.reloadPolicy();
-        return { status: r.ok ? 200 : 422, body: r.ok ? { reloaded: true } : errorBody('invalid_policy', `policy.yaml was not loaded: ${r.problems[0]}`, 'Fix it (keyward policy check shows every problem); the last good policy stays in force.') };
+        if (!r.ok) throw new DaemonError('invalid_policy', `policy.yaml was not loaded: ${r.problems[0]}`, { hint: 'Fix it (keyward policy check shows every problem); the last good policy stays in force.' });
+        return { status: 200, body: { reloaded: true } };
       }),
     )
     .add(
@@ -296,5 +298,5 @@ async function requireOutsideSessions(deps: RouteDeps, ctx: Context): Promise<vo
     reason: why,
     detail: { route: `${ctx.req.method} ${ctx.url.pathname}` },
   });
-  throw new BrokerError(403, 'admin_refused', `admin.sock refuses this caller: ${why}`, 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.');
+  throw new DaemonError('admin_refused', `admin.sock refuses this caller: ${why}`, { hint: 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.' });
 }

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { KeywardError } from '../../cli/errors.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { KeywardError } from '../../kernel/errors.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import type { SecretStore } from './store.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;

@@ -1,4 +1,4 @@
-import { KeywardError } from '../../cli/errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 import type { SecretStore } from './store.js';
 
 export const KEYCHAIN_SERVICE = 'keyward';

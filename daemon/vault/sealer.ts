@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { KeywardError } from '../../cli/errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 import type { SecretStore } from './store.js';
 
 /** Where the sealing key lives in the secret store (not a listed vault entry). */

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { KeywardError } from '../../cli/errors.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { KeywardError } from '../../kernel/errors.js';
+import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import type { SecretStore } from './store.js';
 
 /** What `keyward vault list` shows: never a value. */

@@ -1,5 +1,5 @@
 import type { ValidatorName } from '../types.js';
-import { verifyTokenChecksum } from './checksum.js';
+import { verifyTokenChecksum } from '../../kernel/checksum.js';
 
 /**
  * Offline validators: checks that need no network. A validator returns `true` (the structure or

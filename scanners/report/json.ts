@@ -1,4 +1,4 @@
-import { keywardVersion } from '../version.js';
+import { keywardVersion } from '../../kernel/version.js';
 import type { ScanResult } from '../types.js';
 
 /** The JSON report; its schema is documented in docs/scan-output.md and versioned by `version`. */

@@ -2,7 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { builtinRules } from '../rules/index.js';
 import type { Finding, ScanResult } from '../types.js';
-import { keywardVersion } from '../version.js';
+import { keywardVersion } from '../../kernel/version.js';
 
 export interface SarifOptions {
   /** Where finding paths are relative to (the process cwd). */

@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { Detector } from '../detect/detector.js';
-import { describeIoError, looksBinary, scanBuffer } from '../detect/scan-bytes.js';
+import { describeIoError, looksBinary, scanBuffer } from '../engine/scan-bytes.js';
 import type { Match, ScanIssue, ScanStats } from '../types.js';
 import { ExpansionError, compressionOf, decompress, type Compression, type ExpansionLimit } from './streams.js';
 import { TarError, TarParser, looksLikeTar, type TarEntry } from './tar.js';

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { KeywardError } from '../../cli/errors.js';
+import { KeywardError } from '../../kernel/errors.js';
 
 /**
  * Git plumbing for the scanner. Every call pins the settings that would change the output we

@@ -2,9 +2,9 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Ignore } from 'ignore';
 import type { ScanIssue } from '../types.js';
-import type { FileItem } from '../detect/tasks.js';
+import type { FileItem } from '../engine/tasks.js';
 import { gitSync } from './git.js';
-import { describeIoError } from '../detect/scan-bytes.js';
+import { describeIoError } from '../engine/scan-bytes.js';
 
 export interface TreeListing {
   items: FileItem[];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { base62Encode, crc32 } from '../../scanners/detect/checksum.js';
+import { base62Encode, crc32 } from '../../kernel/checksum.js';
 
 /**
  * Secrets made up at run time in each provider's documented shape, so tests never carry a fixed

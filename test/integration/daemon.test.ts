@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir } from '../helpers/cli.js';
 import { HAS_KEYRING, holdSession, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { anthropicKey, githubToken, randomAlnum } from '../helpers/secrets.js';
+import { githubToken, randomAlnum } from '../helpers/secrets.js';
 
 const POLICY = `defaults: { decision: ask, maxTtl: 1h }
 rules:
@@ -206,11 +206,11 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const rel = await holdSession(d.home, 'release-ok');
     const g = await d.api('agent', 'POST', '/v1/grants', { credential: 'prod-db', mode: 'release' }, a.token);
     expect(g.status).toBe(403); // nobody may release prod-db
-    expect(g.body.needs).toBe('prod-db:release');
+    expect(g.body.error.needs).toBe('prod-db:release');
     const granted = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release' }, rel.token);
     expect(granted.status, JSON.stringify(granted.body)).toBe(201);
     const other = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, b.token);
-    expect(other.status).toBe(403);
+    expect(other.status).toBe(401);
     expect(JSON.stringify(other.body)).not.toContain(openaiKey);
     const mine = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
     expect(mine).toMatchObject({ status: 200, body: { value: openaiKey } });
@@ -235,11 +235,11 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect(g1.status, JSON.stringify(g1.body)).toBe(201);
     const revoke = await d.cli(['revoke', g1.body.grant.id]);
     expect(revoke.stdout).toContain('Revoked 1 grant');
-    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g1.body.token }, s.token)).status).toBe(403);
+    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g1.body.token }, s.token)).status).toBe(401);
     const g2 = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release', ttl: 1 }, s.token);
     expect(g2.status).toBe(201);
     await new Promise((r) => setTimeout(r, 1300));
-    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g2.body.token }, s.token)).status).toBe(403);
+    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g2.body.token }, s.token)).status).toBe(401);
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
     expect(audit).toContain(`"event":"grant.expire","agent":"release-ok","session":"${s.session.id}"`);
     await s.close();

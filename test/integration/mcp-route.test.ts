@@ -7,6 +7,8 @@ import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js'
 import { randomAlnum } from '../helpers/secrets.js';
 import { httpUpstream, type Upstream } from '../helpers/upstream.js';
 
+type ErrorReply = { error: { code: string; message: string; hint?: string; needs?: string } };
+
 const RAW = fileURLToPath(new URL('../helpers/raw-requests.mjs', import.meta.url));
 /** The route identifies its caller from the kernel's socket table: Linux with ss. */
 const HAS_PEER_LOOKUP = process.platform === 'linux' && spawnSync('sh', ['-c', 'command -v ss']).status === 0;
@@ -136,7 +138,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
     const before = up.received.length;
     const r = await mcpPost('blocked', 6);
     expect(r.status).toBe(403);
-    const body = await r.json();
+    const body = (await r.json()) as ErrorReply;
     expect(body.error.code).toBe('denied');
     expect(body.error.message).toMatch(/mcp:blocked may not use blocked-mcp: policy denies it/);
     expect(body.error.needs).toBe('blocked-mcp:write');
@@ -148,7 +150,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
   it('refuses unknown servers, traversal, browsers, rebinding and framing tricks', async () => {
     const unknown = await mcpPost('nothing-here', 7);
     expect(unknown.status).toBe(404);
-    const u = await unknown.json();
+    const u = (await unknown.json()) as ErrorReply;
     expect(u.error.code).toBe('unknown_mcp_server');
     expect(u.error.hint).toContain('keyward migrate');
 
@@ -226,7 +228,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
     await d.cli(['revoke', '--agent', 'mcp:*']);
     const denied = await mcpPost('github', 12);
     expect(denied.status).toBe(403);
-    expect((await denied.json()).error.code).toBe('denied');
+    expect(((await denied.json()) as ErrorReply).error.code).toBe('denied');
   });
 
   it('audits every request with agent, chain, credential and downstream, and never the key', async () => {

@@ -20,7 +20,7 @@ describe.skipIf(!HAS_KEYRING)('the proxy port', () => {
       // The proxy serves on its fallback port.
       const r = await fetch(`${status.proxy}/nothing/v1/models`);
       expect(r.status).toBe(401);
-      expect((await r.json()).error.code).toBe('no_grant_token');
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('no_grant_token');
     } finally {
       await d.stop();
       await new Promise((r) => squatter.close(r));

@@ -1,10 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Ajv from 'ajv-draft-04';
+import AjvModule from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitAll, initRepo, removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
+
+// A CommonJS module: its class is the default export under some loaders and `.default` under others.
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule.default }).default ?? AjvModule) as typeof AjvModule.default;
 
 const findings = (stdout: string) => (JSON.parse(stdout) as { findings: { ruleId: string; file: string; line: number }[] }).findings;
 const scanOf = (stdout: string) => (JSON.parse(stdout) as { scan: { stats: { suppressed: Record<string, number> } } }).scan;

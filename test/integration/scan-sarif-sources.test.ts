@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Ajv from 'ajv-draft-04';
+import AjvModule from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
 import { removeTree, run, writeRootfs } from '../helpers/images.js';
 import { githubToken } from '../helpers/secrets.js';
+
+// A CommonJS module: its class is the default export under some loaders and `.default` under others.
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule.default }).default ?? AjvModule) as typeof AjvModule.default;
 
 function validator() {
   const require = createRequire(import.meta.url);

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 
 export default class Audit extends BaseCommand {
   static override summary = 'Show the audit log: who acted, under whose delegation, with which grant, against what.';
@@ -15,7 +15,7 @@ export default class Audit extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Audit);
-    const { parseDuration } = await import('../../../daemon/duration.js');
+    const { parseDuration } = await import('../../../kernel/units.js');
     let since: number | undefined;
     if (flags.since) {
       const ms = parseDuration(flags.since);

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../base.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 
 export default class GrantRequest extends BaseCommand {
   static override summary = 'From inside a `keyward run` session, ask for one more grant.';

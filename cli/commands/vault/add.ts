@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import { BaseCommand } from '../../base.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 
 export default class VaultAdd extends BaseCommand {
   static override summary = 'Store a credential in the vault (the OS keychain).';

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../../daemon/atomic-file.js';
+import { writeFileAtomic } from '../../../kernel/atomic-file.js';
 import { daemonFiles } from '../../../daemon/files.js';
 import { appendPolicyRule } from '../../../daemon/policy/append.js';
-import { parseDuration } from '../../../daemon/duration.js';
+import { parseDuration } from '../../../kernel/units.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 import { JournalStore, newMigrationId, type Journal, type JournalFile } from './journal.js';
 import { ruleText, sha256, type MigrationPlan } from './plan.js';
 

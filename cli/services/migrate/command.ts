@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { addToBaseline } from '../../../scanners/baseline.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 import { applyPlan } from './apply.js';
 import { call } from '../../daemon-client.js';
 import { collectFindings, launcher, planner } from './index.js';

@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { runScan } from '../../../scanners/scan.js';
 import { runHomeScan } from '../../../scanners/scan-home.js';
 import { buildRuleSet } from '../../../scanners/ruleset.js';
-import { keywardPaths } from '../../../daemon/paths.js';
+import { keywardPaths } from '../../../kernel/paths.js';
 import { loadProviders } from '../../../daemon/providers/registry.js';
 import type { Finding } from '../../../scanners/types.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 import { planMigration, type Choice, type MigrationPlan, type RawFinding } from './plan.js';
 
 /** How rewritten configs start keyward: this Node and this copy of keyward, by absolute path. */

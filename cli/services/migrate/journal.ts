@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../../daemon/atomic-file.js';
-import { keywardPaths } from '../../../daemon/paths.js';
+import { writeFileAtomic } from '../../../kernel/atomic-file.js';
+import { keywardPaths } from '../../../kernel/paths.js';
 
 /**
  * The migration journal: one directory per migration under the state directory, holding

@@ -4,7 +4,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { getLocation } from 'jsonc-parser';
 import { redact } from '../../../scanners/ruleset.js';
 import type { Finding } from '../../../scanners/types.js';
-import { KeywardError } from '../../errors.js';
+import { KeywardError } from '../../../kernel/errors.js';
 import { locateMcp, rewrite, RewriteError, type FileKind, type Rewrite, type SecretRef } from './rewrite.js';
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, loadDaemonConfig } from '../../../daemon/config.js';
-import { keywardPaths } from '../../../daemon/paths.js';
+import { keywardPaths } from '../../../kernel/paths.js';
 import { tempDir } from '../../helpers/cli.js';
 
 function load(text: string | undefined) {

@@ -40,7 +40,7 @@ describe('the MCP route, pure parts', () => {
   });
 
   it('says what to do when no entry or several match', () => {
-    expect(() => mcpTarget([], 'github')).toThrow(expect.objectContaining({ status: 404, code: 'unknown_mcp_server', extra: { hint: expect.stringContaining('keyward migrate') } }));
+    expect(() => mcpTarget([], 'github')).toThrow(expect.objectContaining({ status: 404, code: 'unknown_mcp_server', details: { hint: expect.stringContaining('keyward migrate') } }));
     expect(() => mcpTarget([entry(good, 'a'), entry(good, 'b')], 'github')).toThrow(expect.objectContaining({ status: 409, message: expect.stringContaining('a, b') }));
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../scanners/detect/detector.js';
 import { builtinRules } from '../../../scanners/rules/index.js';
 import { digestsEqual, isWellFormedToken, newToken, tokenDigest } from '../../../daemon/tokens.js';
-import { formatDuration, parseDuration } from '../../../daemon/duration.js';
+import { formatDuration, parseDuration } from '../../../kernel/units.js';
 
 describe('tokens', () => {
   it('are prefix + 43 base62 + a 6-character checksum, and differ every time', () => {
@@ -38,7 +38,7 @@ describe('durations', () => {
 
 describe('base62 of bytes', () => {
   it('agrees with big-integer arithmetic, including leading zero bytes', async () => {
-    const { base62FromBytes, base62Encode } = await import('../../../scanners/detect/checksum.js');
+    const { base62FromBytes, base62Encode } = await import('../../../kernel/checksum.js');
     const { randomBytes } = await import('node:crypto');
     for (let i = 0; i < 200; i++) {
       const bytes = randomBytes(32);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { KeywordAutomaton } from '../../../scanners/detect/aho.js';
-import { base62Encode, crc32, verifyTokenChecksum } from '../../../scanners/detect/checksum.js';
+import { base62Encode, crc32, verifyTokenChecksum } from '../../../kernel/checksum.js';
 import { Detector } from '../../../scanners/detect/detector.js';
 import { shannonEntropy } from '../../../scanners/detect/entropy.js';
-import { BLOCK_SIZE, scanBuffer } from '../../../scanners/detect/scan-bytes.js';
+import { BLOCK_SIZE, scanBuffer } from '../../../scanners/engine/scan-bytes.js';
 import { isJwt } from '../../../scanners/detect/validators.js';
 import { builtinRules } from '../../../scanners/rules/index.js';
 import { fingerprint, redact } from '../../../scanners/ruleset.js';
@@ -167,7 +167,7 @@ describe('large inputs: encodings and columns', () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { scanFile } = await import('../../../scanners/detect/scan-bytes.js');
+    const { scanFile } = await import('../../../scanners/engine/scan-bytes.js');
     const dir = mkdtempSync(join(tmpdir(), 'kw-utf16-'));
     const token = githubToken();
     const text = 'filler line\r\n'.repeat(Math.ceil((BLOCK_SIZE * 1.2) / 13)) + `GITHUB_TOKEN=${token}\r\n`;

@@ -13,7 +13,7 @@ type TaskInput = WorkerTask extends infer T ? (T extends { id: number } ? Omit<T
 function workerUrl(): URL | undefined {
   const here = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL(import.meta.url.replace(/\/scanners\/detect\/pool\.ts$/, '/dist/scanners/detect/worker.js'));
+  const built = new URL(import.meta.url.replace(/\/scanners\/engine\/pool\.ts$/, '/dist/scanners/engine/worker.js'));
   return existsSync(fileURLToPath(built)) ? built : undefined;
 }
 

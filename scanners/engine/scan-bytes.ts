@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Match } from '../types.js';
-import type { Detector } from './detector.js';
+import type { Detector } from '../detect/detector.js';
 
 /** Files are read in blocks of this size; memory per file stays bounded whatever its size. */
 export const BLOCK_SIZE = 4 * 1024 * 1024;
