@@ -9,12 +9,10 @@ module.enableCompileCache?.();
 
 const argv = process.argv.slice(2);
 const scanSubcommands = new Set(['home', 'image']);
-const fastScan =
-  argv[0] === 'scan' && !scanSubcommands.has(argv[1]) && !argv.some((a) => a === '--help' || a === '-h');
+const fastScan = argv[0] === 'scan' && !scanSubcommands.has(argv[1]) && !argv.some((a) => a === '--help' || a === '-h');
 // The daemon itself (what `keyward daemon start` and the systemd unit run) does without oclif
 // too: a long-lived process should not carry the command framework in memory.
-const daemonForeground =
-  argv[0] === 'daemon' && argv[1] === 'start' && argv.includes('--foreground') && argv.slice(2).every((a) => a === '--foreground' || a === '--debug');
+const daemonForeground = argv[0] === 'daemon' && argv[1] === 'start' && argv.includes('--foreground') && argv.slice(2).every((a) => a === '--foreground' || a === '--debug');
 
 try {
   if (fastScan) {

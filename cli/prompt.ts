@@ -36,7 +36,9 @@ export function promptHidden(question: string, input: NodeJS.ReadStream = proces
 export async function readStdin(input: NodeJS.ReadableStream = process.stdin): Promise<string> {
   const parts: Buffer[] = [];
   for await (const part of input) parts.push(typeof part === 'string' ? Buffer.from(part) : (part as Buffer));
-  return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(parts)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /**

@@ -41,14 +41,24 @@ const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;
 
 export const HOME_FLAGS = {
   ...HOME_COMMON,
-  project: { type: 'string', char: 'p', multiple: true, description: 'Also look through this directory for .env files, .npmrc and project MCP/agent configs (repeatable).', helpValue: 'DIR' },
+  project: {
+    type: 'string',
+    char: 'p',
+    multiple: true,
+    description: 'Also look through this directory for .env files, .npmrc and project MCP/agent configs (repeatable).',
+    helpValue: 'DIR',
+  },
   home: { type: 'string', description: 'Home directory to look in instead of your own.', helpValue: 'DIR' },
 } as const satisfies Record<string, FlagSpec>;
 
 export const IMAGE_FLAGS = {
   ...COMMON,
   threads: SCAN_FLAGS.threads,
-  platform: { type: 'string', description: 'Platform to scan in a multi-platform image, e.g. linux/arm64 (default: linux and this machine\'s architecture).', helpValue: 'OS/ARCH[/VARIANT]' },
+  platform: {
+    type: 'string',
+    description: "Platform to scan in a multi-platform image, e.g. linux/arm64 (default: linux and this machine's architecture).",
+    helpValue: 'OS/ARCH[/VARIANT]',
+  },
   insecure: { type: 'boolean', description: 'Talk to the registry over plain HTTP.' },
   authfile: { type: 'string', description: 'Registry credentials: a containers auth.json or Docker config.json.', helpValue: 'FILE' },
   timeout: { type: 'string', description: 'Give up on a registry request that has not answered after this many seconds.', default: '30', helpValue: 'SECONDS' },

@@ -12,9 +12,7 @@ const EXIT_ERROR = 2;
  */
 export async function main(argv: string[]): Promise<number> {
   try {
-    const options = Object.fromEntries(
-      Object.entries(SCAN_FLAGS).map(([name, spec]) => [name, { type: spec.type, ...('char' in spec ? { short: spec.char } : {}) }]),
-    );
+    const options = Object.fromEntries(Object.entries(SCAN_FLAGS).map(([name, spec]) => [name, { type: spec.type, ...('char' in spec ? { short: spec.char } : {}) }]));
     let parsed;
     try {
       parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

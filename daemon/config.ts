@@ -17,7 +17,12 @@ const schema = z.strictObject({
     .strictObject({
       maxBody: z.string().optional(),
       upstreamTimeout: duration.optional(),
-      port: z.number({ message: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0 (any free port) or 1..65535').max(65535, 'must be 0 (any free port) or 1..65535').optional(),
+      port: z
+        .number({ message: 'must be a port number' })
+        .int('must be a whole number')
+        .min(0, 'must be 0 (any free port) or 1..65535')
+        .max(65535, 'must be 0 (any free port) or 1..65535')
+        .optional(),
     })
     .optional(),
 });
@@ -37,7 +42,15 @@ export interface DaemonConfig {
   proxyPort: number;
 }
 
-export const DEFAULTS: DaemonConfig = { vaultBackend: 'keychain', consentTimeoutMs: 2 * 60_000, defaultTtlMs: 15 * 60_000, watch: [], proxyMaxBody: 64 * 1024 * 1024, proxyUpstreamTimeoutMs: 60_000, proxyPort: 7419 };
+export const DEFAULTS: DaemonConfig = {
+  vaultBackend: 'keychain',
+  consentTimeoutMs: 2 * 60_000,
+  defaultTtlMs: 15 * 60_000,
+  watch: [],
+  proxyMaxBody: 64 * 1024 * 1024,
+  proxyUpstreamTimeoutMs: 60_000,
+  proxyPort: 7419,
+};
 
 export function configFile(paths: KeywardPaths = keywardPaths()): string {
   return join(paths.config, 'config.yaml');

@@ -230,7 +230,15 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       watcher?.close();
       daemonWatch?.close();
       for (const res of approvers) res.end();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              s.closeAllConnections();
+            }),
+        ),
+      );
       await proxy?.close();
       broker.shutdown();
       vault.flushUse();

@@ -36,7 +36,8 @@ export function ensurePrivateDir(dir: string): void {
   const st = lstatSync(dir);
   const uid = process.getuid?.();
   if (!st.isDirectory()) throw new KeywardError(`${dir} is not a directory (a symbolic link?)`, { hint: 'Remove it; keyward creates its own private directory there.' });
-  if (uid !== undefined && st.uid !== uid) throw new KeywardError(`${dir} belongs to another user`, { hint: 'Someone else created it: remove it, or set XDG_RUNTIME_DIR / KEYWARD_HOME to a private directory.' });
+  if (uid !== undefined && st.uid !== uid)
+    throw new KeywardError(`${dir} belongs to another user`, { hint: 'Someone else created it: remove it, or set XDG_RUNTIME_DIR / KEYWARD_HOME to a private directory.' });
   if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
@@ -55,4 +56,3 @@ export function ping(socketPath: string, timeoutMs = 1000): Promise<boolean> {
     req.end();
   });
 }
-

@@ -80,11 +80,7 @@ export interface DaemonWatch {
  * (in slices, so requests keep being answered) and what it finds is counted, not audited; every
  * secret written after that is a `finding` record.
  */
-export async function startDaemonWatch(options: {
-  paths: string[];
-  recorder: FindingRecorder;
-  log: (entry: Record<string, unknown>) => void;
-}): Promise<DaemonWatch> {
+export async function startDaemonWatch(options: { paths: string[]; recorder: FindingRecorder; log: (entry: Record<string, unknown>) => void }): Promise<DaemonWatch> {
   const { SecretWatch } = await import('../scanners/watch.js');
   const paths = options.paths.map((p) => expandWatchPath(p));
   let scanning = true;
@@ -97,7 +93,16 @@ export async function startDaemonWatch(options: {
       if (status !== 'new') return;
       options.log({ msg: 'new finding', rule: finding.ruleId, file: absolute, line: finding.line });
       options.recorder
-        .record({ rule: finding.ruleId, provider: finding.provider, file: absolute, line: finding.line, column: finding.column, fingerprint: finding.fingerprint, by: 'the daemon (watch: in config.yaml)', pid: process.pid })
+        .record({
+          rule: finding.ruleId,
+          provider: finding.provider,
+          file: absolute,
+          line: finding.line,
+          column: finding.column,
+          fingerprint: finding.fingerprint,
+          by: 'the daemon (watch: in config.yaml)',
+          pid: process.pid,
+        })
         .catch((error: unknown) => options.log({ level: 'error', msg: 'could not record a finding in the audit log', file: absolute, error: String(error) }));
     },
   });

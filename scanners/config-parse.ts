@@ -24,17 +24,20 @@ import type { LoadedConfig } from './config.js';
  *     falsePositives: [...]
  * ```
  */
-const regexString = z.string().min(1).refine(
-  (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'is not a valid regular expression' },
-);
+const regexString = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a valid regular expression' },
+  );
 
 const allowSchema = z.strictObject({
   paths: z.array(z.string().min(1)).optional(),
@@ -47,7 +50,10 @@ const customRuleSchema = z.strictObject({
   provider: z.string().min(1).optional(),
   keywords: z.array(z.string().min(2, 'keywords need at least 2 characters')).min(1, 'a rule needs at least one keyword'),
   pattern: regexString,
-  flags: z.string().regex(/^[ims]*$/, 'only i, m and s are allowed').optional(),
+  flags: z
+    .string()
+    .regex(/^[ims]*$/, 'only i, m and s are allowed')
+    .optional(),
   entropy: z.number().min(0).max(8).optional(),
   migrate: z.string().optional(),
   truePositives: z.array(z.string()).optional(),

@@ -33,7 +33,6 @@ export interface ScanConfig {
   }[];
 }
 
-
 export interface LoadedConfig {
   config: ScanConfig;
   file?: string;

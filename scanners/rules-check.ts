@@ -76,7 +76,8 @@ export async function checkRules(configFile: string | undefined, explicit: boole
   if (detector) {
     for (const f of checkExamples(all, detector)) {
       const customIndex = custom.indexOf(f.rule);
-      const where = customIndex >= 0 && locate && configFile ? { file: configFile, ...locate(['rules', customIndex, f.kind, f.index]) } : { file: '(built-in rules)', line: 0, column: 0 };
+      const where =
+        customIndex >= 0 && locate && configFile ? { file: configFile, ...locate(['rules', customIndex, f.kind, f.index]) } : { file: '(built-in rules)', line: 0, column: 0 };
       const what = f.kind === 'truePositives' ? 'is not found by the rule' : 'is found by the rule but must not be';
       problems.push({ ...where, message: `${f.rule.id}: ${f.kind}[${f.index}] ${what}` });
     }

@@ -47,9 +47,7 @@ export function buildRuleSet(config: ScanConfig = {}, options: RuleSetOptions = 
   const known = new Set(all.map((r) => r.id));
   const pathGlobs = compileGlobs(config.allowlist?.paths);
   const secretRegexes = compileRegexes(config.allowlist?.regexes);
-  const perRule = new Map(
-    Object.entries(config.allowlist?.rules ?? {}).map(([id, a]) => [id, { paths: compileGlobs(a.paths), regexes: compileRegexes(a.regexes) }]),
-  );
+  const perRule = new Map(Object.entries(config.allowlist?.rules ?? {}).map(([id, a]) => [id, { paths: compileGlobs(a.paths), regexes: compileRegexes(a.regexes) }]));
   return {
     rules,
     byId: new Map(rules.map((r) => [r.id, r])),
@@ -79,13 +77,7 @@ export function redact(secret: string): string {
 }
 
 /** Turns a raw match into the finding reporters see; redaction happens here and only here. */
-export function toFinding(
-  rule: Rule,
-  match: Match,
-  file: string,
-  origin: FindingOrigin,
-  options: { showSecrets: boolean; migratable: boolean },
-): Finding {
+export function toFinding(rule: Rule, match: Match, file: string, origin: FindingOrigin, options: { showSecrets: boolean; migratable: boolean }): Finding {
   const finding: Finding = {
     ruleId: rule.id,
     provider: rule.provider,

@@ -62,7 +62,14 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
       throw new KeywardError(`--project ${relative(options.cwd, p) || p} is not a directory`, { hint: 'Give a directory holding your projects, e.g. --project ~/code.' });
     }
   }
-  const prepared = await prepareScan({ cwd: options.cwd, root: options.cwd, configFile: options.configFile, baselineFile: options.baselineFile, showSecrets: options.showSecrets, decodeDepth: options.decodeDepth });
+  const prepared = await prepareScan({
+    cwd: options.cwd,
+    root: options.cwd,
+    configFile: options.configFile,
+    baselineFile: options.baselineFile,
+    showSecrets: options.showSecrets,
+    decodeDepth: options.decodeDepth,
+  });
   const e: LocationEnv = { home, platform: options.platform ?? process.platform, env: options.env ?? process.env };
   const display = (abs: string) => (abs === home ? '~' : abs.startsWith(home + sep) ? `~/${toPosix(relative(home, abs))}` : toPosix(relative(options.cwd, abs)) || abs);
   const maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
@@ -90,7 +97,13 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT' && code !== 'ENOTDIR') prepared.issues.push({ path: display(absolute), message: `cannot read directory: ${describeIoError(error)}` });
-        locations.push({ path: display(absolute) + '/', client: spec.client, format: spec.format, status: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : 'unreadable', migratable: false });
+        locations.push({
+          path: display(absolute) + '/',
+          client: spec.client,
+          format: spec.format,
+          status: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : 'unreadable',
+          migratable: false,
+        });
         continue;
       }
       locations.push({ path: display(absolute) + '/', client: spec.client, format: spec.format, status: 'present', migratable: false });

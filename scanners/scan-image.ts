@@ -44,7 +44,14 @@ export const CONFIG_FILE_NAME = '(image config)';
  */
 export async function runImageScan(options: ImageScanOptions): Promise<ScanResult> {
   const started = Date.now();
-  const prepared = await prepareScan({ cwd: options.cwd, root: options.cwd, configFile: options.configFile, baselineFile: options.baselineFile, showSecrets: options.showSecrets, decodeDepth: options.decodeDepth });
+  const prepared = await prepareScan({
+    cwd: options.cwd,
+    root: options.cwd,
+    configFile: options.configFile,
+    baselineFile: options.baselineFile,
+    showSecrets: options.showSecrets,
+    decodeDepth: options.decodeDepth,
+  });
   const platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
   const maxImageSize = options.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE;
   const images: ScannedImage[] = [];
@@ -81,7 +88,14 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
       }
       for (const warning of image.warnings) issues.push({ path: target, message: warning });
       const declared = image.layers.reduce((sum, l) => sum + l.size, 0);
-      const record: ScannedImage = { image: target, ...(image.digest ? { digest: image.digest } : {}), ...(image.platform ? { platform: image.platform } : {}), layers: image.layers.length, reusedLayers: 0, layerBytes: 0 };
+      const record: ScannedImage = {
+        image: target,
+        ...(image.digest ? { digest: image.digest } : {}),
+        ...(image.platform ? { platform: image.platform } : {}),
+        layers: image.layers.length,
+        reusedLayers: 0,
+        layerBytes: 0,
+      };
       images.push(record);
       if (declared > maxImageSize) {
         issues.push({ path: target, message: `its layers declare ${formatBytes(declared)}, more than --max-image-size ${formatBytes(maxImageSize)}: not scanned` });

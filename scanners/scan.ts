@@ -118,7 +118,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const absolute = stdin ? cwd : resolve(cwd, target);
   const mode: ScanResult['mode'] = options.staged ? 'staged' : options.history ? 'history' : stdin ? 'stdin' : 'tree';
 
-  if (options.staged && options.history) throw new KeywardError('--staged and --history cannot be used together', { hint: 'Pick one: --staged for a pre-commit check, --history for every commit.' });
+  if (options.staged && options.history)
+    throw new KeywardError('--staged and --history cannot be used together', { hint: 'Pick one: --staged for a pre-commit check, --history for every commit.' });
   if ((options.since || options.branch) && !options.history) throw new KeywardError('--since and --branch only apply to --history', { hint: 'Add --history.' });
 
   let isDirectory = true;
@@ -202,7 +203,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       for (const o of outcomes) {
         countOutcome(stats, issues, o, listing.fromGit);
         if (o.matches.length > 0) collector.add(o.path, o.matches, { source: 'file' }, true);
-        if ((o.skipped === 'binary' || o.skipped === 'tooLarge') && ARCHIVE_NAME.test(o.path)) archiveFiles.push({ path: o.path, absolute: absoluteOf.get(o.path)!, skipped: o.skipped });
+        if ((o.skipped === 'binary' || o.skipped === 'tooLarge') && ARCHIVE_NAME.test(o.path))
+          archiveFiles.push({ path: o.path, absolute: absoluteOf.get(o.path)!, skipped: o.skipped });
       }
       progress?.({ files: stats.files, bytes: stats.bytes, total: items.length });
     };
@@ -267,7 +269,14 @@ export interface Prepared {
  * Loads the config (an explicit file, else `.keyward.yaml` in `root` if there is one), builds the
  * rule set and reads the baseline. Used by the home and image scans.
  */
-export async function prepareScan(options: { cwd: string; root: string; configFile?: string; baselineFile?: string; showSecrets?: boolean; decodeDepth?: number }): Promise<Prepared> {
+export async function prepareScan(options: {
+  cwd: string;
+  root: string;
+  configFile?: string;
+  baselineFile?: string;
+  showSecrets?: boolean;
+  decodeDepth?: number;
+}): Promise<Prepared> {
   const configFile = options.configFile ? resolve(options.cwd, options.configFile) : join(options.root, CONFIG_FILE);
   const config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
   const ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
@@ -317,7 +326,10 @@ function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Coll
 
 /** Checks the revisions and starts (or adopts an already started) `git log -p -U0`. */
 function startHistory(repo: string, options: ScanOptions): HistoryLog {
-  for (const [flag, rev] of [['--since', options.since], ['--branch', options.branch]] as const) {
+  for (const [flag, rev] of [
+    ['--since', options.since],
+    ['--branch', options.branch],
+  ] as const) {
     if (rev !== undefined && !revisionExists(repo, rev)) {
       options.historyLog?.kill();
       throw new KeywardError(`${flag} ${rev}: no such revision in this repository`, { hint: 'Use a commit, tag or branch name that `git rev-parse` knows.' });

@@ -3,7 +3,7 @@ import { BaseCommand } from '../base.js';
 import { KeywardError } from '../../kernel/errors.js';
 
 export default class AwsCredentials extends BaseCommand {
-  static override summary = 'AWS credential_process: print a profile\'s keys from the vault, as the AWS CLI and SDKs expect.';
+  static override summary = "AWS credential_process: print a profile's keys from the vault, as the AWS CLI and SDKs expect.";
   static override description = `Set in ~/.aws/credentials (keyward migrate does it):
 
   [default]
@@ -13,7 +13,7 @@ The keys come from the vault entry aws-<profile> (a JSON object with AccessKeyId
   static override flags = {
     profile: Flags.string({ char: 'p', default: 'default', description: 'The AWS profile.' }),
     entry: Flags.string({ description: 'Vault entry to read (default aws-<profile>).' }),
-    ttl: Flags.string({ description: 'How long the keys are good for (default: the policy\'s grant TTL).' }),
+    ttl: Flags.string({ description: "How long the keys are good for (default: the policy's grant TTL)." }),
   };
 
   async run(): Promise<void> {
@@ -25,9 +25,19 @@ The keys come from the vault entry aws-<profile> (a JSON object with AccessKeyId
     try {
       keys = JSON.parse(value);
     } catch {
-      throw new KeywardError(`vault entry ${entry} is not a JSON object of AWS keys`, { hint: 'Store {"AccessKeyId": "...", "SecretAccessKey": "..."} in it, or let keyward migrate do it.' });
+      throw new KeywardError(`vault entry ${entry} is not a JSON object of AWS keys`, {
+        hint: 'Store {"AccessKeyId": "...", "SecretAccessKey": "..."} in it, or let keyward migrate do it.',
+      });
     }
     if (!keys.AccessKeyId || !keys.SecretAccessKey) throw new KeywardError(`vault entry ${entry} has no AccessKeyId and SecretAccessKey`);
-    process.stdout.write(JSON.stringify({ Version: 1, AccessKeyId: keys.AccessKeyId, SecretAccessKey: keys.SecretAccessKey, ...(keys.SessionToken ? { SessionToken: keys.SessionToken } : {}), Expiration: expires }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        Version: 1,
+        AccessKeyId: keys.AccessKeyId,
+        SecretAccessKey: keys.SecretAccessKey,
+        ...(keys.SessionToken ? { SessionToken: keys.SessionToken } : {}),
+        Expiration: expires,
+      }) + '\n',
+    );
   }
 }

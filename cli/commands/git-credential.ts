@@ -16,7 +16,12 @@ For "get", git writes protocol/host/username lines on stdin; keyward answers use
     const { readStdin } = await import('../prompt.js');
     const input = await readStdin();
     if (args.operation !== 'get') return;
-    const fields = Object.fromEntries(input.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const fields = Object.fromEntries(
+      input
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const { releaseSecret } = await import('../services/release.js');
     const { value } = await releaseSecret(`git-credential:${fields.host ?? 'unknown'}`, flags.entry, { ttl: '1m' });
     let username = fields.username;

@@ -7,17 +7,34 @@ export default class Grants extends BaseCommand {
   async run() {
     const { call, ensureDaemon } = await import('../daemon-client.js');
     await ensureDaemon();
-    const r = await call<{ grants: { id: string; agent: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string }[] }>('admin', 'GET', '/v1/grants');
+    const r = await call<{
+      grants: { id: string; agent: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string }[];
+    }>('admin', 'GET', '/v1/grants');
     if (!this.jsonEnabled()) {
       if (r.grants.length === 0) this.log('No active grants.');
       else {
         const now = Date.now();
         const rows = [
           ['ID', 'AGENT', 'TASK', 'CREDENTIAL', 'PERMISSION', 'RESOURCE', 'MODE', 'EXPIRES IN'],
-          ...r.grants.map((g) => [g.id, g.chain.slice(1).join(' → '), (g.task ?? '-').slice(0, 30), g.credential, g.permission, g.resource ?? '-', g.mode, `${Math.max(0, Math.round((Date.parse(g.expires) - now) / 60000))}m`]),
+          ...r.grants.map((g) => [
+            g.id,
+            g.chain.slice(1).join(' → '),
+            (g.task ?? '-').slice(0, 30),
+            g.credential,
+            g.permission,
+            g.resource ?? '-',
+            g.mode,
+            `${Math.max(0, Math.round((Date.parse(g.expires) - now) / 60000))}m`,
+          ]),
         ];
         const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-        for (const row of rows) this.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+        for (const row of rows)
+          this.log(
+            row
+              .map((c, i) => c.padEnd(widths[i]))
+              .join('  ')
+              .trimEnd(),
+          );
       }
     }
     return r.grants;

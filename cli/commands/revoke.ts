@@ -3,8 +3,13 @@ import { BaseCommand } from '../base.js';
 import { KeywardError } from '../../kernel/errors.js';
 
 export default class Revoke extends BaseCommand {
-  static override summary = 'Revoke grants: one by id, a session\'s, an agent\'s (glob), or all.';
-  static override examples = ['<%= config.bin %> revoke gr_2bX9…', '<%= config.bin %> revoke --session ses_…', '<%= config.bin %> revoke --agent "mcp:*"', '<%= config.bin %> revoke --all'];
+  static override summary = "Revoke grants: one by id, a session's, an agent's (glob), or all.";
+  static override examples = [
+    '<%= config.bin %> revoke gr_2bX9…',
+    '<%= config.bin %> revoke --session ses_…',
+    '<%= config.bin %> revoke --agent "mcp:*"',
+    '<%= config.bin %> revoke --all',
+  ];
   static override enableJsonFlag = true;
   static override args = { grant: Args.string({ description: 'Grant id (from keyward grants).' }) };
   static override flags = {

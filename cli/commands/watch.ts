@@ -13,7 +13,11 @@ With the daemon running, each new finding is also a "finding" record in the audi
 Without paths it watches the current directory (unless it is the home directory itself), the credential and agent-config files keyward scan home reads (those not there yet are waited for), and the paths listed under watch: in config.yaml (which the daemon also watches by itself). Directories named .git and node_modules, editors' swap and backup files, symbolic links and files over --max-file-size are skipped.`;
   static override examples = ['<%= config.bin %> watch', '<%= config.bin %> watch ~/projects/app ~/.aws/credentials', '<%= config.bin %> watch . --json'];
   static override strict = false;
-  static override args = { paths: Args.string({ description: 'Directories and files to watch (default: the current directory, the home credential and agent-config files, and config.yaml\'s watch: list).' }) };
+  static override args = {
+    paths: Args.string({
+      description: "Directories and files to watch (default: the current directory, the home credential and agent-config files, and config.yaml's watch: list).",
+    }),
+  };
   static override flags = {
     json: Flags.boolean({ description: 'Print one JSON object per finding (status, rule, file, line, redacted secret, fingerprint).' }),
     'max-file-size': Flags.string({ description: 'Skip files larger than this (default 64MB).', helpValue: 'SIZE' }),
@@ -28,7 +32,8 @@ Without paths it watches the current directory (unless it is the home directory 
     if (flags['max-file-size'] !== undefined) {
       const { parseSize } = await import('../../kernel/units.js');
       maxFileSize = parseSize(flags['max-file-size']);
-      if (maxFileSize === undefined || maxFileSize <= 0) throw new KeywardError(`--max-file-size ${flags['max-file-size']} is not a size`, { hint: 'Use a number with an optional unit, e.g. 64MB or 512KB.' });
+      if (maxFileSize === undefined || maxFileSize <= 0)
+        throw new KeywardError(`--max-file-size ${flags['max-file-size']} is not a size`, { hint: 'Use a number with an optional unit, e.g. 64MB or 512KB.' });
     }
     const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
     const hasMigrate = this.config.findCommand('migrate') !== undefined;

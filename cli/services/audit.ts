@@ -25,7 +25,9 @@ export function formatRecord(r: AuditRecord): string {
   const what = [r.credential, r.permission, r.resource].filter(Boolean).join(':') || finding;
   const downstream = r.downstream ? `${r.downstream.method} ${r.downstream.host}${r.downstream.path}${r.downstream.status ? ` → ${r.downstream.status}` : ''}` : '';
   const outcome = [r.decision, r.reason].filter(Boolean).join(': ');
-  return [r.time.replace('T', ' ').slice(0, 19), r.event.padEnd(16), who, what, downstream, r.grant ? `[${r.grant}]` : '', outcome ? `— ${outcome}` : ''].filter(Boolean).join('  ');
+  return [r.time.replace('T', ' ').slice(0, 19), r.event.padEnd(16), who, what, downstream, r.grant ? `[${r.grant}]` : '', outcome ? `— ${outcome}` : '']
+    .filter(Boolean)
+    .join('  ');
 }
 
 /** Prints matching records; with `follow`, keeps printing appended ones until interrupted. */

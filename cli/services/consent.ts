@@ -21,7 +21,9 @@ export async function answerConsent(id: string, answer: Answer, say: (line: stri
   const request = pending.find((c) => c.id === id);
   if (!request) throw new KeywardError(`no consent request ${id} is waiting`, { hint: 'It may have been answered or timed out; see keyward consent list.' });
   if (answer === 'always') say(`Adding to policy.yaml:\n  ${ruleFor(request)}`);
-  const r = await call<{ outcome: { status: string; grant?: { id: string; expires: string }; reason?: string } }>('admin', 'POST', `/v1/consent/${encodeURIComponent(id)}`, { answer });
+  const r = await call<{ outcome: { status: string; grant?: { id: string; expires: string }; reason?: string } }>('admin', 'POST', `/v1/consent/${encodeURIComponent(id)}`, {
+    answer,
+  });
   const what = `${request.chain.join(' → ')}: ${[request.credential, request.permission, request.resource].filter(Boolean).join(':')}`;
   if (r.outcome.status === 'issued') say(`Allowed ${what} (grant ${r.outcome.grant?.id}, until ${r.outcome.grant?.expires.slice(11, 19)}).`);
   else say(`Denied ${what}.`);

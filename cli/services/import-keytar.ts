@@ -51,7 +51,10 @@ export function keytarLoadError(error: unknown, platform: NodeJS.Platform = proc
     });
   }
   if (/NODE_MODULE_VERSION|compiled against a different Node\.js/i.test(message)) {
-    return new KeywardError(`keytar was built for another version of Node.js than this one (${process.version})`, { code: 'keytar_not_built', hint: 'Rebuild it: npm rebuild keytar' });
+    return new KeywardError(`keytar was built for another version of Node.js than this one (${process.version})`, {
+      code: 'keytar_not_built',
+      hint: 'Rebuild it: npm rebuild keytar',
+    });
   }
   return new KeywardError(`cannot load keytar: ${message.split('\n')[0]}`, { code: 'keytar_unavailable', hint: keytarInstallHint(platform) });
 }
@@ -175,7 +178,8 @@ const keytarCall = async <T>(what: string, call: () => Promise<T>): Promise<T> =
 };
 
 export async function importKeytar(options: ImportKeytarOptions, deps: ImportKeytarDeps): Promise<ImportKeytarResult> {
-  if (!options.service) throw new KeywardError('--service is required', { hint: 'Name the keytar service, e.g. keyward import keytar --service "GitHub - https://api.github.com"' });
+  if (!options.service)
+    throw new KeywardError('--service is required', { hint: 'Name the keytar service, e.g. keyward import keytar --service "GitHub - https://api.github.com"' });
   if (options.prefix !== undefined && options.prefix !== '' && !/^[A-Za-z0-9]/.test(options.prefix)) {
     throw new KeywardError(`--prefix ${options.prefix} must start with a letter or digit`);
   }
@@ -189,13 +193,20 @@ export async function importKeytar(options: ImportKeytarOptions, deps: ImportKey
     });
   }
   const planned = await Promise.all(
-    found.map(async (c) => ({ account: c.account, value: c.password, name: entryName(options.service, c.account, options.prefix), provider: options.provider ?? (await guessProvider(c.password)) ?? 'generic' })),
+    found.map(async (c) => ({
+      account: c.account,
+      value: c.password,
+      name: entryName(options.service, c.account, options.prefix),
+      provider: options.provider ?? (await guessProvider(c.password)) ?? 'generic',
+    })),
   );
   const byName = new Map<string, string>();
   for (const p of planned) {
     const other = byName.get(p.name);
     if (other !== undefined) {
-      throw new KeywardError(`the accounts "${other}" and "${p.account}" would both become the vault entry ${p.name}`, { hint: 'Import them separately with --account and different --prefix values.' });
+      throw new KeywardError(`the accounts "${other}" and "${p.account}" would both become the vault entry ${p.name}`, {
+        hint: 'Import them separately with --account and different --prefix values.',
+      });
     }
     byName.set(p.name, p.account);
   }
@@ -205,7 +216,9 @@ export async function importKeytar(options: ImportKeytarOptions, deps: ImportKey
   if (options.accounts?.length) {
     const missing = options.accounts.filter((a) => !planned.some((p) => p.account === a));
     if (missing.length) {
-      throw new KeywardError(`keytar has no account ${missing.map((m) => `"${m}"`).join(', ')} under "${options.service}"`, { hint: `Its accounts: ${planned.map((p) => p.account).join(', ')}` });
+      throw new KeywardError(`keytar has no account ${missing.map((m) => `"${m}"`).join(', ')} under "${options.service}"`, {
+        hint: `Its accounts: ${planned.map((p) => p.account).join(', ')}`,
+      });
     }
     chosen = planned.flatMap((p, i) => (options.accounts!.includes(p.account) ? [i] : []));
   } else if (options.all) {
@@ -222,7 +235,9 @@ export async function importKeytar(options: ImportKeytarOptions, deps: ImportKey
   let deleteOriginals = Boolean(options.delete) && chosen.length > 0;
   if (deleteOriginals && !options.yes) {
     if (!deps.ask) throw new KeywardError('--delete removes the originals from the keychain: confirm with --yes when there is no terminal');
-    const answer = await deps.ask(`Delete the ${chosen.length} original${chosen.length === 1 ? '' : 's'} from keytar's service once ${chosen.length === 1 ? 'its copy is' : 'their copies are'} verified in keyward's vault? [y/N] `);
+    const answer = await deps.ask(
+      `Delete the ${chosen.length} original${chosen.length === 1 ? '' : 's'} from keytar's service once ${chosen.length === 1 ? 'its copy is' : 'their copies are'} verified in keyward's vault? [y/N] `,
+    );
     deleteOriginals = /^y(es)?$/i.test(answer);
     if (!deleteOriginals) deps.say('The originals stay where they are.');
   }
@@ -242,7 +257,12 @@ export async function importKeytar(options: ImportKeytarOptions, deps: ImportKey
       await deps.addToVault({ name: p.name, provider: p.provider, value: p.value, source, replace: options.replace });
     } catch (error) {
       const e = error as KeywardError;
-      if (e.code === 'conflict') Object.assign(entry, { status: 'exists', error: `the vault already has an entry named ${p.name}`, hint: 'Add --replace to overwrite it, or --prefix to import under other names.' });
+      if (e.code === 'conflict')
+        Object.assign(entry, {
+          status: 'exists',
+          error: `the vault already has an entry named ${p.name}`,
+          hint: 'Add --replace to overwrite it, or --prefix to import under other names.',
+        });
       else Object.assign(entry, { status: 'failed', error: e.message, hint: e.hint });
       continue;
     }

@@ -7,7 +7,11 @@ import { obtain } from './run.js';
  * (waiting for consent where it says ask), the value, and the session ended again. What
  * credential helpers (git, docker, AWS) use: the tool asks, keyward answers for this once.
  */
-export async function releaseSecret(agent: string, credential: string, options: { ttl?: string; stderr?: NodeJS.WritableStream } = {}): Promise<{ value: string; expires: string }> {
+export async function releaseSecret(
+  agent: string,
+  credential: string,
+  options: { ttl?: string; stderr?: NodeJS.WritableStream } = {},
+): Promise<{ value: string; expires: string }> {
   await ensureDaemon();
   const opened = await call<{ token: string }>('agent', 'POST', '/v1/sessions', { agent, pid: process.pid }, { token: process.env.KEYWARD_SESSION });
   try {

@@ -50,7 +50,10 @@ export function parseEnvReference(spec: string): { name: string; credential: str
   const name = spec.slice(0, eq);
   const m = REFERENCE.exec(spec.slice(eq + 1));
   if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !m) {
-    throw new KeywardError(`--env ${spec.includes('://') ? spec : '…'} is not NAME=keyward://entry`, { exitCode: RUN_SETUP_FAILED, hint: 'For example --env DATABASE_URL=keyward://prod-db' });
+    throw new KeywardError(`--env ${spec.includes('://') ? spec : '…'} is not NAME=keyward://entry`, {
+      exitCode: RUN_SETUP_FAILED,
+      hint: 'For example --env DATABASE_URL=keyward://prod-db',
+    });
   }
   return { name, credential: m[1] };
 }
@@ -125,7 +128,8 @@ async function asSetup<T>(step: () => Promise<T>): Promise<T> {
 }
 
 export async function runAgent(options: RunOptions): Promise<number> {
-  if (options.command.length === 0) throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
+  if (options.command.length === 0)
+    throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
   const references = options.env.map(parseEnvReference);
   const plain: Record<string, string> = {};
   if (options.envFile) {
@@ -137,7 +141,13 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const opened = await asSetup(async () => {
     await ensureDaemon();
     const parentToken = process.env.KEYWARD_SESSION;
-    return call<{ session: { id: string; chain: string[] }; token: string; proxy?: { url: string; caCert?: string; bundle?: string } }>('agent', 'POST', '/v1/sessions', { agent: options.agent, task: options.task, pid: process.pid }, { token: parentToken });
+    return call<{ session: { id: string; chain: string[] }; token: string; proxy?: { url: string; caCert?: string; bundle?: string } }>(
+      'agent',
+      'POST',
+      '/v1/sessions',
+      { agent: options.agent, task: options.task, pid: process.pid },
+      { token: parentToken },
+    );
   });
   const token = opened.token;
   const end = async () => {
@@ -167,7 +177,9 @@ export async function runAgent(options: RunOptions): Promise<number> {
   // `${NAME}` in the command's arguments is filled from the variables released above: how a
   // migrated MCP server that only takes --api-key=… gets its key without it on disk.
   const released = new Set(references.map((r) => r.name));
-  const [cmd, ...args] = options.command.map((arg) => arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (released.has(name) ? (childEnv[name] ?? '') : whole)));
+  const [cmd, ...args] = options.command.map((arg) =>
+    arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (released.has(name) ? (childEnv[name] ?? '') : whole)),
+  );
   const child = spawn(cmd, args, { stdio: 'inherit', env: childEnv });
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
   const forward = (signal: NodeJS.Signals) => {

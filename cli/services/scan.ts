@@ -42,7 +42,8 @@ export function depthFlags(flags: { 'decode-depth'?: string; 'archive-depth'?: s
   const decodeDepth = parseCount(flags['decode-depth'] ?? '2', 0, 8);
   if (decodeDepth === undefined) throw new KeywardError(`--decode-depth ${flags['decode-depth']} is not a depth`, { hint: 'Use a whole number from 0 (no decoding) to 8.' });
   const archiveDepth = parseCount(flags['archive-depth'] ?? '3', 0, 16);
-  if (archiveDepth === undefined) throw new KeywardError(`--archive-depth ${flags['archive-depth']} is not a depth`, { hint: 'Use a whole number from 0 (do not open archives) to 16.' });
+  if (archiveDepth === undefined)
+    throw new KeywardError(`--archive-depth ${flags['archive-depth']} is not a depth`, { hint: 'Use a whole number from 0 (do not open archives) to 16.' });
   return { decodeDepth, archiveDepth };
 }
 
@@ -177,14 +178,17 @@ export async function executeImageScan(targets: string[], flags: ImageFlags, io:
   const { format, maxFileSize, decodeDepth, archiveDepth } = commonOptions(flags);
   if (targets.length === 0) throw new KeywardError('no image given', { hint: 'Name an OCI layout (dir:tag), an archive (app.tar) or registry://HOST/NAME:TAG.' });
   const timeout = Number(flags.timeout ?? '30');
-  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new KeywardError(`--timeout ${flags.timeout} is not a number of seconds`, { hint: 'Use a number from 0.1 to 3600.' });
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600)
+    throw new KeywardError(`--timeout ${flags.timeout} is not a number of seconds`, { hint: 'Use a number from 0.1 to 3600.' });
   const maxImageSize = parseSize(flags['max-image-size'] ?? '8GB');
-  if (maxImageSize === undefined || maxImageSize <= 0) throw new KeywardError(`--max-image-size ${flags['max-image-size']} is not a size`, { hint: 'Use a number with a unit, e.g. 8GB.' });
+  if (maxImageSize === undefined || maxImageSize <= 0)
+    throw new KeywardError(`--max-image-size ${flags['max-image-size']} is not a size`, { hint: 'Use a number with a unit, e.g. 8GB.' });
   if (flags.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/.test(flags.platform)) {
     throw new KeywardError(`--platform ${flags.platform} is not a platform`, { hint: 'Use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.' });
   }
   const threads = flags.threads !== undefined ? parseCount(flags.threads, 1, 256) : undefined;
-  if (flags.threads !== undefined && threads === undefined) throw new KeywardError(`--threads ${flags.threads} is not a thread count`, { hint: 'Use a whole number from 1 to 256.' });
+  if (flags.threads !== undefined && threads === undefined)
+    throw new KeywardError(`--threads ${flags.threads} is not a thread count`, { hint: 'Use a whole number from 1 to 256.' });
   const { runImageScan } = await import('../../scanners/scan-image.js');
   const progress = ProgressLine.forStderr(!flags['no-progress'] && format === 'text' && !flags.output && io.stderr.isTTY === true);
   let result: ScanResult;

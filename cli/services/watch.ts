@@ -76,13 +76,23 @@ class AuditSink {
   set(state: 'on' | 'off', why: string): void {
     if (this.state === state) return;
     this.state = state;
-    this.say(state === 'on' ? `Audit: new findings are written to the audit log (${why}).` : `Audit is off: ${why}. Findings are printed here only; start the daemon (keyward daemon start) to record them.`);
+    this.say(
+      state === 'on'
+        ? `Audit: new findings are written to the audit log (${why}).`
+        : `Audit is off: ${why}. Findings are printed here only; start the daemon (keyward daemon start) to record them.`,
+    );
   }
 
   async report(found: WatchedFinding): Promise<void> {
     const f = found.finding;
     try {
-      await call('admin', 'POST', '/v1/findings', { rule: f.ruleId, provider: f.provider, file: found.absolute, line: f.line, column: f.column, fingerprint: f.fingerprint }, { timeout: 5000 });
+      await call(
+        'admin',
+        'POST',
+        '/v1/findings',
+        { rule: f.ruleId, provider: f.provider, file: found.absolute, line: f.line, column: f.column, fingerprint: f.fingerprint },
+        { timeout: 5000 },
+      );
       this.set('on', 'the daemon is back');
     } catch (error) {
       this.set('off', isKeywardError(error) ? error.message : String(error));
@@ -166,7 +176,8 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
       // The child gets the terminal; keys and output come back to us when it exits.
       keys.suspend();
       held = [];
-      void io.migrate(lastNew.absolute)
+      void io
+        .migrate(lastNew.absolute)
         .then(
           (code) => `  keyward migrate ${code === 0 ? 'finished' : `exited with ${code}`}.`,
           (error: unknown) => `  keyward migrate could not run: ${(error as Error).message}`,

@@ -47,7 +47,11 @@ export function findingSummary(r: AuditEntry): string {
 
 export interface Feed {
   /** Calls back with every snapshot and audit record; returns an unsubscribe function. */
-  subscribe(handlers: { snapshot(s: { pending: PendingConsent[]; grants: ActiveGrant[] }): void; audit(r: AuditEntry): void; connection(state: 'connected' | 'reconnecting'): void }): () => void;
+  subscribe(handlers: {
+    snapshot(s: { pending: PendingConsent[]; grants: ActiveGrant[] }): void;
+    audit(r: AuditEntry): void;
+    connection(state: 'connected' | 'reconnecting'): void;
+  }): () => void;
 }
 
 export type Answer = 'allow-once' | 'allow-session' | 'always' | 'deny';
@@ -78,7 +82,11 @@ function Consent({ c, selected, details, now }: { c: PendingConsent; selected: b
   return (
     <Box flexDirection="column" borderStyle={selected ? 'bold' : 'single'} borderColor={selected ? (c.mode === 'release' ? 'red' : 'yellow') : 'gray'} paddingX={1}>
       <Text>
-        <Text bold>{c.chain.join(' → ')}</Text> wants <Text bold color="cyan">{what(c)}</Text> for {timeLeft(new Date(now + c.ttl).toISOString(), now)}
+        <Text bold>{c.chain.join(' → ')}</Text> wants{' '}
+        <Text bold color="cyan">
+          {what(c)}
+        </Text>{' '}
+        for {timeLeft(new Date(now + c.ttl).toISOString(), now)}
         {'  '}
         {c.mode === 'release' ? (
           <Text color="red" bold>
@@ -93,7 +101,9 @@ function Consent({ c, selected, details, now }: { c: PendingConsent; selected: b
       </Text>
       {details && (
         <Box flexDirection="column" marginTop={1}>
-          <Text>request {c.id} · provider {c.provider ?? '?'} · asked at {c.created.slice(11, 19)}</Text>
+          <Text>
+            request {c.id} · provider {c.provider ?? '?'} · asked at {c.created.slice(11, 19)}
+          </Text>
           <Text>"always" would add to policy.yaml: {ruleFor(c)}</Text>
         </Box>
       )}
@@ -146,7 +156,8 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
     if (input === 'q' || (key.ctrl && input === 'c')) return exit();
     if (key.tab) return setFocus((f) => (f === 'pending' ? 'grants' : 'pending'));
     if (key.upArrow || input === 'k') return focus === 'pending' ? setIndex((i) => Math.max(0, i - 1)) : setGrantIndex((i) => Math.max(0, i - 1));
-    if (key.downArrow || input === 'j') return focus === 'pending' ? setIndex((i) => Math.min(pending.length - 1, i + 1)) : setGrantIndex((i) => Math.min(grants.length - 1, i + 1));
+    if (key.downArrow || input === 'j')
+      return focus === 'pending' ? setIndex((i) => Math.min(pending.length - 1, i + 1)) : setGrantIndex((i) => Math.min(grants.length - 1, i + 1));
     if (key.return) return setDetails((d) => !d);
     if (input === 'r') {
       if (focus !== 'grants') {
@@ -175,7 +186,11 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
       <Text bold underline color={focus === 'pending' ? 'yellow' : undefined}>
         Consent requests ({pending.length})
       </Text>
-      {pending.length === 0 ? <Text dimColor>Nothing is waiting. Requests appear here as agents make them.</Text> : pending.map((c) => <Consent key={c.id} c={c} selected={c === selected && focus === 'pending'} details={details && c === selected} now={now} />)}
+      {pending.length === 0 ? (
+        <Text dimColor>Nothing is waiting. Requests appear here as agents make them.</Text>
+      ) : (
+        pending.map((c) => <Consent key={c.id} c={c} selected={c === selected && focus === 'pending'} details={details && c === selected} now={now} />)
+      )}
       {confirmAlways && (
         <Box borderStyle="double" borderColor="magenta" flexDirection="column" paddingX={1}>
           <Text>Always allow? This rule will be written to policy.yaml:</Text>
@@ -205,7 +220,8 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
           </Text>
         ) : (
           <Text key={r.seq} dimColor={r.decision !== 'deny'} color={r.decision === 'deny' || r.event === 'admin.refused' ? 'red' : undefined}>
-            {r.time.slice(11, 19)} {r.event.padEnd(16)} {(r.chain ?? [r.agent ?? '']).slice(1).join(' → ')} {r.credential ? what({ credential: r.credential, permission: r.permission ?? '', resource: r.resource }) : ''}
+            {r.time.slice(11, 19)} {r.event.padEnd(16)} {(r.chain ?? [r.agent ?? '']).slice(1).join(' → ')}{' '}
+            {r.credential ? what({ credential: r.credential, permission: r.permission ?? '', resource: r.resource }) : ''}
             {r.downstream ? ` ${r.downstream.method} ${r.downstream.host}${r.downstream.path} ${r.downstream.status ?? ''}` : ''}
             {r.decision ? ` ${r.decision}` : ''}
           </Text>

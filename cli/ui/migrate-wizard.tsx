@@ -149,7 +149,17 @@ export function step(state: WizardState, { input, key }: KeyPress, ctx: Context)
     return { ...state, mode: { screen: 'item', index, editing: moving.name } };
   }
   if (input === 'p' || input === 'P') {
-    if (!item.movable || item.profileFixed) return { ...state, mode: { screen: 'item', index, error: item.movable ? 'this entry is read by a credential helper or the proxy\'s MCP route, not through a provider profile' : `keyward cannot move this one: ${item.reason ?? 'no rewrite for this file'}` } };
+    if (!item.movable || item.profileFixed)
+      return {
+        ...state,
+        mode: {
+          screen: 'item',
+          index,
+          error: item.movable
+            ? "this entry is read by a credential helper or the proxy's MCP route, not through a provider profile"
+            : `keyward cannot move this one: ${item.reason ?? 'no rewrite for this file'}`,
+        },
+      };
     const at = providers.indexOf(moving.provider);
     const delta = input === 'p' ? 1 : providers.length - 1;
     return { ...state, choices: setChoice(index, { ...moving, provider: providers[((at < 0 ? 0 : at) + delta) % providers.length] }), mode: { screen: 'item', index } };
@@ -189,21 +199,21 @@ export function MigrateWizard(props: WizardProps) {
           <Text bold>{item.description}</Text> ({item.ruleId}, {item.confidence})
         </Text>
         <Text>
-          File      {first.file}:{first.line}
+          File {first.file}:{first.line}
         </Text>
-        {first.keyPath ? <Text>Key path  {first.keyPath}</Text> : null}
-        <Text>Provider  {item.provider}</Text>
-        <Text>Secret    {item.masked}</Text>
+        {first.keyPath ? <Text>Key path {first.keyPath}</Text> : null}
+        <Text>Provider {item.provider}</Text>
+        <Text>Secret {item.masked}</Text>
         {others.length ? (
           <Box flexDirection="column">
-            <Text>Also in   {where(others[0])}</Text>
+            <Text>Also in {where(others[0])}</Text>
             {others.slice(1, 6).map((l, i) => (
-              <Text key={i}>          {where(l)}</Text>
+              <Text key={i}> {where(l)}</Text>
             ))}
-            {others.length > 6 ? <Text>          … and {others.length - 6} more</Text> : null}
+            {others.length > 6 ? <Text> … and {others.length - 6} more</Text> : null}
           </Box>
         ) : (
-          <Text dimColor>Also in   nowhere else that was scanned</Text>
+          <Text dimColor>Also in nowhere else that was scanned</Text>
         )}
       </Box>
       {!item.movable ? (
@@ -215,11 +225,11 @@ export function MigrateWizard(props: WizardProps) {
         {choice.action === 'move' || mode.editing !== undefined ? (
           <>
             <Text>
-              Vault entry       {mode.editing !== undefined ? <Text inverse>{mode.editing + ' '}</Text> : <Text bold>{moving?.name}</Text>}
+              Vault entry {mode.editing !== undefined ? <Text inverse>{mode.editing + ' '}</Text> : <Text bold>{moving?.name}</Text>}
               {item.nameFixed ? <Text dimColor> (named for how the tool finds it)</Text> : null}
             </Text>
             <Text>
-              Provider profile  <Text bold>{moving?.provider ?? item.suggestedProfile}</Text>
+              Provider profile <Text bold>{moving?.provider ?? item.suggestedProfile}</Text>
               {item.profileFixed ? <Text dimColor> (read by a credential helper or the proxy)</Text> : null}
             </Text>
           </>
@@ -270,7 +280,7 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
         <Box flexDirection="column" marginTop={1}>
           <Text>Policy rules to add to policy.yaml:</Text>
           {review.rules.map((r, i) => (
-            <Text key={i}>  {r}</Text>
+            <Text key={i}> {r}</Text>
           ))}
         </Box>
       ) : null}
@@ -299,14 +309,17 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
         <Box flexDirection="column" marginTop={1}>
           <Text color="yellow">Exposed where keyward cannot rewrite (rotate these at the provider):</Text>
           {review.exposed.map((e, i) => (
-            <Text key={i}>  {e}</Text>
+            <Text key={i}> {e}</Text>
           ))}
         </Box>
       ) : null}
       <Box marginTop={1}>
         <Text>
           {nothing ? 'Nothing to change. ' : ''}
-          <Text dimColor>{nothing ? 'q quit' : 'y apply these changes · q quit without changes'}{hasItems ? ' · ← back' : ''}</Text>
+          <Text dimColor>
+            {nothing ? 'q quit' : 'y apply these changes · q quit without changes'}
+            {hasItems ? ' · ← back' : ''}
+          </Text>
         </Text>
       </Box>
     </Box>

@@ -34,7 +34,10 @@ export const resolveBody = z.strictObject({ grant: z.string().min(1).max(100) })
 export const vaultAddBody = z.strictObject({
   name,
   provider: z.string().min(1).max(64),
-  value: z.string().min(1).max(64 * 1024),
+  value: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
   source: z.string().max(300).optional(),
   replace: z.boolean().optional(),
   /** Lookup keys for credential helpers: `{ helper: "git", host: "github.com", username: "ada" }`. */
@@ -68,7 +71,11 @@ export const migrationEventBody = z.strictObject({
 export const findingBody = z.strictObject({
   rule: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'is not a rule id'),
   provider: z.string().min(1).max(64).optional(),
-  file: z.string().min(1).max(4096).refine((f) => f.startsWith('/') || /^[A-Za-z]:[\\/]/.test(f), { message: 'must be an absolute path' }),
+  file: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((f) => f.startsWith('/') || /^[A-Za-z]:[\\/]/.test(f), { message: 'must be an absolute path' }),
   line: z.number().int().positive(),
   column: z.number().int().positive().optional(),
   fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'is not a sha256 fingerprint'),

@@ -202,9 +202,15 @@ export class AuditLog {
         /* the next open() cuts a torn line anyway */
       }
       const e = error as NodeJS.ErrnoException;
-      const reason = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is exceeded' : e.code === 'EFBIG' ? 'the file size limit was reached' : e.message;
+      const reason =
+        e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is exceeded' : e.code === 'EFBIG' ? 'the file size limit was reached' : e.message;
       for (const p of batch) {
-        p.reject(new KeywardError(`cannot write the audit log: ${reason}; nothing was done`, { code: 'audit_unavailable', hint: 'Free space (or fix the state directory), then retry: keyward does not act without a record.' }));
+        p.reject(
+          new KeywardError(`cannot write the audit log: ${reason}; nothing was done`, {
+            code: 'audit_unavailable',
+            hint: 'Free space (or fix the state directory), then retry: keyward does not act without a record.',
+          }),
+        );
       }
     } finally {
       this.flushing = false;
@@ -300,17 +306,37 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
       return { ok: false, records: i, notes, problem: { line: lineNo, kind: 'malformed', message: `line ${lineNo} is not a JSON record` } };
     }
     if (!m || recordHash(line.slice(0, m.index)) !== record.hash) {
-      return { ok: false, records: i, notes, problem: { line: lineNo, seq: record.seq, kind: 'tampered', message: `record ${record.seq} (line ${lineNo}) was modified: its hash does not match its content` } };
+      return {
+        ok: false,
+        records: i,
+        notes,
+        problem: { line: lineNo, seq: record.seq, kind: 'tampered', message: `record ${record.seq} (line ${lineNo}) was modified: its hash does not match its content` },
+      };
     }
     if (record.seq === expectedSeq && record.prev !== prev) {
-      return { ok: false, records: i, notes, problem: { line: lineNo - 1, seq: record.seq - 1, kind: 'tampered', message: `record ${record.seq - 1} (line ${lineNo - 1}) was modified: record ${record.seq} no longer links to it` } };
+      return {
+        ok: false,
+        records: i,
+        notes,
+        problem: {
+          line: lineNo - 1,
+          seq: record.seq - 1,
+          kind: 'tampered',
+          message: `record ${record.seq - 1} (line ${lineNo - 1}) was modified: record ${record.seq} no longer links to it`,
+        },
+      };
     }
     if (record.seq > expectedSeq) {
       const gap = record.seq - expectedSeq > 1 ? `records ${expectedSeq}–${record.seq - 1} are` : `record ${expectedSeq} is`;
       return { ok: false, records: i, notes, problem: { line: lineNo, seq: record.seq, kind: 'removed', message: `${gap} missing before line ${lineNo}` } };
     }
     if (record.seq < expectedSeq) {
-      return { ok: false, records: i, notes, problem: { line: lineNo, seq: record.seq, kind: 'reordered', message: `record ${record.seq} (line ${lineNo}) is out of order: expected ${expectedSeq}` } };
+      return {
+        ok: false,
+        records: i,
+        notes,
+        problem: { line: lineNo, seq: record.seq, kind: 'reordered', message: `record ${record.seq} (line ${lineNo}) is out of order: expected ${expectedSeq}` },
+      };
     }
     prev = record.hash;
     if (record.seq === headSeq) hashAtHead = record.hash;
@@ -322,10 +348,20 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
     if (headError) throw headError;
     const head = JSON.parse(headText!) as { seq: number; hash: string };
     if (head.seq > lastSeq) {
-      return { ok: false, records: lines.length, notes, problem: { line: lines.length + 1, seq: lastSeq + 1, kind: 'truncated', message: `records ${lastSeq + 1}–${head.seq} were cut from the end of the log` } };
+      return {
+        ok: false,
+        records: lines.length,
+        notes,
+        problem: { line: lines.length + 1, seq: lastSeq + 1, kind: 'truncated', message: `records ${lastSeq + 1}–${head.seq} were cut from the end of the log` },
+      };
     }
     if (head.seq > 0 && hashAtHead !== head.hash) {
-      return { ok: false, records: lines.length, notes, problem: { line: head.seq, seq: head.seq, kind: 'tampered', message: `record ${head.seq} does not match the head file (the log was rewritten)` } };
+      return {
+        ok: false,
+        records: lines.length,
+        notes,
+        problem: { line: head.seq, seq: head.seq, kind: 'tampered', message: `record ${head.seq} does not match the head file (the log was rewritten)` },
+      };
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') notes.push(`head file unreadable: ${(error as Error).message}`);

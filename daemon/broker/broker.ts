@@ -191,7 +191,9 @@ export class Broker extends EventEmitter {
 
   async openSession(input: { agent: string; task?: string; pid: number; parent?: Session; tree?: boolean }): Promise<{ session: SessionInfo; token: string }> {
     if (!AGENT_NAME.test(input.agent)) {
-      throw new DaemonError('bad_request', `"${input.agent}" is not a valid agent name`, { hint: 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.' });
+      throw new DaemonError('bad_request', `"${input.agent}" is not a valid agent name`, {
+        hint: 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.',
+      });
     }
     const token = newToken('kws', this.random);
     const digest = tokenDigest(token);
@@ -242,7 +244,17 @@ export class Broker extends EventEmitter {
   }
 
   sessionInfo(s: Session): SessionInfo {
-    return { id: s.id, agent: s.agent, task: s.task, delegator: s.delegator, parent: s.parent, chain: [s.delegator, ...s.chain], pid: s.pid, started: new Date(s.started).toISOString(), grants: s.grants.size };
+    return {
+      id: s.id,
+      agent: s.agent,
+      task: s.task,
+      delegator: s.delegator,
+      parent: s.parent,
+      chain: [s.delegator, ...s.chain],
+      pid: s.pid,
+      started: new Date(s.started).toISOString(),
+      grants: s.grants.size,
+    };
   }
 
   // ── grants ──────────────────────────────────────────────────────────────────────────────
@@ -275,13 +287,16 @@ export class Broker extends EventEmitter {
       }
     }
     const known = Object.keys(profile.permissions).join(', ');
-    throw new DaemonError('unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, { hint: `Use ${credential}:<permission>[:<resource>] with one of: ${known}.` });
+    throw new DaemonError('unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, {
+      hint: `Use ${credential}:<permission>[:<resource>] with one of: ${known}.`,
+    });
   }
 
   /** Checks a request against the vault and the provider profile before any decision. */
   private validate(r: GrantRequest): ProviderProfile {
     const entry = this.deps.vault.describe(r.credential);
-    if (!entry) throw new DaemonError('unknown_credential', `no vault entry named ${r.credential}`, { hint: `Add it first: keyward vault add ${r.credential} --provider <provider>` });
+    if (!entry)
+      throw new DaemonError('unknown_credential', `no vault entry named ${r.credential}`, { hint: `Add it first: keyward vault add ${r.credential} --provider <provider>` });
     const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
     if (r.ttl !== undefined && (!Number.isFinite(r.ttl) || r.ttl <= 0 || r.ttl > MAX_TTL_MS)) {
       throw new DaemonError('bad_request', 'ttl must be between 1 ms and 24 hours');
@@ -297,7 +312,9 @@ export class Broker extends EventEmitter {
     }
     const needsResource = rules.some((rule) => rule.paths.some((p) => p.includes('{resource}')));
     if (needsResource && !r.resource) {
-      throw new DaemonError('resource_required', `permission ${r.permission} of ${profile.name} applies to one resource; name it`, { hint: `For example --grant ${r.credential}:${r.permission}:owner/repo` });
+      throw new DaemonError('resource_required', `permission ${r.permission} of ${profile.name} applies to one resource; name it`, {
+        hint: `For example --grant ${r.credential}:${r.permission}:owner/repo`,
+      });
     }
     if (!needsResource && r.resource) {
       throw new DaemonError('bad_request', `permission ${r.permission} of ${profile.name} takes no resource`);
@@ -395,7 +412,14 @@ export class Broker extends EventEmitter {
     grant.revoked = 'expired';
     this.forget(grant);
     const session = this.sessions.get(grant.session);
-    await this.audit({ event: 'grant.expire', ...(session ? this.sessionFields(session) : { session: grant.session }), grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource });
+    await this.audit({
+      event: 'grant.expire',
+      ...(session ? this.sessionFields(session) : { session: grant.session }),
+      grant: grant.id,
+      credential: grant.credential,
+      permission: grant.permission,
+      resource: grant.resource,
+    });
     this.emit('change');
   }
 
@@ -410,7 +434,15 @@ export class Broker extends EventEmitter {
     grant.revoked = reason;
     this.forget(grant);
     const session = this.sessions.get(grant.session);
-    await this.audit({ event: 'grant.revoke', ...(session ? this.sessionFields(session) : { session: grant.session }), grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource, reason });
+    await this.audit({
+      event: 'grant.revoke',
+      ...(session ? this.sessionFields(session) : { session: grant.session }),
+      grant: grant.id,
+      credential: grant.credential,
+      permission: grant.permission,
+      resource: grant.resource,
+      reason,
+    });
   }
 
   /** A live grant for a token: checked by digest, in constant time, against expiry too. */
@@ -449,7 +481,10 @@ export class Broker extends EventEmitter {
   }
 
   /** Revokes grants by id, session, credential, agent glob or all; returns how many. */
-  async revoke(filter: { grant?: string; session?: string; credential?: string; agent?: (agent: string) => boolean; all?: boolean }, reason = 'revoked by the user'): Promise<number> {
+  async revoke(
+    filter: { grant?: string; session?: string; credential?: string; agent?: (agent: string) => boolean; all?: boolean },
+    reason = 'revoked by the user',
+  ): Promise<number> {
     const targets = [...this.grants.values()].filter((g) => {
       if (filter.all) return true;
       if (filter.grant) return g.id === filter.grant;
@@ -466,10 +501,19 @@ export class Broker extends EventEmitter {
   /** The secret of a release grant, for the session that holds it. */
   async release(session: Session, grantToken: string): Promise<{ value: string; grant: GrantInfo }> {
     const grant = this.grantForToken(grantToken);
-    if (!grant || grant.session !== session.id) throw new DaemonError('invalid_grant', 'the grant token is not valid for this session (unknown, expired, revoked or another session\'s)');
+    if (!grant || grant.session !== session.id)
+      throw new DaemonError('invalid_grant', "the grant token is not valid for this session (unknown, expired, revoked or another session's)");
     if (grant.mode !== 'release') throw new DaemonError('proxy_only', `grant ${grant.id} is a proxy grant: the key is injected by the proxy and never handed out`);
     const value = await this.deps.vault.get(grant.credential);
-    await this.audit({ event: 'grant.release', ...this.sessionFields(session), grant: grant.id, credential: grant.credential, permission: grant.permission, mode: 'release', reason: 'secret handed to the agent process' });
+    await this.audit({
+      event: 'grant.release',
+      ...this.sessionFields(session),
+      grant: grant.id,
+      credential: grant.credential,
+      permission: grant.permission,
+      mode: 'release',
+      reason: 'secret handed to the agent process',
+    });
     return { value, grant: this.grantInfo(grant) };
   }
 
@@ -478,7 +522,16 @@ export class Broker extends EventEmitter {
   private async askConsent(session: Session, r: GrantRequest, decision: Decision): Promise<GrantOutcome> {
     const now = this.now();
     const consent: ConsentRequest = { id: this.id('cr'), session, request: r, decision, created: now, expires: now + this.deps.consentTimeoutMs, waiters: [] };
-    await this.audit({ event: 'consent.request', ...this.sessionFields(session), credential: r.credential, permission: r.permission, resource: r.resource, mode: r.mode, consent: consent.id, reason: decision.reason });
+    await this.audit({
+      event: 'consent.request',
+      ...this.sessionFields(session),
+      credential: r.credential,
+      permission: r.permission,
+      resource: r.resource,
+      mode: r.mode,
+      consent: consent.id,
+      reason: decision.reason,
+    });
     consent.timer = setTimeout(() => {
       void this.settleConsent(consent, { status: 'denied', reason: 'nobody answered the consent request in time', needs: this.needs(r) }, 'timed out');
     }, this.deps.consentTimeoutMs).unref();
@@ -510,7 +563,10 @@ export class Broker extends EventEmitter {
   }
 
   pendingConsents(): ConsentInfo[] {
-    return [...this.consents.values()].filter((c) => !c.outcome).sort((a, b) => a.created - b.created).map((c) => this.consentInfo(c));
+    return [...this.consents.values()]
+      .filter((c) => !c.outcome)
+      .sort((a, b) => a.created - b.created)
+      .map((c) => this.consentInfo(c));
   }
 
   /**
@@ -540,7 +596,16 @@ export class Broker extends EventEmitter {
     c.outcome = outcome;
     if (c.timer) clearTimeout(c.timer);
     if (outcome.status === 'denied') {
-      await this.audit({ event: 'consent.answer', ...this.sessionFields(c.session), consent: c.id, credential: c.request.credential, permission: c.request.permission, resource: c.request.resource, decision: 'deny', reason: how });
+      await this.audit({
+        event: 'consent.answer',
+        ...this.sessionFields(c.session),
+        consent: c.id,
+        credential: c.request.credential,
+        permission: c.request.permission,
+        resource: c.request.resource,
+        decision: 'deny',
+        reason: how,
+      });
     }
     for (const w of c.waiters) w(outcome);
     c.waiters = [];
@@ -562,10 +627,27 @@ export class Broker extends EventEmitter {
     let rule: string | undefined;
     if (answer === 'always') {
       if (!this.deps.addPolicyRule) throw new DaemonError('unsupported', 'this daemon cannot write policy rules');
-      rule = await this.deps.addPolicyRule({ agent: c.session.agent, credential: c.request.credential, permission: c.request.permission, resource: c.request.resource, mode: c.request.mode, decision: 'allow' });
+      rule = await this.deps.addPolicyRule({
+        agent: c.session.agent,
+        credential: c.request.credential,
+        permission: c.request.permission,
+        resource: c.request.resource,
+        mode: c.request.mode,
+        decision: 'allow',
+      });
     }
     if (answer === 'allow-session') c.session.allowed.add(this.allowKey(c.request));
-    await this.audit({ event: 'consent.answer', ...this.sessionFields(c.session), consent: c.id, credential: c.request.credential, permission: c.request.permission, resource: c.request.resource, decision: 'allow', reason: `${answer} by ${approver}`, detail: rule ? { rule } : undefined });
+    await this.audit({
+      event: 'consent.answer',
+      ...this.sessionFields(c.session),
+      consent: c.id,
+      credential: c.request.credential,
+      permission: c.request.permission,
+      resource: c.request.resource,
+      decision: 'allow',
+      reason: `${answer} by ${approver}`,
+      detail: rule ? { rule } : undefined,
+    });
     const profile = this.validate(c.request);
     const outcome = await this.issue(c.session, c.request, profile, { ...c.decision, decision: 'allow', reason: `${answer} by ${approver} (policy: ${c.decision.reason})` });
     await this.settleConsent(c, outcome, answer);

@@ -26,4 +26,3 @@ export function appendPolicyRule(file: string, rule: PolicyRule): string {
   writeFileAtomic(file, doc.toString(), { mode: 0o600 });
   return `- ${JSON.stringify(plain).replace(/"([a-zA-Z]+)":/g, '$1: ')}`;
 }
-

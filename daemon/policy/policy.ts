@@ -55,7 +55,13 @@ export function globMatch(pattern: string | undefined, value: string | undefined
   if (value === undefined) return false;
   let re = globCache.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
     globCache.set(pattern, re);
   }
   return re.test(value);

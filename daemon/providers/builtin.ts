@@ -20,7 +20,10 @@ export const builtinProviders: ProviderProfile[] = [
     env: { key: 'OPENAI_API_KEY', baseUrl: 'OPENAI_BASE_URL' },
     keysUrl: 'https://platform.openai.com/api-keys',
     permissions: {
-      chat: [{ methods: ['POST'], paths: ['/v1/chat/completions', '/v1/responses', '/v1/responses/**', '/v1/completions', '/v1/embeddings'] }, { methods: READ, paths: ['/v1/models', '/v1/models/*'] }],
+      chat: [
+        { methods: ['POST'], paths: ['/v1/chat/completions', '/v1/responses', '/v1/responses/**', '/v1/completions', '/v1/embeddings'] },
+        { methods: READ, paths: ['/v1/models', '/v1/models/*'] },
+      ],
       embeddings: [{ methods: ['POST'], paths: ['/v1/embeddings'] }],
       models: [{ methods: READ, paths: ['/v1/models', '/v1/models/*'] }],
       all: [{ methods: ALL, paths: ['/v1/**'] }],
@@ -35,8 +38,14 @@ export const builtinProviders: ProviderProfile[] = [
     env: { key: 'ANTHROPIC_API_KEY', baseUrl: 'ANTHROPIC_BASE_URL' },
     keysUrl: 'https://console.anthropic.com/settings/keys',
     permissions: {
-      messages: [{ methods: ['POST'], paths: ['/v1/messages', '/v1/messages/count_tokens'] }, { methods: READ, paths: ['/v1/models', '/v1/models/*'] }],
-      chat: [{ methods: ['POST'], paths: ['/v1/messages', '/v1/messages/count_tokens'] }, { methods: READ, paths: ['/v1/models', '/v1/models/*'] }],
+      messages: [
+        { methods: ['POST'], paths: ['/v1/messages', '/v1/messages/count_tokens'] },
+        { methods: READ, paths: ['/v1/models', '/v1/models/*'] },
+      ],
+      chat: [
+        { methods: ['POST'], paths: ['/v1/messages', '/v1/messages/count_tokens'] },
+        { methods: READ, paths: ['/v1/models', '/v1/models/*'] },
+      ],
       batches: [{ methods: ALL, paths: ['/v1/messages/batches', '/v1/messages/batches/**'] }],
       models: [{ methods: READ, paths: ['/v1/models', '/v1/models/*'] }],
       all: [{ methods: ALL, paths: ['/v1/**'] }],
@@ -54,7 +63,10 @@ export const builtinProviders: ProviderProfile[] = [
     permissions: {
       'repo:read': [{ methods: READ, paths: ['/repos/{resource}', '/repos/{resource}/**'] }],
       'repo:write': [{ methods: ALL, paths: ['/repos/{resource}', '/repos/{resource}/**'] }],
-      'issues:write': [{ methods: READ, paths: ['/repos/{resource}/issues', '/repos/{resource}/issues/**'] }, { methods: ['POST', 'PATCH'], paths: ['/repos/{resource}/issues', '/repos/{resource}/issues/**'] }],
+      'issues:write': [
+        { methods: READ, paths: ['/repos/{resource}/issues', '/repos/{resource}/issues/**'] },
+        { methods: ['POST', 'PATCH'], paths: ['/repos/{resource}/issues', '/repos/{resource}/issues/**'] },
+      ],
       'user:read': [{ methods: READ, paths: ['/user', '/user/**'] }],
       read: [{ methods: READ, paths: ['/**'] }],
       all: [{ methods: ALL, paths: ['/**'] }],
@@ -86,7 +98,20 @@ export const builtinProviders: ProviderProfile[] = [
     keysUrl: 'https://api.slack.com/apps',
     permissions: {
       'chat:write': [{ methods: ['POST'], paths: ['/api/chat.postMessage', '/api/chat.update', '/api/chat.postEphemeral'] }],
-      read: [{ methods: ['GET', 'POST'], paths: ['/api/conversations.list', '/api/conversations.history', '/api/conversations.info', '/api/conversations.replies', '/api/users.list', '/api/users.info', '/api/auth.test'] }],
+      read: [
+        {
+          methods: ['GET', 'POST'],
+          paths: [
+            '/api/conversations.list',
+            '/api/conversations.history',
+            '/api/conversations.info',
+            '/api/conversations.replies',
+            '/api/users.list',
+            '/api/users.info',
+            '/api/auth.test',
+          ],
+        },
+      ],
       all: [{ methods: ALL, paths: ['/api/**'] }],
     },
   },
@@ -113,7 +138,10 @@ export const builtinProviders: ProviderProfile[] = [
     env: { key: 'HF_TOKEN', baseUrl: 'HF_ENDPOINT', aliases: ['HUGGING_FACE_HUB_TOKEN'] },
     keysUrl: 'https://huggingface.co/settings/tokens',
     permissions: {
-      read: [{ methods: READ, paths: ['/**'] }, { methods: ['POST'], paths: ['/api/models/**'] }],
+      read: [
+        { methods: READ, paths: ['/**'] },
+        { methods: ['POST'], paths: ['/api/models/**'] },
+      ],
       write: [{ methods: ALL, paths: ['/**'] }],
       all: [{ methods: ALL, paths: ['/**'] }],
     },
@@ -140,7 +168,10 @@ export const builtinProviders: ProviderProfile[] = [
     env: { key: 'NOTION_API_KEY', aliases: ['NOTION_TOKEN'] },
     keysUrl: 'https://www.notion.so/profile/integrations',
     permissions: {
-      read: [{ methods: READ, paths: ['/v1/**'] }, { methods: ['POST'], paths: ['/v1/search', '/v1/databases/*/query', '/v1/data_sources/*/query'] }],
+      read: [
+        { methods: READ, paths: ['/v1/**'] },
+        { methods: ['POST'], paths: ['/v1/search', '/v1/databases/*/query', '/v1/data_sources/*/query'] },
+      ],
       write: [{ methods: ALL, paths: ['/v1/**'] }],
       all: [{ methods: ALL, paths: ['/**'] }],
     },

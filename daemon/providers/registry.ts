@@ -12,7 +12,10 @@ const injection = z.union([
   z.strictObject({ query: z.string().min(1) }),
 ]);
 const providerSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/)
+    .optional(),
   description: z.string().optional(),
   upstream: z.string().url().optional(),
   basePath: z.string().optional(),
@@ -41,7 +44,9 @@ export function loadProviders(configDir: string): ProviderRegistry {
   const dir = join(configDir, 'providers');
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+    files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
   } catch {
     files = [];
   }

@@ -117,7 +117,13 @@ export class LocalCA {
     this.leaf ??= (async () => {
       const forge = await loadForge();
       const key = await newRsaKey();
-      return { forge, key, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey: publicKeyOf(forge, key), caCert: forge.pki.certificateFromPem(this.caCertPem) };
+      return {
+        forge,
+        key,
+        keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        publicKey: publicKeyOf(forge, key),
+        caCert: forge.pki.certificateFromPem(this.caCertPem),
+      };
     })();
     return this.leaf;
   }

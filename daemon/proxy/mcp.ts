@@ -25,7 +25,19 @@ export const MCP_SERVER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
 const MCP_METHODS = ['GET', 'POST', 'DELETE'];
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 /** Headers that frame or route the request: a key injected there would break or redirect it. */
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'accept-encoding']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'accept-encoding',
+]);
 
 export interface McpTarget {
   server: string;
@@ -69,12 +81,16 @@ export function mcpTarget(entries: VaultEntry[], server: string): McpTarget {
   }
   if (entries.length > 1) {
     const names = entries.map((e) => e.name).join(', ');
-    throw new DaemonError('ambiguous_mcp_server', `several vault entries are for the HTTP MCP server "${server}": ${names}`, { hint: `Keep one: keyward vault remove <name> (see them with keyward vault list).` });
+    throw new DaemonError('ambiguous_mcp_server', `several vault entries are for the HTTP MCP server "${server}": ${names}`, {
+      hint: `Keep one: keyward vault remove <name> (see them with keyward vault list).`,
+    });
   }
   const entry = entries[0];
   const a = entry.attributes ?? {};
   const bad = (what: string) =>
-    new DaemonError('bad_mcp_entry', `vault entry ${entry.name} (HTTP MCP server "${server}") has ${what}`, { hint: 'Run keyward migrate again for this MCP client, or remove the entry (keyward vault remove) and migrate.' });
+    new DaemonError('bad_mcp_entry', `vault entry ${entry.name} (HTTP MCP server "${server}") has ${what}`, {
+      hint: 'Run keyward migrate again for this MCP client, or remove the entry (keyward vault remove) and migrate.',
+    });
   let origin: string;
   try {
     const u = new URL(a.upstream ?? '');
@@ -195,7 +211,11 @@ export class McpClients {
     const rule = `- { agent: "${session.agent}", credential: ${target.credential}, permission: ${permission}, decision: allow }`;
     const hint = `Allow it in policy.yaml, e.g. ${rule}${session.chain.length > 1 ? ` (every agent in the chain ${chain} must be allowed)` : ''}, or run keyward approve and allow it when asked ("for this session" covers this client until it exits).`;
     if (outcome.status === 'pending') {
-      return { ok: false, session, error: new DaemonError('consent_timeout', `nobody answered the consent request ${outcome.consent} in time`, { needs: `${target.credential}:${permission}`, hint }) };
+      return {
+        ok: false,
+        session,
+        error: new DaemonError('consent_timeout', `nobody answered the consent request ${outcome.consent} in time`, { needs: `${target.credential}:${permission}`, hint }),
+      };
     }
     return { ok: false, session, error: new DaemonError('denied', `${chain} may not use ${target.credential}: ${outcome.reason}`, { needs: outcome.needs, hint }) };
   }

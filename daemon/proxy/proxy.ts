@@ -112,7 +112,10 @@ export class CredentialProxy {
     const server = createServer({ connectionsCheckingInterval: 1000, headersTimeout: 15_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res, undefined));
     server.on('connect', (req, socket: Socket, head: Buffer) => this.tunnels.connect(req, socket, head));
     server.on('clientError', (_error: NodeJS.ErrnoException, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 73\r\n\r\n{"error":{"code":"bad_http","message":"malformed request or CONNECT line"}}');
+      if (socket.writable)
+        socket.end(
+          'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 73\r\n\r\n{"error":{"code":"bad_http","message":"malformed request or CONNECT line"}}',
+        );
       else socket.destroy();
     });
     const bind = (port: number) =>
@@ -132,7 +135,12 @@ export class CredentialProxy {
       // Serving on another port beats not serving: keyward run tells its agents where the proxy
       // is. Clients configured with the fixed port (MCP clients rewritten by keyward migrate)
       // cannot reach this daemon until the port is free and the daemon restarted; the status says so.
-      this.deps.log({ level: 'warn', msg: `proxy port ${requested} is not available (${code}); listening on a free port instead. MCP clients pointed at port ${requested} cannot reach keyward until it is free and the daemon restarted`, port: requested, code });
+      this.deps.log({
+        level: 'warn',
+        msg: `proxy port ${requested} is not available (${code}); listening on a free port instead. MCP clients pointed at port ${requested} cannot reach keyward until it is free and the daemon restarted`,
+        port: requested,
+        code,
+      });
       await bind(0);
       this.portFallback = { requested, code };
     }
@@ -195,11 +203,13 @@ export class CredentialProxy {
         const [tHost, tPort] = intercepted.split(':');
         if (/^https?:\/\//i.test(target)) {
           const u = new URL(target);
-          if (u.hostname.toLowerCase() !== tHost || Number(u.port || 443) !== Number(tPort)) throw new DaemonError('host_mismatch', 'the request names another host than its tunnel');
+          if (u.hostname.toLowerCase() !== tHost || Number(u.port || 443) !== Number(tPort))
+            throw new DaemonError('host_mismatch', 'the request names another host than its tunnel');
           target = u.pathname + u.search;
         }
         const hostHeader = (req.headers.host ?? '').toLowerCase();
-        if (hostHeader && hostHeader !== tHost && hostHeader !== `${tHost}:${tPort}`) throw new DaemonError('host_mismatch', `Host header ${hostHeader} does not match the tunnel to ${tHost}`);
+        if (hostHeader && hostHeader !== tHost && hostHeader !== `${tHost}:${tPort}`)
+          throw new DaemonError('host_mismatch', `Host header ${hostHeader} does not match the tunnel to ${tHost}`);
       } else if (!target.startsWith('/')) {
         throw new DaemonError('absolute_form', 'this is not an open proxy: send requests to /<credential>/<path>, or use CONNECT');
       }
@@ -233,7 +243,11 @@ export class CredentialProxy {
       .append({
         event: 'proxy.request',
         ...(session ? { agent: session.agent, session: session.id, delegator: session.delegator, chain: [session.delegator, ...session.chain], task: session.task } : {}),
-        ...(grant ? { grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource } : context.credential ? { credential: context.credential } : {}),
+        ...(grant
+          ? { grant: grant.id, credential: grant.credential, permission: grant.permission, resource: grant.resource }
+          : context.credential
+            ? { credential: context.credential }
+            : {}),
         ...(context.pid !== undefined && !session ? { pid: context.pid } : {}),
         downstream: { method, host: context.host ?? '?', path: context.path ?? '?', status },
         decision: reason ? 'deny' : 'allow',

@@ -55,7 +55,14 @@ function patternRegex(pattern: string, resource: string | undefined, style: Reso
   let re = patternCache.get(key);
   if (re) return re;
   const escapeRe = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  const canonicalResource = !resource ? '' : style.encoded ? normalizeSegment(resource) : resource.split('/').map((s) => normalizeSegment(s)).join('/');
+  const canonicalResource = !resource
+    ? ''
+    : style.encoded
+      ? normalizeSegment(resource)
+      : resource
+          .split('/')
+          .map((s) => normalizeSegment(s))
+          .join('/');
   let source = '';
   const parts = pattern.split('/').filter((p, i) => i > 0 || p !== '');
   for (const part of parts) {
@@ -122,7 +129,10 @@ function resourceFromPath(pattern: string, path: string, segments: number): stri
   const parts = path.split('/').filter(Boolean);
   if (parts.length < prefix.length + segments) return undefined;
   for (let i = 0; i < prefix.length; i++) if (prefix[i] !== '*' && prefix[i] !== parts[i]) return undefined;
-  return parts.slice(prefix.length, prefix.length + segments).map((s) => decodeURIComponent(s)).join('/');
+  return parts
+    .slice(prefix.length, prefix.length + segments)
+    .map((s) => decodeURIComponent(s))
+    .join('/');
 }
 
 /** Headers that ask a server to treat a request as another method. */

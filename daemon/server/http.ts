@@ -169,10 +169,21 @@ export function createApiServer(options: ServerOptions): Server {
       } else {
         status = 500;
         options.log({ level: 'error', msg: 'handler failed', error: error instanceof Error ? error.message : String(error) });
-        sendJson(res, 500, errorBody(new DaemonError('internal', 'the daemon hit an internal error; it keeps running', { hint: 'Run `keyward daemon status`; the daemon log has details.' })));
+        sendJson(
+          res,
+          500,
+          errorBody(new DaemonError('internal', 'the daemon hit an internal error; it keeps running', { hint: 'Run `keyward daemon status`; the daemon log has details.' })),
+        );
       }
     } finally {
-      options.log({ level: 'debug', socket: options.socket, method: req.method, path: (req.url ?? '').split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 });
+      options.log({
+        level: 'debug',
+        socket: options.socket,
+        method: req.method,
+        path: (req.url ?? '').split('?')[0],
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
     }
   });
   server.keepAliveTimeout = 5_000;
@@ -181,7 +192,9 @@ export function createApiServer(options: ServerOptions): Server {
     if (!socket.writable) return socket.destroy();
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const body = timeout ? '{"error":{"code":"timeout","message":"the request was not sent in time"}}' : '{"error":{"code":"bad_http","message":"malformed HTTP request"}}';
-    socket.end(`HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 }

@@ -35,14 +35,21 @@ const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, 
 function outcomeReply(outcome: GrantOutcome): Reply {
   if (outcome.status === 'issued') return { status: 201, body: outcome };
   if (outcome.status === 'pending') return { status: 202, body: outcome };
-  throw new DaemonError('denied', outcome.reason, { hint: `This grant would be needed: ${outcome.needs}. Ask a person to allow it (keyward approve), or change policy.yaml.`, needs: outcome.needs });
+  throw new DaemonError('denied', outcome.reason, {
+    hint: `This grant would be needed: ${outcome.needs}. Ask a person to allow it (keyward approve), or change policy.yaml.`,
+    needs: outcome.needs,
+  });
 }
 
 /** The session a request acts for: a valid session token, else 401. */
 function requireSession(deps: RouteDeps, ctx: Context): Session {
   const session = deps.broker.sessionForToken(ctx.token);
   if (!session) {
-    throw new DaemonError('invalid_session', ctx.token ? 'the session token is not valid (unknown, ended, or from before a daemon restart)' : 'this route needs a session token (Authorization: Bearer kws_…)', { hint: 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.' });
+    throw new DaemonError(
+      'invalid_session',
+      ctx.token ? 'the session token is not valid (unknown, ended, or from before a daemon restart)' : 'this route needs a session token (Authorization: Bearer kws_…)',
+      { hint: 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.' },
+    );
   }
   return session;
 }
@@ -89,7 +96,10 @@ export function agentRoutes(deps: RouteDeps): Router {
       const session = requireSession(deps, ctx);
       const body = await ctx.body(grantBody);
       const mode = body.mode ?? 'proxy';
-      const target = body.spec !== undefined ? broker.parseSpec(body.spec, mode) : { credential: body.credential!, permission: mode === 'release' ? 'release' : body.permission!, resource: body.resource };
+      const target =
+        body.spec !== undefined
+          ? broker.parseSpec(body.spec, mode)
+          : { credential: body.credential!, permission: mode === 'release' ? 'release' : body.permission!, resource: body.resource };
       const outcome = await broker.requestGrant(session, { ...target, ttl: parseTtl(body.ttl), mode });
       const reply = outcomeReply(outcome);
       if (outcome.status === 'pending') (reply.body as Record<string, unknown>).approvers = deps.approvers.size;
@@ -130,8 +140,16 @@ export function adminRoutes(deps: RouteDeps): Router {
   };
   return new Router()
     .add('GET', '/v1/health', health(deps))
-    .add('GET', '/v1/status', guarded(async () => ({ status: 200, body: deps.status() })))
-    .add('GET', '/v1/vault', guarded(async () => ({ status: 200, body: { entries: vault.list(), backend: vault.store.kind } })))
+    .add(
+      'GET',
+      '/v1/status',
+      guarded(async () => ({ status: 200, body: deps.status() })),
+    )
+    .add(
+      'GET',
+      '/v1/vault',
+      guarded(async () => ({ status: 200, body: { entries: vault.list(), backend: vault.store.kind } })),
+    )
     .add(
       'POST',
       '/v1/vault',
@@ -139,7 +157,11 @@ export function adminRoutes(deps: RouteDeps): Router {
         const body = await ctx.body(vaultAddBody);
         const entry = await vault.add(body.name, body.provider, body.value, body.source ?? 'api', { replace: body.replace, attributes: body.attributes });
         deps.forgetSecret(entry.name);
-        await deps.audit.append({ event: 'vault.add', credential: entry.name, detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) } });
+        await deps.audit.append({
+          event: 'vault.add',
+          credential: entry.name,
+          detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) },
+        });
         return { status: 201, body: { entry } };
       }),
     )
@@ -156,7 +178,11 @@ export function adminRoutes(deps: RouteDeps): Router {
         return { status: 200, body: { removed: name } };
       }),
     )
-    .add('GET', '/v1/grants', guarded(async () => ({ status: 200, body: { grants: broker.listGrants(), sessions: broker.activeSessions().map((s) => broker.sessionInfo(s)) } })))
+    .add(
+      'GET',
+      '/v1/grants',
+      guarded(async () => ({ status: 200, body: { grants: broker.listGrants(), sessions: broker.activeSessions().map((s) => broker.sessionInfo(s)) } })),
+    )
     .add(
       'POST',
       '/v1/revoke',
@@ -173,10 +199,16 @@ export function adminRoutes(deps: RouteDeps): Router {
       guarded(async (ctx) => {
         const body = await ctx.body(findingBody);
         const record = await deps.findings.record({ ...body, by: 'keyward watch', pid: await ctx.peer() });
-        return record ? { status: 201, body: { recorded: true, seq: record.seq } } : { status: 200, body: { recorded: false, reason: 'this secret in this file is in the audit log already' } };
+        return record
+          ? { status: 201, body: { recorded: true, seq: record.seq } }
+          : { status: 200, body: { recorded: false, reason: 'this secret in this file is in the audit log already' } };
       }),
     )
-    .add('GET', '/v1/consent', guarded(async () => ({ status: 200, body: { pending: broker.pendingConsents() } })))
+    .add(
+      'GET',
+      '/v1/consent',
+      guarded(async () => ({ status: 200, body: { pending: broker.pendingConsents() } })),
+    )
     .add(
       'POST',
       '/v1/consent/:id',
@@ -185,7 +217,8 @@ export function adminRoutes(deps: RouteDeps): Router {
         const peer = await ctx.peer();
         const { outcome, rule } = await broker.answerConsent(ctx.params.id, body.answer, peer ? `pid ${peer}` : 'the user');
         // The grant token goes to the waiting agent only, never to the approver.
-        const summary = outcome.status === 'issued' ? { status: 'issued', grant: outcome.grant } : { status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined };
+        const summary =
+          outcome.status === 'issued' ? { status: 'issued', grant: outcome.grant } : { status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined };
         return { status: 200, body: { outcome: summary, rule } };
       }),
     )
@@ -219,7 +252,10 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/policy/reload',
       guarded(async () => {
         const r = await deps.reloadPolicy();
-        if (!r.ok) throw new DaemonError('invalid_policy', `policy.yaml was not loaded: ${r.problems[0]}`, { hint: 'Fix it (keyward policy check shows every problem); the last good policy stays in force.' });
+        if (!r.ok)
+          throw new DaemonError('invalid_policy', `policy.yaml was not loaded: ${r.problems[0]}`, {
+            hint: 'Fix it (keyward policy check shows every problem); the last good policy stays in force.',
+          });
         return { status: 200, body: { reloaded: true } };
       }),
     )
@@ -298,5 +334,7 @@ async function requireOutsideSessions(deps: RouteDeps, ctx: Context): Promise<vo
     reason: why,
     detail: { route: `${ctx.req.method} ${ctx.url.pathname}` },
   });
-  throw new DaemonError('admin_refused', `admin.sock refuses this caller: ${why}`, { hint: 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.' });
+  throw new DaemonError('admin_refused', `admin.sock refuses this caller: ${why}`, {
+    hint: 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.',
+  });
 }

@@ -91,7 +91,10 @@ export class Vault {
 
   async add(name: string, provider: string, value: string, source: string, options: { replace?: boolean; attributes?: Record<string, string> } = {}): Promise<VaultEntry> {
     if (!ENTRY_NAME.test(name)) {
-      throw new KeywardError(`"${name}" is not a valid entry name`, { code: 'bad_request', hint: 'Use letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit.' });
+      throw new KeywardError(`"${name}" is not a valid entry name`, {
+        code: 'bad_request',
+        hint: 'Use letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit.',
+      });
     }
     if (value.length === 0) throw new KeywardError('the value is empty', { code: 'bad_request' });
     if (value.length > 64 * 1024) throw new KeywardError('the value is larger than 64 KiB', { code: 'bad_request' });

@@ -94,7 +94,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // 32 hex digits are left alone: many providers issue API keys in exactly that shape.
 const HEX_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$/i;
 const INTEGRITY = /^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$/;
-const REFERENCE = /^(?:\$[A-Za-z_{(]|%[A-Za-z_]+%|process\.env|os\.environ|os\.getenv|env\.|ENV\[|getenv\(|System\.getenv|keyward:\/\/|vault:|secret:|ref\+|op:\/\/|arn:aws:secretsmanager)/;
+const REFERENCE =
+  /^(?:\$[A-Za-z_{(]|%[A-Za-z_]+%|process\.env|os\.environ|os\.getenv|env\.|ENV\[|getenv\(|System\.getenv|keyward:\/\/|vault:|secret:|ref\+|op:\/\/|arn:aws:secretsmanager)/;
 const TEST_PATH =
   /(?:^|[\\/])(?:tests?|__tests__|__mocks__|specs?|fixtures?|testdata|test-data|mocks?|examples?|samples?)[\\/]|(?:\.|_|-)(?:test|spec|mock|fixture|example|sample|template|dist)(?:\.[A-Za-z0-9]+)?$|\.env\.(?:example|sample|template|dist|defaults)$|(?:^|[\\/])test_[^\\/]*\.py$/i;
 

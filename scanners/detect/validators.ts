@@ -46,7 +46,10 @@ export function isPemPrivateKey(block: string): boolean {
   if (!m) return false;
   const label = m[1].trim();
   if (label === 'ENCRYPTED') return false; // PKCS#8 EncryptedPrivateKeyInfo: protected by a passphrase
-  const lines = m[2].split('\n').map((l) => l.trim().replace(/^["']|["',]+$/g, '')).filter(Boolean);
+  const lines = m[2]
+    .split('\n')
+    .map((l) => l.trim().replace(/^["']|["',]+$/g, ''))
+    .filter(Boolean);
   // Legacy OpenSSL headers ("Proc-Type: 4,ENCRYPTED", "DEK-Info: ...") precede the body.
   if (lines.some((l) => /^Proc-Type:.*ENCRYPTED/i.test(l))) return false;
   const body = lines.filter((l) => !/^[A-Za-z-]+:/.test(l)).join('');

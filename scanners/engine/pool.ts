@@ -45,7 +45,7 @@ export class ScanPool {
         const job = this.running.get(msg.id);
         this.running.delete(msg.id);
         this.idle.push(worker);
-        if (job) (msg.error !== undefined ? job.reject(new Error(msg.error)) : job.resolve(msg.result));
+        if (job) msg.error !== undefined ? job.reject(new Error(msg.error)) : job.resolve(msg.result);
         this.pump();
       });
       worker.on('error', (error) => {

@@ -44,7 +44,8 @@ export function renderSarif(result: ScanResult, options: SarifOptions): string {
     if (f.source === 'home' && f.file.startsWith('~/') && result.home) {
       return { physicalLocation: { artifactLocation: { uri: encodePath(f.file.slice(2)), uriBaseId: 'HOME' }, region: { startLine: f.line, startColumn: f.column } } };
     }
-    if (f.source === 'image') return { physicalLocation: { artifactLocation: { uri: encodePath(f.file), uriBaseId: 'IMAGEROOT' }, region: { startLine: f.line, startColumn: f.column } } };
+    if (f.source === 'image')
+      return { physicalLocation: { artifactLocation: { uri: encodePath(f.file), uriBaseId: 'IMAGEROOT' }, region: { startLine: f.line, startColumn: f.column } } };
     const abs = isAbsolute(f.file) ? f.file : resolve(cwd, f.file);
     const rel = relative(root, abs).split('\\').join('/');
     const inside = !rel.startsWith('..') && !isAbsolute(rel);

@@ -33,7 +33,11 @@ export function renderText(result: ScanResult, options: TextOptions): string {
     out.push(paint('bold', file));
     for (const f of findings) {
       const where = `${f.line}:${f.column}`.padEnd(8);
-      const tags = [f.confidence === 'validated' ? paint('green', 'validated') : '', f.migratable ? paint('cyan', 'migratable') : '', f.decoded ? paint('dim', `decoded from ${f.decoded}`) : '']
+      const tags = [
+        f.confidence === 'validated' ? paint('green', 'validated') : '',
+        f.migratable ? paint('cyan', 'migratable') : '',
+        f.decoded ? paint('dim', `decoded from ${f.decoded}`) : '',
+      ]
         .filter(Boolean)
         .join(' ');
       out.push(`  ${paint('dim', where)}${paint('red', f.ruleId.padEnd(idWidth))}  ${f.secret}  ${paint('dim', f.description)}${tags ? '  ' + tags : ''}`);
@@ -63,21 +67,27 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   } else {
     const validated = result.findings.filter((f) => f.confidence === 'validated').length;
     const files = byFile.size;
-    out.push(
-      `${paint('red', paint('bold', plural(n, 'finding')))} in ${plural(files, 'file')}${validated ? ` (${validated} validated)` : ''} · scanned ${scanned} in ${took}`,
-    );
+    out.push(`${paint('red', paint('bold', plural(n, 'finding')))} in ${plural(files, 'file')}${validated ? ` (${validated} validated)` : ''} · scanned ${scanned} in ${took}`);
   }
   if (result.locations) {
     const present = result.locations.filter((l) => l.status !== 'absent');
     const shown = present.slice(0, 12).map((l) => (l.status === 'present' ? l.path : `${l.path} (${l.status})`));
     out.push(
-      paint('dim', `locations: ${result.locations.length} checked, ${present.length} present${shown.length ? `: ${shown.join(', ')}${present.length > shown.length ? ', …' : ''}` : ''} (--format json lists them all)`),
+      paint(
+        'dim',
+        `locations: ${result.locations.length} checked, ${present.length} present${shown.length ? `: ${shown.join(', ')}${present.length > shown.length ? ', …' : ''}` : ''} (--format json lists them all)`,
+      ),
     );
   }
   if (result.images) {
     for (const image of result.images) {
       const reused = image.reusedLayers ? `, ${image.reusedLayers} already scanned in this run` : '';
-      out.push(paint('dim', `image ${image.image}${image.digest ? ` ${image.digest.slice(0, 19)}…` : ''}${image.platform ? ` (${image.platform})` : ''}: ${plural(image.layers, 'layer')}${reused}, ${formatBytes(image.layerBytes)} of layer data`));
+      out.push(
+        paint(
+          'dim',
+          `image ${image.image}${image.digest ? ` ${image.digest.slice(0, 19)}…` : ''}${image.platform ? ` (${image.platform})` : ''}: ${plural(image.layers, 'layer')}${reused}, ${formatBytes(image.layerBytes)} of layer data`,
+        ),
+      );
     }
   }
   const skipped = [

@@ -23,7 +23,11 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('hf_', '[A-Za-z]{34}'),
     entropy: 3.5,
     migrate: 'huggingface',
-    truePositives: ['HF_TOKEN=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', 'huggingface-cli login --token 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', 'headers = {"Authorization": "Bearer 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"}'],
+    truePositives: [
+      'HF_TOKEN=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',
+      'huggingface-cli login --token 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',
+      'headers = {"Authorization": "Bearer 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"}',
+    ],
     falsePositives: ['HF_TOKEN=hf_DdhhTaIGHsZbvdaIlrzVMwUfmrZtDo', 'HF_TOKEN=hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'HF_TOKEN=hf_AaIDsKZWmvlvRId2hibwKz1KASKxP9Yb4w9'],
   },
   {
@@ -59,7 +63,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('r8_', '[A-Za-z0-9]{37}'),
     entropy: 3.5,
     migrate: 'replicate',
-    truePositives: ['REPLICATE_API_TOKEN=r8_HbQlXhW1mLzOWMcCFdR0SKlbQeC2DERZKl3bx', 'curl -H "Authorization: Bearer r8_hYuOiXkLvPdr8rUcZR5dK8YP8LIz56pXe1jbf" https://api.replicate.com/v1/predictions'],
+    truePositives: [
+      'REPLICATE_API_TOKEN=r8_HbQlXhW1mLzOWMcCFdR0SKlbQeC2DERZKl3bx',
+      'curl -H "Authorization: Bearer r8_hYuOiXkLvPdr8rUcZR5dK8YP8LIz56pXe1jbf" https://api.replicate.com/v1/predictions',
+    ],
     falsePositives: ['REPLICATE_API_TOKEN=r8_p6deRLn5taPGy7RWFqASN6Sfu0lc3Q', 'r8_l4x7sP9dCfFpQ3a8Y6yAGrX9E6jO4vbztEsnsKRL'],
   },
   {
@@ -71,7 +78,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('pplx-', '[A-Za-z0-9]{48}'),
     entropy: 3.5,
     migrate: 'perplexity',
-    truePositives: ['PERPLEXITY_API_KEY=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', 'OpenAI(api_key="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", base_url="https://api.perplexity.ai")'],
+    truePositives: [
+      'PERPLEXITY_API_KEY=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',
+      'OpenAI(api_key="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", base_url="https://api.perplexity.ai")',
+    ],
     falsePositives: ['PERPLEXITY_API_KEY=pplx-OBgAitLcKfHZxuaxcZMspd1HhAuupWbB', 'PERPLEXITY_API_KEY=pplx-...'],
   },
   {
@@ -83,7 +93,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('xai-', '[A-Za-z0-9]{80}'),
     entropy: 3.5,
     migrate: 'xai',
-    truePositives: ['XAI_API_KEY=xai-OiMPErTBdGpROKlsjO5EPMdBptKVpVTdI8r9IA2oGTkZrqN07Up1dkLyXWqBapuoXbTjA9kfStLA4aH2', '{"apiKey": "xai-z93F3qdbXHUgoVClzbuQKqEcAgIh3J61K1vEVfPyD13OnF0BeZj72CYBo2jnKJwh4mEvgKd4RXqbVHUQ"}'],
+    truePositives: [
+      'XAI_API_KEY=xai-OiMPErTBdGpROKlsjO5EPMdBptKVpVTdI8r9IA2oGTkZrqN07Up1dkLyXWqBapuoXbTjA9kfStLA4aH2',
+      '{"apiKey": "xai-z93F3qdbXHUgoVClzbuQKqEcAgIh3J61K1vEVfPyD13OnF0BeZj72CYBo2jnKJwh4mEvgKd4RXqbVHUQ"}',
+    ],
     falsePositives: ['XAI_API_KEY=xai-CfoN7Zv1jdpz5OIOqcxN4Fy0TSMhyoyuKcLftVS8rinTvD7N1fS21pgQF766', 'import xai-sdk'],
   },
   {
@@ -121,7 +134,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('sk-or-v1-', '[a-f0-9]{64}'),
     entropy: 3,
     migrate: 'openrouter',
-    truePositives: ['OPENROUTER_API_KEY=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', 'Authorization: Bearer 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'],
+    truePositives: [
+      'OPENROUTER_API_KEY=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',
+      'Authorization: Bearer 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',
+    ],
     falsePositives: ['OPENROUTER_API_KEY=sk-or-v1-1d7e3c4ee81861c0a37e558b730c2eae39ac0a98', 'sk-or-v2-cf12504eaedd441d8b0ffcd9e6aa2476a7e904595678617a3b275c4f6facabff'],
   },
   {
@@ -159,7 +175,10 @@ export const aiProviderRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'together',
-    truePositives: ['TOGETHER_API_KEY=a95b6c95e3192159b3172bac3b602f4e65534edc361eba25b32d8859c9760d96', 'togetherai_key: "a1882021450fb58a61c791d36ed9ea844f15e8ab2f865e1f4e76c93e59012bfd"'],
+    truePositives: [
+      'TOGETHER_API_KEY=a95b6c95e3192159b3172bac3b602f4e65534edc361eba25b32d8859c9760d96',
+      'togetherai_key: "a1882021450fb58a61c791d36ed9ea844f15e8ab2f865e1f4e76c93e59012bfd"',
+    ],
     falsePositives: ['TOGETHER_API_KEY=d1a37614bc81b0b197cc26a17084285d97db6042', 'TOGETHER_AI_MODEL_HASH=c9b8348627210d77f377111c182346f7e2213710673d99eef91f27c973cc7e61'],
   },
   {
@@ -184,7 +203,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('pcsk_', '[A-Za-z0-9]{5,7}_[A-Za-z0-9]{63}'),
     entropy: 3.5,
     migrate: 'pinecone',
-    truePositives: ['PINECONE_API_KEY=pcsk_wYwnhJ_VR3FNiQRnLB6fCIxLGjMAyW8yPM8gIzxC7eczg1TtOdNGfmCzaJbN2vqTZXSGEr', 'pc = Pinecone(api_key="pcsk_iIdH67_Zp23qKjFHJfKCz5cQ1rJlcxY8aZLv30VtsnWYXO8jCsnzczYV3kElpsKI0XqsVl")'],
+    truePositives: [
+      'PINECONE_API_KEY=pcsk_wYwnhJ_VR3FNiQRnLB6fCIxLGjMAyW8yPM8gIzxC7eczg1TtOdNGfmCzaJbN2vqTZXSGEr',
+      'pc = Pinecone(api_key="pcsk_iIdH67_Zp23qKjFHJfKCz5cQ1rJlcxY8aZLv30VtsnWYXO8jCsnzczYV3kElpsKI0XqsVl")',
+    ],
     falsePositives: ['PINECONE_API_KEY=pcsk_...', 'PINECONE_API_KEY=pcsk_49Gk7u_zhKtZaGYhq7tMgmuRhN5lWCc0txhFNIt4aEYZq0L'],
   },
   {
@@ -222,8 +244,15 @@ export const aiProviderRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'elevenlabs',
-    truePositives: ['ELEVENLABS_API_KEY=sk_faa0ef4bc1a8d63edc01fe1cb888a6beaefb20cf5b8676d0', 'curl -H "xi-api-key: sk_0f1b5487f408a6c6545881d402d39fc1450826d770268f62" https://api.elevenlabs.io/v1/voices'],
-    falsePositives: ['ELEVENLABS_API_KEY=sk_34a6b397cc3f95ad15ccdd5371cb28704ca87d69', 'STRIPE_KEY=sk_3b7a1e5dc8a4f6ad2dfd49de4482bf4e0e246e00a1cabfe2', 'ELEVENLABS_VOICE_ID=qDpNK6X5QpQvO1Si1HqH'],
+    truePositives: [
+      'ELEVENLABS_API_KEY=sk_faa0ef4bc1a8d63edc01fe1cb888a6beaefb20cf5b8676d0',
+      'curl -H "xi-api-key: sk_0f1b5487f408a6c6545881d402d39fc1450826d770268f62" https://api.elevenlabs.io/v1/voices',
+    ],
+    falsePositives: [
+      'ELEVENLABS_API_KEY=sk_34a6b397cc3f95ad15ccdd5371cb28704ca87d69',
+      'STRIPE_KEY=sk_3b7a1e5dc8a4f6ad2dfd49de4482bf4e0e246e00a1cabfe2',
+      'ELEVENLABS_VOICE_ID=qDpNK6X5QpQvO1Si1HqH',
+    ],
   },
   {
     // Cerebras API keys: "csk-" + 48 base36 characters.
@@ -260,7 +289,11 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('tvly-(?:dev-|prod-)?', '(?:[A-Za-z0-9]{4,8}-[A-Za-z0-9]{36,48}|[A-Za-z0-9]{32})'),
     entropy: 3.5,
     migrate: 'tavily',
-    truePositives: ['TAVILY_API_KEY=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', 'tavily = TavilyClient(api_key="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")', 'TAVILY_API_KEY=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'],
+    truePositives: [
+      'TAVILY_API_KEY=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',
+      'tavily = TavilyClient(api_key="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")',
+      'TAVILY_API_KEY=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',
+    ],
     falsePositives: ['TAVILY_API_KEY=tvly-dev-...', 'TAVILY_API_KEY=tvly-f9rrs06u5Uj6D3O1T6Ui', 'TAVILY_API_KEY=tvly-dev-canary-0123456789abcdef'],
   },
   {
@@ -311,7 +344,10 @@ export const aiProviderRules: Rule[] = [
     pattern: prefixed('wandb_v1_', '[A-Za-z0-9_-]{60,90}'),
     entropy: 3.5,
     migrate: 'wandb',
-    truePositives: ['WANDB_API_KEY=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-JyJP', 'wandb login wandb_v1_J-UEG8sNTYcutX_5YN58WZcjOJQJHbCJnpTGgJSdKBAdmlClQslXKUB0uRaJAvFH-6BIyi-HLgbVN'],
+    truePositives: [
+      'WANDB_API_KEY=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-JyJP',
+      'wandb login wandb_v1_J-UEG8sNTYcutX_5YN58WZcjOJQJHbCJnpTGgJSdKBAdmlClQslXKUB0uRaJAvFH-6BIyi-HLgbVN',
+    ],
     falsePositives: ['WANDB_API_KEY=wandb_v1_...', 'WANDB_API_KEY=wandb_v1_R8Q9VfybDC6nHVaR_BI4udv9VBf8LL'],
   },
   {

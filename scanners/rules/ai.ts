@@ -9,8 +9,7 @@ export const aiRules: Rule[] = [
     description: 'OpenAI API key',
     provider: 'openai',
     keywords: ['t3blbkfj'],
-    pattern:
-      '(?<![A-Za-z0-9_-])(?<secret>sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,250}|[A-Za-z0-9]{20})T3BlbkFJ[A-Za-z0-9_-]{20,250})(?![A-Za-z0-9_-])',
+    pattern: '(?<![A-Za-z0-9_-])(?<secret>sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,250}|[A-Za-z0-9]{20})T3BlbkFJ[A-Za-z0-9_-]{20,250})(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'openai',
     truePositives: [
@@ -28,9 +27,7 @@ export const aiRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>sk-ant-api\\d{2}-[A-Za-z0-9_-]{93}AA)(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'anthropic',
-    truePositives: [
-      'ANTHROPIC_API_KEY=sk-ant-api03-eycEwLzcewvQf2dG4b2SHetXwGBjO72vmANhwcq84zK3hDGDeAnX8WbR6ywsp3TCD5aHRj00rQ1F1fTkGEXdkIteYxsg6AA',
-    ],
+    truePositives: ['ANTHROPIC_API_KEY=sk-ant-api03-eycEwLzcewvQf2dG4b2SHetXwGBjO72vmANhwcq84zK3hDGDeAnX8WbR6ywsp3TCD5aHRj00rQ1F1fTkGEXdkIteYxsg6AA'],
     falsePositives: ['ANTHROPIC_API_KEY=sk-ant-api03-...', 'sk-ant-api03-eycEwLzcewvQf2dG4b2SHetXwGBjO72vmANhwcq84zK3hDGD'],
   },
   {
@@ -41,9 +38,7 @@ export const aiRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>sk-ant-admin\\d{2}-[A-Za-z0-9_-]{93}AA)(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'anthropic',
-    truePositives: [
-      'x-api-key: sk-ant-admin01-M6HPs5HNio_WQ5nspNspy_7R31Uqj96Sr4MqTJk7GEJUSzk7-Jz2T83QdWUSfiEu-0eiy6BrJQfVf8660bAukg0GLTetQAA',
-    ],
+    truePositives: ['x-api-key: sk-ant-admin01-M6HPs5HNio_WQ5nspNspy_7R31Uqj96Sr4MqTJk7GEJUSzk7-Jz2T83QdWUSfiEu-0eiy6BrJQfVf8660bAukg0GLTetQAA'],
     falsePositives: ['sk-ant-admin01-<your admin key>'],
   },
 ];

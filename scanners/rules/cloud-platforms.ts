@@ -20,8 +20,7 @@ export const cloudPlatformRules: Rule[] = [
     description: 'Google Cloud service account key file (JSON)',
     provider: 'google',
     keywords: ['service_account'],
-    pattern:
-      '\\\\?"type\\\\?"\\s{0,8}:\\s{0,8}\\\\?"service_account\\\\?"[\\s\\S]{0,800}?\\\\?"private_key_id\\\\?"\\s{0,8}:\\s{0,8}\\\\?"(?<secret>[0-9a-f]{40})\\\\?"',
+    pattern: '\\\\?"type\\\\?"\\s{0,8}:\\s{0,8}\\\\?"service_account\\\\?"[\\s\\S]{0,800}?\\\\?"private_key_id\\\\?"\\s{0,8}:\\s{0,8}\\\\?"(?<secret>[0-9a-f]{40})\\\\?"',
     window: { after: 1024 },
     entropy: 3,
     truePositives: [
@@ -43,7 +42,10 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>AIza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'google',
-    truePositives: ['GEMINI_API_KEY=AIzaSyPd9-ubv7PYHsSBQh_UEDxWzbbFkMWJ_xP', 'const firebaseConfig = { apiKey: "AIzaSyDHk3gz5auH4fAnMZjlsF_YHnMzgQNsOBC", authDomain: "acme.firebaseapp.com" };'],
+    truePositives: [
+      'GEMINI_API_KEY=AIzaSyPd9-ubv7PYHsSBQh_UEDxWzbbFkMWJ_xP',
+      'const firebaseConfig = { apiKey: "AIzaSyDHk3gz5auH4fAnMZjlsF_YHnMzgQNsOBC", authDomain: "acme.firebaseapp.com" };',
+    ],
     falsePositives: [
       'apiKey: "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe"', // the key from Google's own documentation
       'GEMINI_API_KEY=AIzaVNdbc1w6wSr2zibXnTCYNxXF_3c5cf_Iwx',
@@ -59,7 +61,10 @@ export const cloudPlatformRules: Rule[] = [
     keywords: ['gocspx-'],
     pattern: '(?<![A-Za-z0-9_-])(?<secret>GOCSPX-[A-Za-z0-9_-]{28})(?![A-Za-z0-9_-])',
     entropy: 3.5,
-    truePositives: ['GOOGLE_CLIENT_SECRET=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', '{"web": {"client_id": "1093.apps.googleusercontent.com", "client_secret": "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"}}'],
+    truePositives: [
+      'GOOGLE_CLIENT_SECRET=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',
+      '{"web": {"client_id": "1093.apps.googleusercontent.com", "client_secret": "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"}}',
+    ],
     falsePositives: ['GOOGLE_CLIENT_SECRET=GOCSPX-lLBUFHs8VywOPujahpJFxZuUKzd', 'client_secret: GOCSPX-<your secret>', '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CS'],
   },
 
@@ -137,8 +142,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9])(?<secret>[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])',
     entropy: 4,
     migrate: 'azure',
-    truePositives: ['AZURE_DEVOPS_EXT_PAT=7YTZkQzOZY8xkrQhMysCiY38L2pSLsbLQ5XCBxMYhnlMeWCeTfavsxQLS9T1QduvIhutBWdMKTaAAZDOiQKX', 'git clone https://build:ucdI75PmrTImzxjSthQPcGuLjaezsl89f8IP2nseA2IEXluiLjq9gZoSr8vT6bQ0Y5QHM0hMPPdXAZDOAUnQ@dev.azure.com/acme/app/_git/app'],
-    falsePositives: ['AZURE_DEVOPS_EXT_PAT=Lz9zvzit66FqyPoIK1EpLlg2zF18ltX1J0IHT6xhQhBtvQVvcnGllksIrGjikvKxumkhwvAZDOSX4t', 'AZDO_ORG_URL=https://dev.azure.com/acme', 'XDaWQKdnim0r9bXXs1PRNl5CDdfVYc90xSVqLG3GFqIxUYoFmBBnHBcc7sHsabhLF5dioyUrj1RjAZDOOR7T7KSz2'],
+    truePositives: [
+      'AZURE_DEVOPS_EXT_PAT=7YTZkQzOZY8xkrQhMysCiY38L2pSLsbLQ5XCBxMYhnlMeWCeTfavsxQLS9T1QduvIhutBWdMKTaAAZDOiQKX',
+      'git clone https://build:ucdI75PmrTImzxjSthQPcGuLjaezsl89f8IP2nseA2IEXluiLjq9gZoSr8vT6bQ0Y5QHM0hMPPdXAZDOAUnQ@dev.azure.com/acme/app/_git/app',
+    ],
+    falsePositives: [
+      'AZURE_DEVOPS_EXT_PAT=Lz9zvzit66FqyPoIK1EpLlg2zF18ltX1J0IHT6xhQhBtvQVvcnGllksIrGjikvKxumkhwvAZDOSX4t',
+      'AZDO_ORG_URL=https://dev.azure.com/acme',
+      'XDaWQKdnim0r9bXXs1PRNl5CDdfVYc90xSVqLG3GFqIxUYoFmBBnHBcc7sHsabhLF5dioyUrj1RjAZDOOR7T7KSz2',
+    ],
   },
   {
     // Tokens from before July 2024: 52 characters of lower-case base32, recognizable only by their name.
@@ -151,7 +163,11 @@ export const cloudPlatformRules: Rule[] = [
     entropy: 3.5,
     migrate: 'azure',
     truePositives: ['AZURE_DEVOPS_PAT=xkyf4vbpqshcppto3jeaa2haiydoik2dlf7e5mufrsqahaqkwuvz', 'azdo_token: "ytz6bqmsefvkj5kdsuo2b37hj632qe73k4ayfsiyksfnlt5fp6g4"'],
-    falsePositives: ['AZURE_DEVOPS_PAT=ukhihshk5ywc746b2j3du2v6u5u5gwtxnn5oaf77mjltreoyfme', 'AZURE_DEVOPS_PAT=$(System.AccessToken)', 'commit_sha=o7mmtuver7hw6sd6uucxke5uvoxebb4w6ayjdy2xdbimegb2gadh'],
+    falsePositives: [
+      'AZURE_DEVOPS_PAT=ukhihshk5ywc746b2j3du2v6u5u5gwtxnn5oaf77mjltreoyfme',
+      'AZURE_DEVOPS_PAT=$(System.AccessToken)',
+      'commit_sha=o7mmtuver7hw6sd6uucxke5uvoxebb4w6ayjdy2xdbimegb2gadh',
+    ],
   },
 
   // ── DigitalOcean ────────────────────────────────────────────────────────────────────────────
@@ -164,8 +180,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>dop_v1_[a-f0-9]{64})(?![A-Za-z0-9_])',
     entropy: 3,
     migrate: 'digitalocean',
-    truePositives: ['DIGITALOCEAN_ACCESS_TOKEN=dop_v1_cd73a556bdcc74cdf2017f1b2f9f40c818be8cd72f70d786d8a3f149031e17c5', 'doctl auth init --access-token dop_v1_33c7fe38cd502b664f8d3b1691add38b866d98fefb41c13bff8b3cb1c4995919'],
-    falsePositives: ['DIGITALOCEAN_ACCESS_TOKEN=dop_v1_b8413488e5b77e0b3329629d7475eb52f04688ab58518c69f08c2fcebfcd16a', 'dop_v1_88A2F74E2829F416860E0C6826EA6C485068D652BB73616E5BED803D5F25C7CD', 'dop_v2_8c519d03feee171e030702b004e96afdb5675792c612b9424a541f6f7ffd952f'],
+    truePositives: [
+      'DIGITALOCEAN_ACCESS_TOKEN=dop_v1_cd73a556bdcc74cdf2017f1b2f9f40c818be8cd72f70d786d8a3f149031e17c5',
+      'doctl auth init --access-token dop_v1_33c7fe38cd502b664f8d3b1691add38b866d98fefb41c13bff8b3cb1c4995919',
+    ],
+    falsePositives: [
+      'DIGITALOCEAN_ACCESS_TOKEN=dop_v1_b8413488e5b77e0b3329629d7475eb52f04688ab58518c69f08c2fcebfcd16a',
+      'dop_v1_88A2F74E2829F416860E0C6826EA6C485068D652BB73616E5BED803D5F25C7CD',
+      'dop_v2_8c519d03feee171e030702b004e96afdb5675792c612b9424a541f6f7ffd952f',
+    ],
   },
   {
     // OAuth access ("doo_v1_") and refresh ("dor_v1_") tokens: prefix + 64 hex.
@@ -176,8 +199,14 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>do[or]_v1_[a-f0-9]{64})(?![A-Za-z0-9_])',
     entropy: 3,
     migrate: 'digitalocean',
-    truePositives: ['"access_token": "doo_v1_0ead86bcb9a64c4fe794761739818a3a049e7ad88e85a3db99bfff9bc04c9042"', 'refresh_token=dor_v1_9041c96d39680a91fae25cba7283d534d6633ccb836f77008e075b82907fddae'],
-    falsePositives: ['"access_token": "doo_v1_e56b7afb2c9f1e9ef8081cc122848d1580fe1ead2f4d9afc1b7fd533a51c"', 'dox_v1_3cdbeff843097cde1a4906d7c43e06c79f4fa9e0a8172131ad69780f50b6d375'],
+    truePositives: [
+      '"access_token": "doo_v1_0ead86bcb9a64c4fe794761739818a3a049e7ad88e85a3db99bfff9bc04c9042"',
+      'refresh_token=dor_v1_9041c96d39680a91fae25cba7283d534d6633ccb836f77008e075b82907fddae',
+    ],
+    falsePositives: [
+      '"access_token": "doo_v1_e56b7afb2c9f1e9ef8081cc122848d1580fe1ead2f4d9afc1b7fd533a51c"',
+      'dox_v1_3cdbeff843097cde1a4906d7c43e06c79f4fa9e0a8172131ad69780f50b6d375',
+    ],
   },
 
   // ── Heroku ──────────────────────────────────────────────────────────────────────────────────
@@ -191,7 +220,11 @@ export const cloudPlatformRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'heroku',
-    truePositives: ['HEROKU_API_KEY=3db05630-ce98-440d-8fbb-1fa74443e819', 'export HEROKU_OAUTH_TOKEN="d2c35420-0f9e-4d18-a080-e77138812991"', '"heroku_api_key": "fe6ee9ec-8a1b-4fb1-b6a9-d6cea31da5ee"'],
+    truePositives: [
+      'HEROKU_API_KEY=3db05630-ce98-440d-8fbb-1fa74443e819',
+      'export HEROKU_OAUTH_TOKEN="d2c35420-0f9e-4d18-a080-e77138812991"',
+      '"heroku_api_key": "fe6ee9ec-8a1b-4fb1-b6a9-d6cea31da5ee"',
+    ],
     falsePositives: ['HEROKU_APP_ID=cc232aa2-be11-420a-8345-f75b0cbd3398', 'HEROKU_API_KEY=${{ secrets.HEROKU_API_KEY }}', 'HEROKU_API_KEY=00000000-0000-0000-0000-000000000000'],
   },
   {
@@ -203,8 +236,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>HRKU-AA[A-Za-z0-9_-]{58})(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'heroku',
-    truePositives: ['HEROKU_API_KEY=HRKU-AASGqtscQ4GOartVAiWT5WNE7E895ltyOmVEKEKr9_w_T0c-ncQ0f0ZdlXPa', 'curl -n https://api.heroku.com/apps -H "Authorization: Bearer HRKU-AA9rIgseesnEsjBwiTzQ-MnLhoQdwrlza0EQ0qxzHzXu3pTm-3ag-KL_WimU"'],
-    falsePositives: ['HEROKU_API_KEY=HRKU-AAg8BL-dm4IvNIE-mTehwhsfVcXhdhanBdtsJbeKaaZFKlUn9A1B', 'HEROKU_API_KEY=HRKU-...', 'HRKU-BBOCWqjKPDSz3VqPOn5bRjPb_KkSn-LD_4UTq4NvTijO4dPw5N8pNLuq9Fik'],
+    truePositives: [
+      'HEROKU_API_KEY=HRKU-AASGqtscQ4GOartVAiWT5WNE7E895ltyOmVEKEKr9_w_T0c-ncQ0f0ZdlXPa',
+      'curl -n https://api.heroku.com/apps -H "Authorization: Bearer HRKU-AA9rIgseesnEsjBwiTzQ-MnLhoQdwrlza0EQ0qxzHzXu3pTm-3ag-KL_WimU"',
+    ],
+    falsePositives: [
+      'HEROKU_API_KEY=HRKU-AAg8BL-dm4IvNIE-mTehwhsfVcXhdhanBdtsJbeKaaZFKlUn9A1B',
+      'HEROKU_API_KEY=HRKU-...',
+      'HRKU-BBOCWqjKPDSz3VqPOn5bRjPb_KkSn-LD_4UTq4NvTijO4dPw5N8pNLuq9Fik',
+    ],
   },
 
   // ── Cloudflare ──────────────────────────────────────────────────────────────────────────────
@@ -219,7 +259,11 @@ export const cloudPlatformRules: Rule[] = [
     entropy: 3.5,
     migrate: 'cloudflare',
     truePositives: ['CLOUDFLARE_API_TOKEN=cfut_STVRcXLdjNYUtD63PmXdpjmhQnWQzTdkJvNBFosa85cb287e', 'api_token = "cfat_GDAKJLY70tECcGuTMzO9T2Xu4yK0jFS94aVc4WUm011cf30d"'],
-    falsePositives: ['CLOUDFLARE_API_TOKEN=cfut_0WJXteiqIng1tnp8g0bQXhUO4UK44841TAbo5H5A', 'cfut_Z95tWyAkcIUu3zuBqg2XweLATzixKjyxMWoCydhJ0f3fae8bx', 'cfxt_1VG1HTbNDTVCk7gcjenm66g5SmXQ05M7U01q62ij652ab946'],
+    falsePositives: [
+      'CLOUDFLARE_API_TOKEN=cfut_0WJXteiqIng1tnp8g0bQXhUO4UK44841TAbo5H5A',
+      'cfut_Z95tWyAkcIUu3zuBqg2XweLATzixKjyxMWoCydhJ0f3fae8bx',
+      'cfxt_1VG1HTbNDTVCk7gcjenm66g5SmXQ05M7U01q62ij652ab946',
+    ],
   },
   {
     // API tokens from before 2026: 40 characters, recognizable only by their name.
@@ -232,7 +276,11 @@ export const cloudPlatformRules: Rule[] = [
     entropy: 3.5,
     migrate: 'cloudflare',
     truePositives: ['CLOUDFLARE_API_TOKEN=JJ4lD5cfJr1YptwUa0w-qZMkGUehvXZCdZQO4jWt', '{"cloudflare_api_token": "XG_FQm1n3rcgJ3x8YUYjxhF6aiNWDOANbAEm3IYx"}'],
-    falsePositives: ['CLOUDFLARE_API_TOKEN=z2oOHTziv4uNrUZVhtDgDv1RxGeS8AM0ZbkLS7k', 'CLOUDFLARE_ACCOUNT_ID=d3a459f57c0f259ef72a846b46648769', 'CLOUDFLARE_API_TOKEN=${{ secrets.CLOUDFLARE_API_TOKEN }}'],
+    falsePositives: [
+      'CLOUDFLARE_API_TOKEN=z2oOHTziv4uNrUZVhtDgDv1RxGeS8AM0ZbkLS7k',
+      'CLOUDFLARE_ACCOUNT_ID=d3a459f57c0f259ef72a846b46648769',
+      'CLOUDFLARE_API_TOKEN=${{ secrets.CLOUDFLARE_API_TOKEN }}',
+    ],
   },
   {
     // Global API keys from before 2026: 37–45 lower-case hex characters, sent with X-Auth-Email.
@@ -244,7 +292,10 @@ export const cloudPlatformRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'cloudflare',
-    truePositives: ['CLOUDFLARE_API_KEY=c2f99b293cfa383c84adecd67b6108c512b32', 'curl -H "X-Auth-Email: ops@acme.io" -H "X-Auth-Key: 45e11ad579d2c898ef69ce3a91084b5a354e0" https://api.cloudflare.com/client/v4/zones'],
+    truePositives: [
+      'CLOUDFLARE_API_KEY=c2f99b293cfa383c84adecd67b6108c512b32',
+      'curl -H "X-Auth-Email: ops@acme.io" -H "X-Auth-Key: 45e11ad579d2c898ef69ce3a91084b5a354e0" https://api.cloudflare.com/client/v4/zones',
+    ],
     falsePositives: ['CLOUDFLARE_ZONE_ID=953cda1633410633b19205cf10ec4936', 'X-Auth-Key: <global api key>', 'CLOUDFLARE_API_KEY=7cf6bbf0dfef3de311fde13f24531abd37f0d01d3a14c0'],
   },
   {
@@ -257,8 +308,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9._-])(?<secret>v1\\.0-[a-f0-9]{24}-[a-f0-9]{146})(?![A-Za-z0-9_-])',
     entropy: 3,
     migrate: 'cloudflare',
-    truePositives: ['CF_ORIGIN_CA_KEY=v1.0-cc9cce748d4d692e6111241f-c1412a0ccb3887edaa5df590555f0298ddaa06febb820903c4c958ab81ddee67e955ad49e3f5c7d287b76446e706a4bf2b24fc1f627e7fefe23646b396a2fe57bc21d593a600e0a439', 'X-Auth-User-Service-Key: v1.0-016c60bb103383fccb574f95-25d6799e091724ff0bd54a45ce7f742c0da1aedb2e2c66d255c7e3a7b377e4e835ecc3e652aa0727cb16cd31c35f90eb5b6dcf581603f8623878b2459211ff1094d10f1b53385e45a1'],
-    falsePositives: ['version: v1.0-beta', 'v1.0-3753ef4c101d708cd5ef024d-e39c53278b67fff81be18850620f3e37269372bf357c28059d524d28d0b9c2d4befd6b75f869ed33d81e5c8143b8ad0700ec', 'v1.0-b6d28dea9fa64d05a31341fc53cee88b542bebcbd8828143c3a7d7c8b02417ccd70d3f3cc8a2e98f58dcdf9627911a67592419a1a3537f05dee3ae5b8e01f578afde84c26ba6f122a146e50af4f5c10c1de942101d'],
+    truePositives: [
+      'CF_ORIGIN_CA_KEY=v1.0-cc9cce748d4d692e6111241f-c1412a0ccb3887edaa5df590555f0298ddaa06febb820903c4c958ab81ddee67e955ad49e3f5c7d287b76446e706a4bf2b24fc1f627e7fefe23646b396a2fe57bc21d593a600e0a439',
+      'X-Auth-User-Service-Key: v1.0-016c60bb103383fccb574f95-25d6799e091724ff0bd54a45ce7f742c0da1aedb2e2c66d255c7e3a7b377e4e835ecc3e652aa0727cb16cd31c35f90eb5b6dcf581603f8623878b2459211ff1094d10f1b53385e45a1',
+    ],
+    falsePositives: [
+      'version: v1.0-beta',
+      'v1.0-3753ef4c101d708cd5ef024d-e39c53278b67fff81be18850620f3e37269372bf357c28059d524d28d0b9c2d4befd6b75f869ed33d81e5c8143b8ad0700ec',
+      'v1.0-b6d28dea9fa64d05a31341fc53cee88b542bebcbd8828143c3a7d7c8b02417ccd70d3f3cc8a2e98f58dcdf9627911a67592419a1a3537f05dee3ae5b8e01f578afde84c26ba6f122a146e50af4f5c10c1de942101d',
+    ],
   },
 
   // ── Fly.io ──────────────────────────────────────────────────────────────────────────────────
@@ -272,8 +330,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_+/,])(?<secret>fm(?:2|1[ar])_[A-Za-z0-9+/]{64,2048}={0,2})(?![A-Za-z0-9_+/=])',
     entropy: 4,
     migrate: 'flyio',
-    truePositives: ['FLY_API_TOKEN="FlyV1 fm2_P5iWASgNEjX5PFv0ug6eJSRuUKiDGxJKwsHIQzY49crt5Xtd1FF2tmfFpJVLl4Z+928bvY4ddx1wXZrlBXCdqeDGYv0bdyLuXzzJiDwSqnc79gcH4CC1UwvYx65r+Ge+YOsEFpF705blDtY2Jdm/X4XYsqlS0LVSBdIRmt7fQZTS5pEJjdCVPrPPz+pYTUyEtsdIJFVB55UyN5Ju5mffIQnJwuC/ULGRbduK0Xh+DhQBo4EQ=="', 'Authorization: FlyV1 fm2_2x9bhmsTyC7tHnHv8pCRT6MorGTKqqbOie0s+UQLy7ZoDofUx/BXB3CSKq/sdtCiUi0U7j6GgKip0/71EcbFZBMgOajsmyM8qJszkJb/CTRRTHFMCuL9kZGo3ZLWCfdF5F5p7L+Nzyiv5q5kZaTk8TdZgVGyZs3KNGXGJ1Gft1SEM31p51JAEGXZv8z44BEY8Db+rH6HZicLOEsyzDFIjzkyrqPYRzBnbVj6+hhAV9qqoDWg+GTS807tszgUrMNwCC/hLIIkdDpTshsQ0q7MF8G70d/3r+eQ3Qnay6xQbKYlKy39Wjrkhq6b15z2mbyn,fm2_+T0cPfS+SH/DnT08zp9UnkBRzsiV10RpLf22ClHEiW6+M7mrIUzs1BWbInbxgDUsuFtd2R5j6wYZBUCRd3og9KB41+LA8bG95D8qx3tY+E2Qx85FTkGulhCym+XGSvZB587HkUrzHReaOYUop9JzOGAHk71vY2tr0oKaa1ROINMc9ApFlOAp'],
-    falsePositives: ['FLY_API_TOKEN="FlyV1 fm2_..."', 'fm2_DF3SBVUOvC9azsGB/5UbLp8v9T8ITKq/1Mk8cjA0', 'fm3_nansHyoqOuyFqAeqDlJgARJvd8rTYASOn2PmMhqUQKUop2lS/PRPeW21VUbOsbVzFtHFeHAyBGGfKp8JluJEeBj+vlrEFRbtJuUSZinNsATc0okZaIC/+w0OSFyi9Of8mkPvXT/bcBS2ABVdlGdbDMeE6kUHa5KdLt7gtFH4m9amQbfGlNW+ZN4V9FfRAeRYhctrWH/k11XQaE23eh4hjC58B37jMMxOJJESPRz0HC6MvDGK'],
+    truePositives: [
+      'FLY_API_TOKEN="FlyV1 fm2_P5iWASgNEjX5PFv0ug6eJSRuUKiDGxJKwsHIQzY49crt5Xtd1FF2tmfFpJVLl4Z+928bvY4ddx1wXZrlBXCdqeDGYv0bdyLuXzzJiDwSqnc79gcH4CC1UwvYx65r+Ge+YOsEFpF705blDtY2Jdm/X4XYsqlS0LVSBdIRmt7fQZTS5pEJjdCVPrPPz+pYTUyEtsdIJFVB55UyN5Ju5mffIQnJwuC/ULGRbduK0Xh+DhQBo4EQ=="',
+      'Authorization: FlyV1 fm2_2x9bhmsTyC7tHnHv8pCRT6MorGTKqqbOie0s+UQLy7ZoDofUx/BXB3CSKq/sdtCiUi0U7j6GgKip0/71EcbFZBMgOajsmyM8qJszkJb/CTRRTHFMCuL9kZGo3ZLWCfdF5F5p7L+Nzyiv5q5kZaTk8TdZgVGyZs3KNGXGJ1Gft1SEM31p51JAEGXZv8z44BEY8Db+rH6HZicLOEsyzDFIjzkyrqPYRzBnbVj6+hhAV9qqoDWg+GTS807tszgUrMNwCC/hLIIkdDpTshsQ0q7MF8G70d/3r+eQ3Qnay6xQbKYlKy39Wjrkhq6b15z2mbyn,fm2_+T0cPfS+SH/DnT08zp9UnkBRzsiV10RpLf22ClHEiW6+M7mrIUzs1BWbInbxgDUsuFtd2R5j6wYZBUCRd3og9KB41+LA8bG95D8qx3tY+E2Qx85FTkGulhCym+XGSvZB587HkUrzHReaOYUop9JzOGAHk71vY2tr0oKaa1ROINMc9ApFlOAp',
+    ],
+    falsePositives: [
+      'FLY_API_TOKEN="FlyV1 fm2_..."',
+      'fm2_DF3SBVUOvC9azsGB/5UbLp8v9T8ITKq/1Mk8cjA0',
+      'fm3_nansHyoqOuyFqAeqDlJgARJvd8rTYASOn2PmMhqUQKUop2lS/PRPeW21VUbOsbVzFtHFeHAyBGGfKp8JluJEeBj+vlrEFRbtJuUSZinNsATc0okZaIC/+w0OSFyi9Of8mkPvXT/bcBS2ABVdlGdbDMeE6kUHa5KdLt7gtFH4m9amQbfGlNW+ZN4V9FfRAeRYhctrWH/k11XQaE23eh4hjC58B37jMMxOJJESPRz0HC6MvDGK',
+    ],
   },
   {
     // OAuth tokens from `fly auth token`: "fo1_" + 43 base64url characters, sent as a Bearer token.
@@ -388,7 +453,10 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>napi_[a-z0-9]{64})(?![A-Za-z0-9_])',
     entropy: 3.5,
     migrate: 'neon',
-    truePositives: ['NEON_API_KEY=napi_wb4o1hofc9r3zyms2bojkk4znm8umua7d6210wa45q2pg3h2pymmxqg5h3jiz3np', '"apiKey": "napi_c6zq794cnb20e0u3oc5k3p7or88fc9yuuqcanxroopcwjv57knwvrjmb5algmjhw"'],
+    truePositives: [
+      'NEON_API_KEY=napi_wb4o1hofc9r3zyms2bojkk4znm8umua7d6210wa45q2pg3h2pymmxqg5h3jiz3np',
+      '"apiKey": "napi_c6zq794cnb20e0u3oc5k3p7or88fc9yuuqcanxroopcwjv57knwvrjmb5algmjhw"',
+    ],
     falsePositives: ['NEON_API_KEY=napi_0ek7t37k84dwv06338bymx516pp7kxmekbmriwek9m9x16tw7g', 'napi_q18xqsjxxdi03yg6xm6qtt7ef2irrlia0urckg8qzk0bo9ww3hgrm44upictlw0u_x'],
   },
   {
@@ -411,7 +479,10 @@ export const cloudPlatformRules: Rule[] = [
     keywords: ['pscale_pw_'],
     pattern: '(?<![A-Za-z0-9_])(?<secret>pscale_pw_[A-Za-z0-9_-]{32,64})(?![A-Za-z0-9_-])',
     entropy: 3.5,
-    truePositives: ['DATABASE_PASSWORD=pscale_pw_OZK7iZVro4nKAUODiY4oiZjK8nfWPZNMYG9eveknqaq', 'mysql -h aws.connect.psdb.cloud -u app --password=pscale_pw_AUxhlUGnOyG8whYtYE0denb9kdzrnflXMtZTvxYZbIM'],
+    truePositives: [
+      'DATABASE_PASSWORD=pscale_pw_OZK7iZVro4nKAUODiY4oiZjK8nfWPZNMYG9eveknqaq',
+      'mysql -h aws.connect.psdb.cloud -u app --password=pscale_pw_AUxhlUGnOyG8whYtYE0denb9kdzrnflXMtZTvxYZbIM',
+    ],
     falsePositives: ['DATABASE_PASSWORD=pscale_pw_Emk0dmURqW0yc5_l', 'DATABASE_PASSWORD=pscale_pw_<password>'],
   },
   {
@@ -423,8 +494,15 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>dapi[a-f0-9]{32}(?:-\\d)?)(?![A-Za-z0-9_-])',
     entropy: 3,
     migrate: 'databricks',
-    truePositives: ['DATABRICKS_TOKEN=dapi19602d70e11159d8b12ac1855a043ebe', '[DEFAULT]\nhost = https://adb-123.azuredatabricks.net\ntoken = dapic79e1639f1c15f9569c228b4615cf6c0-2'],
-    falsePositives: ['DATABRICKS_TOKEN=dapif2c45d121c6aad961257d7c7dd53c9b', 'const dapif22875713c2a66f50b4b5c405b6f6472x = 1', 'DATABRICKS_TOKEN=dapiFA816CAC53E6C40D9C9B3D42A6F7C725'],
+    truePositives: [
+      'DATABRICKS_TOKEN=dapi19602d70e11159d8b12ac1855a043ebe',
+      '[DEFAULT]\nhost = https://adb-123.azuredatabricks.net\ntoken = dapic79e1639f1c15f9569c228b4615cf6c0-2',
+    ],
+    falsePositives: [
+      'DATABRICKS_TOKEN=dapif2c45d121c6aad961257d7c7dd53c9b',
+      'const dapif22875713c2a66f50b4b5c405b6f6472x = 1',
+      'DATABRICKS_TOKEN=dapiFA816CAC53E6C40D9C9B3D42A6F7C725',
+    ],
   },
 
   // ── Secret managers and infrastructure as code ──────────────────────────────────────────────
@@ -438,7 +516,11 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_.])(?<secret>dp\\.(?:pt|st|sa|ct|scim|audit)\\.(?:[A-Za-z0-9_-]{1,40}\\.)?[A-Za-z0-9]{40,44})(?![A-Za-z0-9_])',
     entropy: 3.5,
     migrate: 'doppler',
-    truePositives: ['DOPPLER_TOKEN=dp.st.prd.Q9RvLk1eqS3fhHu7VSPqHjMLedEY9XxYJ4c7EgQugwj', 'doppler configure set token dp.pt.CyhNp9zrSCyOMrT9jOaex90hAJ93LTZ2udYrZ22OAw8', '"token": "dp.sa.B23JMYrn7LSxv4NL5GeELNhNlYmL5dlYhZopYol5gdi"'],
+    truePositives: [
+      'DOPPLER_TOKEN=dp.st.prd.Q9RvLk1eqS3fhHu7VSPqHjMLedEY9XxYJ4c7EgQugwj',
+      'doppler configure set token dp.pt.CyhNp9zrSCyOMrT9jOaex90hAJ93LTZ2udYrZ22OAw8',
+      '"token": "dp.sa.B23JMYrn7LSxv4NL5GeELNhNlYmL5dlYhZopYol5gdi"',
+    ],
     falsePositives: ['DOPPLER_TOKEN=dp.st.fX7Shywa8L962LuHSjmtwYvEu1j2TM', 'DOPPLER_TOKEN=dp.xx.jWHhH4ZhfuKLtbfa3zCKZ6tGlYPZ5CkSBzHs8QGReO4', 'DOPPLER_TOKEN=dp.pt.xxxx'],
   },
   {
@@ -451,7 +533,10 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_.-])(?<secret>hv[sbr]\\.[A-Za-z0-9_-]{24,512}(?:\\.[A-Za-z0-9]{5})?)(?![A-Za-z0-9_-])',
     entropy: 3.5,
     migrate: 'vault',
-    truePositives: ['VAULT_TOKEN=hvs.CAESIDbTuxXTGBOaH2YnslnK2f4RZXXh0jbGIuRJfofS7aBD712IXskBTQ9sr7iouGAOvCjDCCQ9ddK9EX26Y0Xj4eH', 'curl -H "X-Vault-Token: hvb.AAAAAQlYdfJmvilm8J-WA1VRzcN9wbB6M_PNnRHvSqY6iUTqR2KXjE7sKQXCnKLKiseVQHwk2kEW9n8hABVd1eGdfyVIqMrKedfHoSnVCDYOlpaxzhkEkSUk4EiftCBFeFIBanxk85wZiPW2O9QbIODdC67l" https://vault.acme.io/v1/secret/data/app'],
+    truePositives: [
+      'VAULT_TOKEN=hvs.CAESIDbTuxXTGBOaH2YnslnK2f4RZXXh0jbGIuRJfofS7aBD712IXskBTQ9sr7iouGAOvCjDCCQ9ddK9EX26Y0Xj4eH',
+      'curl -H "X-Vault-Token: hvb.AAAAAQlYdfJmvilm8J-WA1VRzcN9wbB6M_PNnRHvSqY6iUTqR2KXjE7sKQXCnKLKiseVQHwk2kEW9n8hABVd1eGdfyVIqMrKedfHoSnVCDYOlpaxzhkEkSUk4EiftCBFeFIBanxk85wZiPW2O9QbIODdC67l" https://vault.acme.io/v1/secret/data/app',
+    ],
     falsePositives: ['VAULT_TOKEN=hvs.A2WRj4emIW', 'VAULT_TOKEN=hvs.xxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'VAULT_TOKEN=s.PlrOn4ZueN66dkP3RzNLt7s6'],
   },
   {
@@ -463,8 +548,14 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9])(?<secret>[A-Za-z0-9]{14}\\.atlasv1\\.[A-Za-z0-9_=-]{60,70})(?![A-Za-z0-9_=-])',
     entropy: 3.5,
     migrate: 'terraform',
-    truePositives: ['credentials "app.terraform.io" {\n  token = "6z30i6zEAawtgV.atlasv1.g1zsjvrONPTK_JcapwIw2huagFKTnvI-KT2kAKI3sfGCMaJgVfrxUj-If3r6Vi7NMDL"\n}', 'TF_TOKEN_app_terraform_io=LBLK7f5naScSqB.atlasv1.UOpSNPcokyHMPl2cKp0oNIvdTOfa5uWG4Hpg2IyOzaLgOBiJYzdSSvOwftbMuh2BmIv'],
-    falsePositives: ['TF_TOKEN_app_terraform_io=0gWZs9kgoWg0Mw.atlasv1.qOk7dfdShKznk2htXNtTlOHi_IZFrv', 'token = "xxxxxxxxxxxxxx.atlasv1.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'],
+    truePositives: [
+      'credentials "app.terraform.io" {\n  token = "6z30i6zEAawtgV.atlasv1.g1zsjvrONPTK_JcapwIw2huagFKTnvI-KT2kAKI3sfGCMaJgVfrxUj-If3r6Vi7NMDL"\n}',
+      'TF_TOKEN_app_terraform_io=LBLK7f5naScSqB.atlasv1.UOpSNPcokyHMPl2cKp0oNIvdTOfa5uWG4Hpg2IyOzaLgOBiJYzdSSvOwftbMuh2BmIv',
+    ],
+    falsePositives: [
+      'TF_TOKEN_app_terraform_io=0gWZs9kgoWg0Mw.atlasv1.qOk7dfdShKznk2htXNtTlOHi_IZFrv',
+      'token = "xxxxxxxxxxxxxx.atlasv1.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
+    ],
   },
   {
     // Pulumi Cloud access tokens: "pul-" + 40 hex.
@@ -487,7 +578,10 @@ export const cloudPlatformRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>ops_eyJ[A-Za-z0-9+/_-]{100,2040}={0,2})(?![A-Za-z0-9+/_=-])',
     entropy: 4,
     migrate: '1password',
-    truePositives: ['OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiYWNtZS4xcGFzc3dvcmQuY29tIiwidXNlckF1dGgiOnsibWV0aG9kIjoiU1JQZy00MDk2IiwiYWxnIjoiUEJFUzJnLUhTMjU2IiwiaXRlcmF0aW9ucyI6NjUwMDAwLCJzYWx0IjoiZjBHdVlrS0N1RF9qVXpGY05vS0hrQSJ9LCJlbWFpbCI6Im9xd2hvaXh4bmpqeUAxcGFzc3dvcmRzZXJ2aWNlYWNjb3VudHMuY29tIiwic3JwWCI6IjU3MmM1ZThhZmEwZDM2YTFmNzA3ZWI2NTIxNThhYWRjMWJlYTgyMGNjYjMwMmQwNTk1NWMyZmQwMzJmNGZiZGQiLCJtdWsiOnsiYWxnIjoiQTI1NkdDTSIsImV4dCI6dHJ1ZSwiayI6Ik5wdG5tUDRXVVpaQ1dYSHlzWUNHcmJSUnh6Q1g3SHpkczBNM3gtSDh3M28iLCJrZXlfb3BzIjpbImVuY3J5cHQiLCJkZWNyeXB0Il0sImt0eSI6Im9jdCIsImtpZCI6Im1wIn0sInNlY3JldEtleSI6IkEzLUJZQlRCVy0yVjRRRTctM1gzSzQiLCJ0aHJvdHRsZVNlY3JldCI6eyJzZWVkIjoiYTc4YTRkY2M4ZTJkNDY4ZjgwZjY1NjJiMTZkODg2MzRkMGYyNDNiZDIxOTUzMGZmZGMyOTA1MmNhNDdiYjQyNSIsInV1aWQiOiIyNjRmZjk2MS00NjAwLTQ5ODYtYTEwMC0wNWIwMDE3NGM3MGUifSwiZGV2aWNlVXVpZCI6IjJqNmlqMmF2YWFubm1pbXZybHR4bDZydGxqIn0', 'export OP_SERVICE_ACCOUNT_TOKEN="ops_eyJzaWduSW5BZGRyZXNzIjoiYWNtZS4xcGFzc3dvcmQuY29tIiwidXNlckF1dGgiOnsibWV0aG9kIjoiU1JQZy00MDk2IiwiYWxnIjoiUEJFUzJnLUhTMjU2IiwiaXRlcmF0aW9ucyI6NjUwMDAwLCJzYWx0IjoiaDR3cHZ2WDI5ZUNtRVo5SC1RQ3NtUSJ9LCJlbWFpbCI6Im9qZ3F5dnN1cHNlZUAxcGFzc3dvcmRzZXJ2aWNlYWNjb3VudHMuY29tIiwic3JwWCI6IjMwYmRiYjQ0Y2E3ZTYwYWFiODlkNWU1ZTFiMjMyOWY5N2Q2Y2YzYWMxNzEyMzE3NDM5MmZhN2NkMDdmZjNhNjkiLCJtdWsiOnsiYWxnIjoiQTI1NkdDTSIsImV4dCI6dHJ1ZSwiayI6IjFSTTBfYkJkOUJwQ3VrN09nVmlvRFd2MWlxOW1qWEkwS2c4Vjdkd0Y5ZlUiLCJrZXlfb3BzIjpbImVuY3J5cHQiLCJkZWNyeXB0Il0sImt0eSI6Im9jdCIsImtpZCI6Im1wIn0sInNlY3JldEtleSI6IkEzLUdaOTdLMy1DM0ZYWTItNk5YUVIiLCJ0aHJvdHRsZVNlY3JldCI6eyJzZWVkIjoiOTg3ZWE1NmIzMzM4NTU2MzliNzQ0MTMxNmRiYjdlNDYzYzMwNDQ2OWE0MDcwMzcxNDM0ZjFmNmE2NmJiYmNiZiIsInV1aWQiOiI2ZTNkMDA5NS1jYmRhLTQ1ODQtODBlNi1lZGQxMWYxYjE5OTMifSwiZGV2aWNlVXVpZCI6InptZnpheWU1Zmp5Zmt5ZGJvdm4yeWRrc2c3In0"'],
+    truePositives: [
+      'OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiYWNtZS4xcGFzc3dvcmQuY29tIiwidXNlckF1dGgiOnsibWV0aG9kIjoiU1JQZy00MDk2IiwiYWxnIjoiUEJFUzJnLUhTMjU2IiwiaXRlcmF0aW9ucyI6NjUwMDAwLCJzYWx0IjoiZjBHdVlrS0N1RF9qVXpGY05vS0hrQSJ9LCJlbWFpbCI6Im9xd2hvaXh4bmpqeUAxcGFzc3dvcmRzZXJ2aWNlYWNjb3VudHMuY29tIiwic3JwWCI6IjU3MmM1ZThhZmEwZDM2YTFmNzA3ZWI2NTIxNThhYWRjMWJlYTgyMGNjYjMwMmQwNTk1NWMyZmQwMzJmNGZiZGQiLCJtdWsiOnsiYWxnIjoiQTI1NkdDTSIsImV4dCI6dHJ1ZSwiayI6Ik5wdG5tUDRXVVpaQ1dYSHlzWUNHcmJSUnh6Q1g3SHpkczBNM3gtSDh3M28iLCJrZXlfb3BzIjpbImVuY3J5cHQiLCJkZWNyeXB0Il0sImt0eSI6Im9jdCIsImtpZCI6Im1wIn0sInNlY3JldEtleSI6IkEzLUJZQlRCVy0yVjRRRTctM1gzSzQiLCJ0aHJvdHRsZVNlY3JldCI6eyJzZWVkIjoiYTc4YTRkY2M4ZTJkNDY4ZjgwZjY1NjJiMTZkODg2MzRkMGYyNDNiZDIxOTUzMGZmZGMyOTA1MmNhNDdiYjQyNSIsInV1aWQiOiIyNjRmZjk2MS00NjAwLTQ5ODYtYTEwMC0wNWIwMDE3NGM3MGUifSwiZGV2aWNlVXVpZCI6IjJqNmlqMmF2YWFubm1pbXZybHR4bDZydGxqIn0',
+      'export OP_SERVICE_ACCOUNT_TOKEN="ops_eyJzaWduSW5BZGRyZXNzIjoiYWNtZS4xcGFzc3dvcmQuY29tIiwidXNlckF1dGgiOnsibWV0aG9kIjoiU1JQZy00MDk2IiwiYWxnIjoiUEJFUzJnLUhTMjU2IiwiaXRlcmF0aW9ucyI6NjUwMDAwLCJzYWx0IjoiaDR3cHZ2WDI5ZUNtRVo5SC1RQ3NtUSJ9LCJlbWFpbCI6Im9qZ3F5dnN1cHNlZUAxcGFzc3dvcmRzZXJ2aWNlYWNjb3VudHMuY29tIiwic3JwWCI6IjMwYmRiYjQ0Y2E3ZTYwYWFiODlkNWU1ZTFiMjMyOWY5N2Q2Y2YzYWMxNzEyMzE3NDM5MmZhN2NkMDdmZjNhNjkiLCJtdWsiOnsiYWxnIjoiQTI1NkdDTSIsImV4dCI6dHJ1ZSwiayI6IjFSTTBfYkJkOUJwQ3VrN09nVmlvRFd2MWlxOW1qWEkwS2c4Vjdkd0Y5ZlUiLCJrZXlfb3BzIjpbImVuY3J5cHQiLCJkZWNyeXB0Il0sImt0eSI6Im9jdCIsImtpZCI6Im1wIn0sInNlY3JldEtleSI6IkEzLUdaOTdLMy1DM0ZYWTItNk5YUVIiLCJ0aHJvdHRsZVNlY3JldCI6eyJzZWVkIjoiOTg3ZWE1NmIzMzM4NTU2MzliNzQ0MTMxNmRiYjdlNDYzYzMwNDQ2OWE0MDcwMzcxNDM0ZjFmNmE2NmJiYmNiZiIsInV1aWQiOiI2ZTNkMDA5NS1jYmRhLTQ1ODQtODBlNi1lZGQxMWYxYjE5OTMifSwiZGV2aWNlVXVpZCI6InptZnpheWU1Zmp5Zmt5ZGJvdm4yeWRrc2c3In0"',
+    ],
     falsePositives: ['OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ...', 'OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ3IVwuzbLAnjejah0jJa9FVazP1ORFISAJInNwZVb'],
   },
 
@@ -502,8 +596,16 @@ export const cloudPlatformRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'linode',
-    truePositives: ['LINODE_TOKEN=6b661afbf0211803835f63bb3d60f41f23dc71eb7231328d92d954c81a87ba8e', '{"linode_token": "3b411db24ec830cacc8f53f31d1873c53dda96b775bf13e731b4dcee414f956c"}', 'linode_cli_token: 64e36537e1cebd3f37e99c6188713be417e0fa4695911e3e3b427f129bd8357b'],
-    falsePositives: ['LINODE_TOKEN=9e6fdd69237dccc92899fecb9b0ab39d569412d22e62e49fcf4880db0486426', 'LINODE_TOKEN=${LINODE_TOKEN}', 'image_sha256 = "2b9ef9b439aeff12e0a50ed568b857b46166288f638c7e3a389355376ba68e2b"'],
+    truePositives: [
+      'LINODE_TOKEN=6b661afbf0211803835f63bb3d60f41f23dc71eb7231328d92d954c81a87ba8e',
+      '{"linode_token": "3b411db24ec830cacc8f53f31d1873c53dda96b775bf13e731b4dcee414f956c"}',
+      'linode_cli_token: 64e36537e1cebd3f37e99c6188713be417e0fa4695911e3e3b427f129bd8357b',
+    ],
+    falsePositives: [
+      'LINODE_TOKEN=9e6fdd69237dccc92899fecb9b0ab39d569412d22e62e49fcf4880db0486426',
+      'LINODE_TOKEN=${LINODE_TOKEN}',
+      'image_sha256 = "2b9ef9b439aeff12e0a50ed568b857b46166288f638c7e3a389355376ba68e2b"',
+    ],
   },
   {
     // AccessKey IDs: "LTAI" + 12–20 base62 characters. Not secret alone, but always next to its secret.
@@ -576,6 +678,10 @@ export const cloudPlatformRules: Rule[] = [
       '# created: 2025-02-11T10:04:55Z\n# public key: age1yn6y3t19sjqs3e41xsm9ic18b5bvl0psiuud6jwx73tblo924z99rbm7wf\nAGE-SECRET-KEY-15ZN6G8M35QFT003EWMF2MLTG5VNZAAQL3L7CHKL6N75XEHX03WKD34GNPV',
       'SOPS_AGE_KEY=AGE-SECRET-KEY-1MXNFMKA72WUSJTV45K4T3S63ZTWKHS6C2LSKCZT8H05U08K090997MEMSS',
     ],
-    falsePositives: ['AGE-SECRET-KEY-1E4Z5QN5DC54X08D5SAWPRW2JZK4TNUNS8TJKRP543WH5ZFQAVR', 'age-secret-key-1mr38b0chfiontqtido5o3fnyv49ylyf2qrieleu1pyxr9y90o3sju7t1cs', 'SOPS_AGE_KEY=AGE-SECRET-KEY-1...'],
+    falsePositives: [
+      'AGE-SECRET-KEY-1E4Z5QN5DC54X08D5SAWPRW2JZK4TNUNS8TJKRP543WH5ZFQAVR',
+      'age-secret-key-1mr38b0chfiontqtido5o3fnyv49ylyf2qrieleu1pyxr9y90o3sju7t1cs',
+      'SOPS_AGE_KEY=AGE-SECRET-KEY-1...',
+    ],
   },
 ];

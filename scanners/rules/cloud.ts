@@ -34,8 +34,16 @@ export const cloudRules: Rule[] = [
     flags: 'i',
     entropy: 4,
     migrate: 'aws',
-    truePositives: ['aws_secret_access_key = ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx', '"SecretAccessKey": "ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx"', 'AWS_SECRET_ACCESS_KEY=ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx'],
-    falsePositives: ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}', 'aws_secret_access_key = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
+    truePositives: [
+      'aws_secret_access_key = ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx',
+      '"SecretAccessKey": "ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx"',
+      'AWS_SECRET_ACCESS_KEY=ah5ABArfikyinN0rpTeijLa4Focj+kDKUqABZWBx',
+    ],
+    falsePositives: [
+      'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}',
+      'aws_secret_access_key = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+    ],
   },
   {
     id: 'aws-session-token',

@@ -25,7 +25,13 @@ export const codeHostRules: Rule[] = [
   githubChecksummed('github-classic-pat', 'ghp_', 'personal access token (classic)', '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', 'ghp_md9UrKaPiyG0WV6B1oHD7GXRbswIyA0gx66A'),
   githubChecksummed('github-oauth-token', 'gho_', 'OAuth access token', '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', 'gho_1YhVRgt63GC2G9UAC3vAkX4mBfbYXi0xZIgA'),
   githubChecksummed('github-app-user-token', 'ghu_', 'App user-to-server token', 'ghu_11pHWsmJw7vJQrY9uOWQ1CHfq2oJ1r1MD0TF', 'ghu_11pHWsmJw7vJQrY9uOWQ1CHfq2oJ1r1MD0TA'),
-  githubChecksummed('github-app-installation-token', 'ghs_', 'App installation (server-to-server) token', 'ghs_0nY46XDJ6DvX5CETHVFqJnZa7y5Qzg1yHqT8', 'ghs_0nY46XDJ6DvX5CETHVFqJnZa7y5Qzg1yHqTA'),
+  githubChecksummed(
+    'github-app-installation-token',
+    'ghs_',
+    'App installation (server-to-server) token',
+    'ghs_0nY46XDJ6DvX5CETHVFqJnZa7y5Qzg1yHqT8',
+    'ghs_0nY46XDJ6DvX5CETHVFqJnZa7y5Qzg1yHqTA',
+  ),
   githubChecksummed('github-refresh-token', 'ghr_', 'App refresh token', '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', 'ghr_ePPpXmE6Zz9EBfKeM4L1KqJhENM8e91D9vAA'),
   {
     id: 'github-fine-grained-pat',

@@ -55,10 +55,7 @@ export const devtoolRules: Rule[] = [
     ['glrt-', 'glrtr-'],
     // New runners: "glrt-t<type>_" + routable body; older ones: 20 characters.
     `${GITLAB_ROUTABLE}|[A-Za-z0-9_-]{20}`,
-    [
-      '[[runners]]\n  url = "https://gitlab.com"\n  token = "glrt-t1_bVMCfTFE4rQPCBZk3M8m4Ahrdvr.01.128fs0rdo"',
-      'gitlab-runner register --token glrt-Jokcz_oOqYSWyMB4gw9A',
-    ],
+    ['[[runners]]\n  url = "https://gitlab.com"\n  token = "glrt-t1_bVMCfTFE4rQPCBZk3M8m4Ahrdvr.01.128fs0rdo"', 'gitlab-runner register --token glrt-Jokcz_oOqYSWyMB4gw9A'],
     ['token = "glrt-BsMkbaKOlRjKXhk"', 'token = "glrt-xxxxxxxxxxxxxxxxxxxx"'],
   ),
   gitlab(
@@ -75,7 +72,10 @@ export const devtoolRules: Rule[] = [
     ['glptt-'],
     // "glptt-" + SecureRandom.hex(20)
     '[a-f0-9]{40}',
-    ['curl -X POST -F token=glptt-db336c9aecd7bb8d19f2ca6fb2cd422f604bc1e5 -F ref=main https://gitlab.com/api/v4/projects/42/trigger/pipeline', 'TRIGGER_TOKEN=glptt-96dd03aa7e7e9c131438d3f5fdbfccc216f541bc'],
+    [
+      'curl -X POST -F token=glptt-db336c9aecd7bb8d19f2ca6fb2cd422f604bc1e5 -F ref=main https://gitlab.com/api/v4/projects/42/trigger/pipeline',
+      'TRIGGER_TOKEN=glptt-96dd03aa7e7e9c131438d3f5fdbfccc216f541bc',
+    ],
     ['TRIGGER_TOKEN=glptt-0da1e91aea45b2ef6a6e3a6c5f46b466dc2c45c', 'TRIGGER_TOKEN=glptt-T4X8ax7mlUDuooYO2rLBuC2GeBtGYmdMjTIZPWwn'],
   ),
   gitlab(
@@ -102,7 +102,10 @@ export const devtoolRules: Rule[] = [
     ['gloas-'],
     // "gloas-" + SecureRandom.hex(32)
     '[a-f0-9]{64}',
-    ['GITLAB_OAUTH_CLIENT_SECRET=gloas-1005b32aae1e7ffca2660dc281eacc8a76352aba812b9491c5f957e80869c169', '"client_secret": "gloas-f545af18f6ca8dd6265e87ec798c97df8a82542b4979b317f7b4c1e1bf61cefd"'],
+    [
+      'GITLAB_OAUTH_CLIENT_SECRET=gloas-1005b32aae1e7ffca2660dc281eacc8a76352aba812b9491c5f957e80869c169',
+      '"client_secret": "gloas-f545af18f6ca8dd6265e87ec798c97df8a82542b4979b317f7b4c1e1bf61cefd"',
+    ],
     ['GITLAB_OAUTH_CLIENT_SECRET=gloas-94f0349e0b97099b16336f4540c71d4ffc14aa1d', 'gloas-SxyCKUvQxybpq6Aq4KCraMdQIkYOQnCd8ZodsmHHVoXI6Cm5ryLhgtBOrtyasc9v'],
   ),
   gitlab(
@@ -127,7 +130,10 @@ export const devtoolRules: Rule[] = [
     ['glagent-'],
     // "glagent-" + Devise.friendly_token(50)
     `${GITLAB_ROUTABLE}|[A-Za-z0-9_-]{50}`,
-    ['helm upgrade --install gitlab-agent gitlab/gitlab-agent --set config.token=glagent-yJ2g20udEbZ69ylScarqLud9s1Mr7XNKNPswMRst2IGg-0J5Ri', 'token: glagent-zBojmPppAar2kmF5v3EMzSpX4lJtoS-xkTbMW-HE5c6PcUAzlp'],
+    [
+      'helm upgrade --install gitlab-agent gitlab/gitlab-agent --set config.token=glagent-yJ2g20udEbZ69ylScarqLud9s1Mr7XNKNPswMRst2IGg-0J5Ri',
+      'token: glagent-zBojmPppAar2kmF5v3EMzSpX4lJtoS-xkTbMW-HE5c6PcUAzlp',
+    ],
     ['token: glagent-bx0pvE8nmW0E4aHM7UA2', 'token: glagent-<agent token>'],
   ),
   gitlab(
@@ -150,7 +156,11 @@ export const devtoolRules: Rule[] = [
     entropy: 3.5,
     migrate: 'bitbucket',
     truePositives: ['BITBUCKET_APP_PASSWORD=ATBB9ivlYPrpoZw9SJ5c6tHrE59NDB514D95', 'git clone https://jdoe:ATBBwwvS7KKt7wOz2UcHC18x6O3LD0766398@bitbucket.org/acme/app.git'],
-    falsePositives: ['BITBUCKET_APP_PASSWORD=ATBBzWbsNDg8gVUFYqFNgy9M', 'ATBBYzzRzRF7v07tZGdN3M823qWOn93OmW1UcbjzOwej', 'BITBUCKET_APP_PASSWORD=ATBBxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    falsePositives: [
+      'BITBUCKET_APP_PASSWORD=ATBBzWbsNDg8gVUFYqFNgy9M',
+      'ATBBYzzRzRF7v07tZGdN3M823qWOn93OmW1UcbjzOwej',
+      'BITBUCKET_APP_PASSWORD=ATBBxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    ],
   },
   {
     // Atlassian (Jira, Confluence, Bitbucket) API tokens: "ATATT3" + base64url characters + "=" + an
@@ -162,8 +172,15 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>ATATT3[A-Za-z0-9_-]{100,250}=[A-Fa-f0-9]{8})(?![A-Za-z0-9_=-])',
     entropy: 4,
     migrate: 'atlassian',
-    truePositives: ['JIRA_API_TOKEN=ATATT3hDN8HlMBJ--sI2rTxhq1u1dSZNW5EspTWv2sIdHoJrh1iXpOXnFidJlYaaNzdgDuTso0krwpCZeYMph1rIbXwPjnqj2PUsqfoq2zHEHLHlmplWNUPRwfxLRWQyP4o9w4V4M1GPfKvJN-fLoTDC0-4AB_3plKWdCUbAPfGKilSTYD6o3F4=98BB86A6', 'confluence:\n  token: "ATATT3piVeAbrSjwiwPF0m6naDHbflYF-mF5lupSbE8sLoYMmFrt1PSoQaPmy3KInjN9BNlV-khAAs2wzya_ZlHyGk5WcsTAi_Np0V4Bf-aRa2s01vITRhivDjQH4W0qVaIDJho_pO1nUQZTErkUCdVFE9hK1uA852Ip3h45-hmig0x_33Zc7B3=2818531A"'],
-    falsePositives: ['JIRA_API_TOKEN=ATATT3ACOVoecHF4iIWtH8VL1r4rZSeECNvdZPazMiA3ogB3UIcmWXrIoQr9vrFceGv0mqfRUwtEDwp-7kjQ_fXm5F7SRCeEDzO3LLeHss7NmWdmdy1T5m_8elebqZDU--iBMGpcxqjp1Nobvbb2GyUoRVru_o9tqZho0iv56zniSwNzV5r6Zwn', 'JIRA_API_TOKEN=ATATT3Y3P_fE3XFw9uvlCYFxxrKhoxeIPutkMca8UdFlVA=105179E2', 'JIRA_API_TOKEN=ATATT3xFfGF0...'],
+    truePositives: [
+      'JIRA_API_TOKEN=ATATT3hDN8HlMBJ--sI2rTxhq1u1dSZNW5EspTWv2sIdHoJrh1iXpOXnFidJlYaaNzdgDuTso0krwpCZeYMph1rIbXwPjnqj2PUsqfoq2zHEHLHlmplWNUPRwfxLRWQyP4o9w4V4M1GPfKvJN-fLoTDC0-4AB_3plKWdCUbAPfGKilSTYD6o3F4=98BB86A6',
+      'confluence:\n  token: "ATATT3piVeAbrSjwiwPF0m6naDHbflYF-mF5lupSbE8sLoYMmFrt1PSoQaPmy3KInjN9BNlV-khAAs2wzya_ZlHyGk5WcsTAi_Np0V4Bf-aRa2s01vITRhivDjQH4W0qVaIDJho_pO1nUQZTErkUCdVFE9hK1uA852Ip3h45-hmig0x_33Zc7B3=2818531A"',
+    ],
+    falsePositives: [
+      'JIRA_API_TOKEN=ATATT3ACOVoecHF4iIWtH8VL1r4rZSeECNvdZPazMiA3ogB3UIcmWXrIoQr9vrFceGv0mqfRUwtEDwp-7kjQ_fXm5F7SRCeEDzO3LLeHss7NmWdmdy1T5m_8elebqZDU--iBMGpcxqjp1Nobvbb2GyUoRVru_o9tqZho0iv56zniSwNzV5r6Zwn',
+      'JIRA_API_TOKEN=ATATT3Y3P_fE3XFw9uvlCYFxxrKhoxeIPutkMca8UdFlVA=105179E2',
+      'JIRA_API_TOKEN=ATATT3xFfGF0...',
+    ],
   },
 
   // ── CI services ─────────────────────────────────────────────────────────────────────────────
@@ -176,7 +193,10 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>CCIP(?:AT|RJ)_[A-Za-z0-9]{22}_[a-f0-9]{40})(?![A-Za-z0-9_])',
     entropy: 3.5,
     migrate: 'circleci',
-    truePositives: ['CIRCLECI_TOKEN=CCIPAT_vuY2BATE66czqRPqp5ugA4_360b66ecb0c624b158577698e6c501063b0e8d74', 'curl -H "Circle-Token: CCIPRJ_jYsF9NYvS7ZYMS9opWkvcH_dce60b2584f59b5261f8d8dafeb257ed074d1d54" https://circleci.com/api/v2/me'],
+    truePositives: [
+      'CIRCLECI_TOKEN=CCIPAT_vuY2BATE66czqRPqp5ugA4_360b66ecb0c624b158577698e6c501063b0e8d74',
+      'curl -H "Circle-Token: CCIPRJ_jYsF9NYvS7ZYMS9opWkvcH_dce60b2584f59b5261f8d8dafeb257ed074d1d54" https://circleci.com/api/v2/me',
+    ],
     falsePositives: ['CIRCLECI_TOKEN=CCIPAT_4DGZnQKk3gfyuzPa2EBrqu', 'CIRCLECI_TOKEN=CCIPAT_Hs9TyLqefT5yR7DLlvDcXa_a1ac46fd43dd66a030abe8c1247f08'],
   },
   {
@@ -216,7 +236,10 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>sntrys_eyJ[A-Za-z0-9+/]{20,600}={0,2}_[A-Za-z0-9+/]{43})(?![A-Za-z0-9+/_=])',
     entropy: 4,
     migrate: 'sentry',
-    truePositives: ['SENTRY_AUTH_TOKEN=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', 'sentry-cli --auth-token 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 releases new 1.4.2'],
+    truePositives: [
+      'SENTRY_AUTH_TOKEN=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',
+      'sentry-cli --auth-token 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 releases new 1.4.2',
+    ],
     falsePositives: ['SENTRY_AUTH_TOKEN=sntrys_eyJ...', 'SENTRY_AUTH_TOKEN=sntrys_5B384kxXMNICi5K0Y2TqfPbAbzCOKgckeJofQ5wY'],
   },
   {
@@ -228,7 +251,10 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>sntry[uai]_[a-f0-9]{64})(?![A-Za-z0-9_])',
     entropy: 3,
     migrate: 'sentry',
-    truePositives: ['SENTRY_AUTH_TOKEN=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', 'defaults.auth.token: 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'],
+    truePositives: [
+      'SENTRY_AUTH_TOKEN=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',
+      'defaults.auth.token: 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',
+    ],
     falsePositives: ['SENTRY_AUTH_TOKEN=sntryu_0c7b29d6dd49efc42b4edd2d9613ea54e9e921c8', 'sntryx_00aa349f095d1356e7fc532012d816a912bdc695c37ff7bcba12044b23decf09'],
   },
   {
@@ -241,8 +267,15 @@ export const devtoolRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'sentry',
-    truePositives: ['SENTRY_AUTH_TOKEN=ac5c65c569031bc419a7952ebbe8af35ee2c5a7cd2bfea378d6503008e86b1b7', '[auth]\nsentry_token = cffb087c54b4821c38ccce5094359de3066692704ad7745ccb63720ff09d4ce7'],
-    falsePositives: ['SENTRY_RELEASE=b3477cf0b671aaf6bcc46223d5ae2a275fd6b2e4', 'SENTRY_AUTH_TOKEN=a015268eb10cb83426923149021338b0488b0c1ad64224f1e3b77007b2d05a1', 'SENTRY_DSN=https://4ac0ca559fe391513a8530b858a6287f@o42.ingest.sentry.io/7'],
+    truePositives: [
+      'SENTRY_AUTH_TOKEN=ac5c65c569031bc419a7952ebbe8af35ee2c5a7cd2bfea378d6503008e86b1b7',
+      '[auth]\nsentry_token = cffb087c54b4821c38ccce5094359de3066692704ad7745ccb63720ff09d4ce7',
+    ],
+    falsePositives: [
+      'SENTRY_RELEASE=b3477cf0b671aaf6bcc46223d5ae2a275fd6b2e4',
+      'SENTRY_AUTH_TOKEN=a015268eb10cb83426923149021338b0488b0c1ad64224f1e3b77007b2d05a1',
+      'SENTRY_DSN=https://4ac0ca559fe391513a8530b858a6287f@o42.ingest.sentry.io/7',
+    ],
   },
 
   // ── Code hosting and quality ────────────────────────────────────────────────────────────────
@@ -321,7 +354,10 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_-])(?<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})(?![A-Za-z0-9_-])',
     entropy: 3,
     migrate: 'postman',
-    truePositives: ['POSTMAN_API_KEY=PMAK-bfce649b45dc0dd39a7223dc-6d3450e3948d43bd1d74c9aaea8ccf48b8', 'curl -H "X-Api-Key: PMAK-ed9f2441cfc57fbc24e71d7f-c227764e68b766ca5f7da9edad8f3d7dd3" https://api.getpostman.com/me'],
+    truePositives: [
+      'POSTMAN_API_KEY=PMAK-bfce649b45dc0dd39a7223dc-6d3450e3948d43bd1d74c9aaea8ccf48b8',
+      'curl -H "X-Api-Key: PMAK-ed9f2441cfc57fbc24e71d7f-c227764e68b766ca5f7da9edad8f3d7dd3" https://api.getpostman.com/me',
+    ],
     falsePositives: ['POSTMAN_API_KEY=PMAK-e415a3f81351b08b108e1954', 'POSTMAN_API_KEY=PMAK-292621c0b95fe6bbc7ecad6e-231db4b8c20b559206622aed9674b1'],
   },
   {
@@ -334,7 +370,10 @@ export const devtoolRules: Rule[] = [
     pattern: '(?<![A-Za-z0-9_])(?<secret>perm[:-][A-Za-z0-9+/=_-]{4,128}\\.[A-Za-z0-9+/=_-]{4,128}\\.[A-Za-z0-9]{30})(?![A-Za-z0-9_])',
     entropy: 3.5,
     migrate: 'jetbrains',
-    truePositives: ['YOUTRACK_TOKEN=perm:am9lLmJsb2dncw==.Q0ktdG9rZW4=.yFU5VRk2tJIDCJcpJ8MUJ5JkVakyUL', 'Authorization: Bearer perm-c3ZjLWJ1aWxk.WW91VHJhY2sgQ0k=.Ia0eG3zng9sN3si4SHGnhzLZgCy4Bj'],
+    truePositives: [
+      'YOUTRACK_TOKEN=perm:am9lLmJsb2dncw==.Q0ktdG9rZW4=.yFU5VRk2tJIDCJcpJ8MUJ5JkVakyUL',
+      'Authorization: Bearer perm-c3ZjLWJ1aWxk.WW91VHJhY2sgQ0k=.Ia0eG3zng9sN3si4SHGnhzLZgCy4Bj',
+    ],
     falsePositives: ['Authorization: Bearer perm:cm9vdA==.dG9rZW4=.HPkmW5kD7dHez6wQTe1O', 'perm:read.write.admin'],
   },
 ];

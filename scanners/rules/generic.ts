@@ -51,7 +51,11 @@ export const genericRules: Rule[] = [
     provider: 'generic',
     // Every spelling of the names NAME accepts: a bare "key" would fire on every keyboard and monkey.
     keywords: [
-      'token', 'secret', 'passw', 'pwd', 'credential',
+      'token',
+      'secret',
+      'passw',
+      'pwd',
+      'credential',
       ...['api', 'access', 'auth', 'private', 'signing', 'encryption', 'master'].flatMap((p) => ['', '_', '-', '.'].map((sep) => `${p}${sep}key`)),
     ],
     pattern:

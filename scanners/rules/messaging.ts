@@ -36,8 +36,15 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_.-])(?<secret>xox[ps]-[0-9]{8,14}-[0-9]{8,14}-[0-9]{8,14}-[a-f0-9]{32})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'slack',
-    truePositives: ['SLACK_USER_TOKEN=xoxp-392970143810-154230456253-6871407012289-2ccb1bfab496e1d1aa3a64294ae84ac3', '"token": "xoxs-22438254483-643580739140-6383084729595-61e037670272373bb77eb79bd9a54c26"'],
-    falsePositives: ['xoxp-102706046517-102261103053-d8f370be8043288648d73e620bb2f46d', 'SLACK_USER_TOKEN=xoxp-...', 'xoxp-513241674167-109260565994-4449530337433-9ctwz0ha5gSNBheMqiipBCdbwXEOgIDu'],
+    truePositives: [
+      'SLACK_USER_TOKEN=xoxp-392970143810-154230456253-6871407012289-2ccb1bfab496e1d1aa3a64294ae84ac3',
+      '"token": "xoxs-22438254483-643580739140-6383084729595-61e037670272373bb77eb79bd9a54c26"',
+    ],
+    falsePositives: [
+      'xoxp-102706046517-102261103053-d8f370be8043288648d73e620bb2f46d',
+      'SLACK_USER_TOKEN=xoxp-...',
+      'xoxp-513241674167-109260565994-4449530337433-9ctwz0ha5gSNBheMqiipBCdbwXEOgIDu',
+    ],
   },
   {
     // Workspace-app access (xoxa-2-) and refresh (xoxr-) tokens, the retired workspace apps' format.
@@ -48,7 +55,10 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>xox[ar]-2-[0-9]{8,14}-[0-9]{8,14}-[0-9]{8,14}-[a-f0-9]{32,64})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'slack',
-    truePositives: ['SLACK_TOKEN=xoxa-2-646261589711-326398784538-1946744529566-56a9a72343564aa727fd288c384f8ef0dc144e4f4ead9576aa0e377971a7b0e7', "refresh_token: 'xoxr-2-28275634990-847191932608-9787193253912-6f987592338ab3aab7b575883bc90adf'"],
+    truePositives: [
+      'SLACK_TOKEN=xoxa-2-646261589711-326398784538-1946744529566-56a9a72343564aa727fd288c384f8ef0dc144e4f4ead9576aa0e377971a7b0e7',
+      "refresh_token: 'xoxr-2-28275634990-847191932608-9787193253912-6f987592338ab3aab7b575883bc90adf'",
+    ],
     falsePositives: ['xoxa-2-978348147035-ff2d751c9bb6e929ff7b5deec90049b3a7956bff4fdaa7dce6ccf6ec9e7eedb0', 'xoxa-2-238532955073-539468323270-4200928383262-fe664ae9124abb94'],
   },
   {
@@ -60,7 +70,10 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>xoxe\.xox[bp]-1-[A-Za-z0-9]{100,300})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'slack',
-    truePositives: ['SLACK_CONFIG_TOKEN=xoxe.xoxp-1-AHPxzOsmHVUrCvBbWdajDudMu42PljAbzVSCjMZ0ZKNvtWoNcLRMbWtq1dZGhNAx1qu4VB78LN2XmFTb7oA0vQ1XlfPtKTkDZRe41JoXghtuvIghPnDUj4bFe0DRgkDwoEgWvrCBcpviWEJguMC8', '"access_token": "xoxe.xoxb-1-IfmK5W8SU1uQCwPQFfvF8885svpX2ZJBx8wAfFCxDFqbNFKIRagVzXkRtQBpTtqJ0ooQjfvM3B07dyKZmmHpu9vMFnAy0CEiNC4pbZoGLhkowYKSq7aIIh3gLxwwPJY9KthgX9T6SCz5sLQET9FUZPwy5CJdYIaK"'],
+    truePositives: [
+      'SLACK_CONFIG_TOKEN=xoxe.xoxp-1-AHPxzOsmHVUrCvBbWdajDudMu42PljAbzVSCjMZ0ZKNvtWoNcLRMbWtq1dZGhNAx1qu4VB78LN2XmFTb7oA0vQ1XlfPtKTkDZRe41JoXghtuvIghPnDUj4bFe0DRgkDwoEgWvrCBcpviWEJguMC8',
+      '"access_token": "xoxe.xoxb-1-IfmK5W8SU1uQCwPQFfvF8885svpX2ZJBx8wAfFCxDFqbNFKIRagVzXkRtQBpTtqJ0ooQjfvM3B07dyKZmmHpu9vMFnAy0CEiNC4pbZoGLhkowYKSq7aIIh3gLxwwPJY9KthgX9T6SCz5sLQET9FUZPwy5CJdYIaK"',
+    ],
     falsePositives: ['xoxe.xoxp-1-QMyHG1ip8jjSfuzNjIZRCw3YX6HptO5Bxgf057Rh', 'SLACK_CONFIG_TOKEN=xoxe.xoxp-1-...'],
   },
   {
@@ -71,7 +84,10 @@ export const messagingRules: Rule[] = [
     keywords: ['xoxe-'],
     pattern: re`(?<![A-Za-z0-9_.-])(?<secret>xoxe-1-[A-Za-z0-9]{100,300})(?![A-Za-z0-9_-])`,
     entropy: 4,
-    truePositives: ['SLACK_CONFIG_REFRESH_TOKEN=xoxe-1-tzTs3FR7oapwByls5zDozsmNiK4wB2e90VKPMK1YKTItFfbCs7OPxsF87MDmZOMXQGJJkdsOs35pS7M6ltZsQTopktmQAFCJegYtRvmlDkBLI9wjdfeGaS4ENFGPfgcescUPI3cLmLf5XYlynd', '"refresh_token": "xoxe-1-DhD6IwcsdXTIxSQWwn8ijHLopIHBJMIsPJcUnV1yYAAuJQLu7WSoCfoT31TsWlgVfCTam8u1PgQyoiFOD5eflSjrIcROJ1Q85Pqhn11q0hyCsjdwjPau0B9TSczpktRdzJQcRBvpAHriUhvVRZDxev"'],
+    truePositives: [
+      'SLACK_CONFIG_REFRESH_TOKEN=xoxe-1-tzTs3FR7oapwByls5zDozsmNiK4wB2e90VKPMK1YKTItFfbCs7OPxsF87MDmZOMXQGJJkdsOs35pS7M6ltZsQTopktmQAFCJegYtRvmlDkBLI9wjdfeGaS4ENFGPfgcescUPI3cLmLf5XYlynd',
+      '"refresh_token": "xoxe-1-DhD6IwcsdXTIxSQWwn8ijHLopIHBJMIsPJcUnV1yYAAuJQLu7WSoCfoT31TsWlgVfCTam8u1PgQyoiFOD5eflSjrIcROJ1Q85Pqhn11q0hyCsjdwjPau0B9TSczpktRdzJQcRBvpAHriUhvVRZDxev"',
+    ],
     falsePositives: ['xoxe-1-xqOEaTESLkURzOXSYe4YYVS4Kv9BAMvaAAzSukMW8e01lz2OrS', 'SLACK_REFRESH_TOKEN=xoxe-1-<refresh token>'],
   },
   {
@@ -83,7 +99,10 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>xapp-1-A[A-Z0-9]{8,12}-[0-9]{10,14}-[a-f0-9]{64})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'slack',
-    truePositives: ['SLACK_APP_TOKEN=xapp-1-AQ2LIPIMNIA-8994194050630-cf735954a497ef677b79156830f72ebd9f9350536b27f28f24284deb4e118493', "app_token: 'xapp-1-AKR9VD3NFW-887732142002-668d9c6998aebf07d4f41412a08f380656662889c342a6697d43332e5ce5ff68'"],
+    truePositives: [
+      'SLACK_APP_TOKEN=xapp-1-AQ2LIPIMNIA-8994194050630-cf735954a497ef677b79156830f72ebd9f9350536b27f28f24284deb4e118493',
+      "app_token: 'xapp-1-AKR9VD3NFW-887732142002-668d9c6998aebf07d4f41412a08f380656662889c342a6697d43332e5ce5ff68'",
+    ],
     falsePositives: ['SLACK_APP_TOKEN=xapp-1-...', 'xapp-1-APAEB624MCK-6606314493095-fee19942e55bdf4925290c6cf110e1f8'],
   },
   {
@@ -176,7 +195,10 @@ export const messagingRules: Rule[] = [
     window: { before: 512, after: 512 },
     pattern: re`(?<![A-Za-z0-9])(?<secret>SK[0-9a-f]{32})(?![A-Za-z0-9])`,
     entropy: 3,
-    truePositives: ['TWILIO_API_KEY=SKd2fa00f60dd496bfd5927a2fcfba2054', 'from twilio.rest import Client\nclient = Client("SK6ffc21da8456d7208830bb6122d47c03", api_secret, account_sid)'],
+    truePositives: [
+      'TWILIO_API_KEY=SKd2fa00f60dd496bfd5927a2fcfba2054',
+      'from twilio.rest import Client\nclient = Client("SK6ffc21da8456d7208830bb6122d47c03", api_secret, account_sid)',
+    ],
     falsePositives: ['TWILIO_API_KEY=SKf0b92341a9aec0704b7fde43826b2c', 'TWILIO_ACCOUNT_SID=AC613c1eb41b778c821516c79b79262f10', 'API_KEY=SK9ac5bf45c6d1a120a57a79e0e4cab86a'],
   },
   {
@@ -207,8 +229,15 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_.-])(?<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'sendgrid',
-    truePositives: ['SENDGRID_API_KEY=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', "sgMail.setApiKey('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');"],
-    falsePositives: ['SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'msg.wgciq0CYpQvVrtNorTSDxn.mWMooiqqpbrbfHW88lXgrURUCyfLG6Xaoi01kBQOeJW', 'SG.8kvrD1b0kt5hZkwDOXe5ML.CBqF1mUFhxsFrckaTCpG'],
+    truePositives: [
+      'SENDGRID_API_KEY=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',
+      "sgMail.setApiKey('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');",
+    ],
+    falsePositives: [
+      'SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      'msg.wgciq0CYpQvVrtNorTSDxn.mWMooiqqpbrbfHW88lXgrURUCyfLG6Xaoi01kBQOeJW',
+      'SG.8kvrD1b0kt5hZkwDOXe5ML.CBqF1mUFhxsFrckaTCpG',
+    ],
   },
   {
     // Mailgun private API keys: key- + 32 hex (older), or 32 hex - 8 hex - 8 hex (current); near a mention of Mailgun.
@@ -248,7 +277,11 @@ export const messagingRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'postmark',
-    truePositives: ['POSTMARK_SERVER_TOKEN=6b1cfcb0-51ad-48a7-ad3a-62054b9f7cec', "-H 'X-Postmark-Server-Token: a675b35f-7624-410e-aec4-dcb59d7229cc'", 'const client = new postmark.ServerClient("ba2ea303-5e90-47d5-8754-50e6706c5b50");'],
+    truePositives: [
+      'POSTMARK_SERVER_TOKEN=6b1cfcb0-51ad-48a7-ad3a-62054b9f7cec',
+      "-H 'X-Postmark-Server-Token: a675b35f-7624-410e-aec4-dcb59d7229cc'",
+      'const client = new postmark.ServerClient("ba2ea303-5e90-47d5-8754-50e6706c5b50");',
+    ],
     falsePositives: ['POSTMARK_SERVER_TOKEN=POSTMARK_API_TEST', 'POSTMARK_SERVER_TOKEN=${POSTMARK_TOKEN}', 'POSTMARK_MESSAGE_STREAM=outbound'],
   },
   {
@@ -318,7 +351,10 @@ export const messagingRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9+/])(?<secret>dG9rO[jm][A-Za-z0-9+/]{40,100}={0,2})(?![A-Za-z0-9+/=])`,
     entropy: 4,
     migrate: 'intercom',
-    truePositives: ['INTERCOM_APP_ID=ysooy9gv\nINTERCOM_ACCESS_TOKEN=dG9rOjI4NWU2YWRlX2Y5ZmRfNGU5NV9iNTg2XzU0MzMwNmE2OTBiZToxOjA=', 'const client = new IntercomClient({ token: "dG9rOjM1NGI4M2MzXzA2ZWFfNGFkOV85OTliXzc0OGQxZTg0MGQ3ODoxOjA=" });'],
+    truePositives: [
+      'INTERCOM_APP_ID=ysooy9gv\nINTERCOM_ACCESS_TOKEN=dG9rOjI4NWU2YWRlX2Y5ZmRfNGU5NV9iNTg2XzU0MzMwNmE2OTBiZToxOjA=',
+      'const client = new IntercomClient({ token: "dG9rOjM1NGI4M2MzXzA2ZWFfNGFkOV85OTliXzc0OGQxZTg0MGQ3ODoxOjA=" });',
+    ],
     falsePositives: ['INTERCOM_APP_ID=mksz6kqw', 'INTERCOM_ACCESS_TOKEN=dG9rOj...', 'TOKEN=dG9rOjE2YTJhMDA2XzdhOTRfNGM5YV9iYTk5XzFkNmUwNTQ1ZGVmYjoxOjA='],
   },
   {
@@ -332,7 +368,10 @@ export const messagingRules: Rule[] = [
     flags: 'i',
     entropy: 2.5, // 20 hex: random values fall below 3 bits a few times in a hundred
     migrate: 'pusher',
-    truePositives: ['PUSHER_APP_SECRET=b2e35e2ab1ef2b5c26dd', "const pusher = new Pusher({\n  appId: '3347882',\n  key: '5204771f098e87f87c34',\n  secret: 'c2a0171cf88633bfc332',\n  cluster: 'eu',\n});"],
+    truePositives: [
+      'PUSHER_APP_SECRET=b2e35e2ab1ef2b5c26dd',
+      "const pusher = new Pusher({\n  appId: '3347882',\n  key: '5204771f098e87f87c34',\n  secret: 'c2a0171cf88633bfc332',\n  cluster: 'eu',\n});",
+    ],
     falsePositives: ['PUSHER_APP_KEY=23839b5234cb464fe5bb', 'PUSHER_APP_SECRET=336a9a9e6755', 'APP_SECRET=9e9682931c800ad524b0'],
   },
   {

@@ -18,7 +18,11 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'datadog',
-    truePositives: ['DD_API_KEY=7dbc72cb6b5ae2ace34f74f108a03bf1', 'curl -H "DD-API-KEY: 80c55a18d21750269d97ac7f48f74c6e" https://api.datadoghq.com/api/v1/validate', 'datadog_api_key = "8e9216cea146fce655b8b23610e5efcb"'],
+    truePositives: [
+      'DD_API_KEY=7dbc72cb6b5ae2ace34f74f108a03bf1',
+      'curl -H "DD-API-KEY: 80c55a18d21750269d97ac7f48f74c6e" https://api.datadoghq.com/api/v1/validate',
+      'datadog_api_key = "8e9216cea146fce655b8b23610e5efcb"',
+    ],
     falsePositives: ['DD_API_KEY=30d0f365764a5a0c9bdd17b7', 'DD_API_KEY=${DD_API_KEY}', 'add_api_key = "4302a459677208edaef5e79eca795536"', 'DD_SITE=datadoghq.eu'],
   },
   {
@@ -31,8 +35,16 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'datadog',
-    truePositives: ['DD_APP_KEY=d21956e04292d3890b5f71f5a9e697d424e585d3', "-H 'DD-APPLICATION-KEY: f0418bfa35a501680896b7ab2a58102f84b440b5'", 'datadog_app_key: "45dd7ac7607cf3d73f3fa3cbac2528f39eb2d49f"'],
-    falsePositives: ['DD_API_KEY=9dfc43701306e243d3522fe094c7d14a2a6115d4', 'DD_APP_KEY=fd70eaa5e2f98a8cd4857aa1e4b3c08e', 'DD_APPLICATION_ID=8157d77c-8069-4b3e-8ad5-cea13883c2f8'],
+    truePositives: [
+      'DD_APP_KEY=d21956e04292d3890b5f71f5a9e697d424e585d3',
+      "-H 'DD-APPLICATION-KEY: f0418bfa35a501680896b7ab2a58102f84b440b5'",
+      'datadog_app_key: "45dd7ac7607cf3d73f3fa3cbac2528f39eb2d49f"',
+    ],
+    falsePositives: [
+      'DD_API_KEY=9dfc43701306e243d3522fe094c7d14a2a6115d4',
+      'DD_APP_KEY=fd70eaa5e2f98a8cd4857aa1e4b3c08e',
+      'DD_APPLICATION_ID=8157d77c-8069-4b3e-8ad5-cea13883c2f8',
+    ],
   },
   {
     // New Relic user API keys: NRAK- + 27 upper-case base36.
@@ -90,7 +102,10 @@ export const observabilityRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>glc_eyJ[A-Za-z0-9+/]{40,600}={0,2})(?![A-Za-z0-9+/=_-])`,
     entropy: 4,
     migrate: 'grafana',
-    truePositives: ['GRAFANA_CLOUD_TOKEN=glc_eyJvIjoiODExOTAwIiwibiI6InN0YWNrLTE5Nzk3Ny1obS1yZWFkLXhwbWg5IiwiayI6Ind2QWtIakVHNXhOUnd3UkwwekVuaURjZiIsIm0iOnsiciI6InByb2QtdXMtZWFzdC0wIn19', 'basic_auth:\n  password: glc_eyJvIjoiOTE5MTg5IiwibiI6InN0YWNrLTExOTc2Ny1obS1yZWFkLXk1aWFiIiwiayI6ImxrejBDRzdjU1UwUEY1Z1ZtNzZZMkxCYyIsIm0iOnsiciI6InByb2QtdXMtZWFzdC0wIn19'],
+    truePositives: [
+      'GRAFANA_CLOUD_TOKEN=glc_eyJvIjoiODExOTAwIiwibiI6InN0YWNrLTE5Nzk3Ny1obS1yZWFkLXhwbWg5IiwiayI6Ind2QWtIakVHNXhOUnd3UkwwekVuaURjZiIsIm0iOnsiciI6InByb2QtdXMtZWFzdC0wIn19',
+      'basic_auth:\n  password: glc_eyJvIjoiOTE5MTg5IiwibiI6InN0YWNrLTExOTc2Ny1obS1yZWFkLXk1aWFiIiwiayI6ImxrejBDRzdjU1UwUEY1Z1ZtNzZZMkxCYyIsIm0iOnsiciI6InByb2QtdXMtZWFzdC0wIn19',
+    ],
     falsePositives: ['GRAFANA_CLOUD_TOKEN=glc_...', 'glc_eyJmVqUVKTlSUD66b1rUXMw', 'GRAFANA_CLOUD_TOKEN=glc_wfpm6NdDFPB4lZ2UYL3rBIg6ONfPyD9OHP6ENBCJvTRvpHVIECskkBOBRr57'],
   },
   {
@@ -115,7 +130,10 @@ export const observabilityRules: Rule[] = [
     validate: 'base64-json',
     entropy: 3.5,
     migrate: 'grafana',
-    truePositives: ['GRAFANA_API_KEY=eyJrIjoiUm9nVk9ZdGxMNm02NXlrd1hiRDRmWFNocUFCaklTVlIiLCJuIjoiY2ktaXR0aGciLCJpZCI6OTJ9', '"Authorization": "Bearer eyJrIjoiNEh5N3pHY2FYNE1LYXBnNVVCTmR5TWY4NzdSeE45YjQiLCJuIjoiY2ktdGp3cXYiLCJpZCI6ODB9"'],
+    truePositives: [
+      'GRAFANA_API_KEY=eyJrIjoiUm9nVk9ZdGxMNm02NXlrd1hiRDRmWFNocUFCaklTVlIiLCJuIjoiY2ktaXR0aGciLCJpZCI6OTJ9',
+      '"Authorization": "Bearer eyJrIjoiNEh5N3pHY2FYNE1LYXBnNVVCTmR5TWY4NzdSeE45YjQiLCJuIjoiY2ktdGp3cXYiLCJpZCI6ODB9"',
+    ],
     falsePositives: ['GRAFANA_API_KEY=eyJrIjoiJZVrMpdlBdc6vv57tZScJ3fcuFe387wPSHZLn0OHg0Yo5C2FEcsT94kSFa5s', 'GRAFANA_API_KEY=eyJrIjoi...'],
   },
   {
@@ -127,7 +145,10 @@ export const observabilityRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>hc[a-z]ik_[A-Za-z0-9]{58})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'honeycomb',
-    truePositives: ['HONEYCOMB_API_KEY=hcaik_01fi1pv38fufz36a93vdujnwdio0dy52uos8ru6fhf0d2rebtb5vka5who', "x-honeycomb-team: 'hcxik_016rzy52im0sa8ajbz1fl190imx3va5ktqzfucry6sdzwiq8xabl4nq9bz'"],
+    truePositives: [
+      'HONEYCOMB_API_KEY=hcaik_01fi1pv38fufz36a93vdujnwdio0dy52uos8ru6fhf0d2rebtb5vka5who',
+      "x-honeycomb-team: 'hcxik_016rzy52im0sa8ajbz1fl190imx3va5ktqzfucry6sdzwiq8xabl4nq9bz'",
+    ],
     falsePositives: ['HONEYCOMB_KEY_ID=hcxik_018i9tttpeu35nace2nhi6gcha', 'hcxik_8c87fzlrtm5x2q8orf9pmo040smglu9zasfz42rd'],
   },
   {
@@ -152,8 +173,15 @@ export const observabilityRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>dt0[a-z][0-9]{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'dynatrace',
-    truePositives: ['DT_API_TOKEN=dt0c01.5MYQN412ZIVT6QU4JI8MHWIT.EWMTTYMU6LGWZA9Q0XIIWC8BQX5L3T951C6YBVGW1Y0FFGBH3MQTBV9ZK5Y1P1MD', "Authorization: Api-Token dt0s01.K2KWWZDB5FFL7GJ00R3QWPAF.2ISVXSN49HEQIJK8LV361C9H4XKYRZNFLHA6CDOBMGM4QDGYRQJCAPPX1OXGVJVA"],
-    falsePositives: ['DT_API_TOKEN=dt0c01.8IUD6VAZNAQFMBLVXFI71Z38', 'dt0c01.ABC.DEF', 'DT_API_TOKEN=dt0c01.XXXXXXXXXXXXXXXXXXXXXXXX.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX'],
+    truePositives: [
+      'DT_API_TOKEN=dt0c01.5MYQN412ZIVT6QU4JI8MHWIT.EWMTTYMU6LGWZA9Q0XIIWC8BQX5L3T951C6YBVGW1Y0FFGBH3MQTBV9ZK5Y1P1MD',
+      'Authorization: Api-Token dt0s01.K2KWWZDB5FFL7GJ00R3QWPAF.2ISVXSN49HEQIJK8LV361C9H4XKYRZNFLHA6CDOBMGM4QDGYRQJCAPPX1OXGVJVA',
+    ],
+    falsePositives: [
+      'DT_API_TOKEN=dt0c01.8IUD6VAZNAQFMBLVXFI71Z38',
+      'dt0c01.ABC.DEF',
+      'DT_API_TOKEN=dt0c01.XXXXXXXXXXXXXXXXXXXXXXXX.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
+    ],
   },
   {
     // Splunk HTTP Event Collector tokens are UUIDs: named as such, or after the "Splunk" auth scheme.
@@ -165,7 +193,11 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'splunk',
-    truePositives: ['SPLUNK_HEC_TOKEN=c547a95b-2e30-4490-93bd-2094699196b3', 'curl -H "Authorization: Splunk 0e3cf737-983c-4b83-ab7d-f227beca4647" https://splunk.acme.io:8088/services/collector', 'hec_token: "018ce114-e81b-433a-8eb0-754e8d87b8c6"'],
+    truePositives: [
+      'SPLUNK_HEC_TOKEN=c547a95b-2e30-4490-93bd-2094699196b3',
+      'curl -H "Authorization: Splunk 0e3cf737-983c-4b83-ab7d-f227beca4647" https://splunk.acme.io:8088/services/collector',
+      'hec_token: "018ce114-e81b-433a-8eb0-754e8d87b8c6"',
+    ],
     falsePositives: ['SPLUNK_INDEX=main', 'check_token = "ce3e7120-1b53-454d-901c-78b1f136a3de"', 'SPLUNK_HEC_TOKEN=00000000-0000-0000-0000-000000000000'],
   },
   {
@@ -178,7 +210,10 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'sumologic',
-    truePositives: ['SUMOLOGIC_ACCESSKEY=hYbqSaVQXcRCCYZlXcBEjENFt2TK8IPo2X3Ez5mdLsGYtT6ztGgC907WjWrJMr17', 'sumo_access_key: "tUGpHAKrgos3sfLnmLRD4E2fy7WSVo8nIeqzHNFWbjnW4JT5yMaEo1arGY0yKe1x"'],
+    truePositives: [
+      'SUMOLOGIC_ACCESSKEY=hYbqSaVQXcRCCYZlXcBEjENFt2TK8IPo2X3Ez5mdLsGYtT6ztGgC907WjWrJMr17',
+      'sumo_access_key: "tUGpHAKrgos3sfLnmLRD4E2fy7WSVo8nIeqzHNFWbjnW4JT5yMaEo1arGY0yKe1x"',
+    ],
     falsePositives: ['SUMOLOGIC_ACCESSID=sunmAZHNt4gOgT', 'SUMOLOGIC_ACCESSKEY=04KgqS3Q3UfMTwOnpcfjACDkyhFtqFOrmT98zF6b', 'SUMOLOGIC_ACCESSKEY=${SUMO_KEY}'],
   },
   {
@@ -205,7 +240,11 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 4,
     migrate: 'elastic',
-    truePositives: ["headers = {'Authorization': 'ApiKey 20POZuEBbWiY+gqVShWHjZ/cR8m3ZuBl8GWwTZw0XaW/qWD6dDWLrePU5oF='}", 'ELASTIC_API_KEY=pcAfGKu8/PuprvTcipvPJr9R8YFpstF6pAaM3dXHmKgwKElq9n5AiBbk5yG=', 'elasticsearch.api_key: "UL2rwP+uLeaUlfUKAGTbZw1+nBIqPD39zFHEdd7LRmIzW/rAxJoFiNQCbJ+CQI6PEMhy4ALBUnFTJrOt"'],
+    truePositives: [
+      "headers = {'Authorization': 'ApiKey 20POZuEBbWiY+gqVShWHjZ/cR8m3ZuBl8GWwTZw0XaW/qWD6dDWLrePU5oF='}",
+      'ELASTIC_API_KEY=pcAfGKu8/PuprvTcipvPJr9R8YFpstF6pAaM3dXHmKgwKElq9n5AiBbk5yG=',
+      'elasticsearch.api_key: "UL2rwP+uLeaUlfUKAGTbZw1+nBIqPD39zFHEdd7LRmIzW/rAxJoFiNQCbJ+CQI6PEMhy4ALBUnFTJrOt"',
+    ],
     falsePositives: ['const apiKey = getKey();', 'ELASTIC_API_KEY=${ELASTIC_API_KEY}', 'ELASTIC_PASSWORD=changeme', 'Authorization: ApiKey pNWTk6EPrvhBv85tkx1+'],
   },
   {
@@ -219,7 +258,11 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'pagerduty',
-    truePositives: ['PAGERDUTY_API_KEY=m0eKSE2ryi30ldP94OnR', 'curl -H "Authorization: Token token=u+xg0_oalfwrt4iNYlXs" https://api.pagerduty.com/users', 'pagerduty_token: "u+xD1gyGWhHPf4rGi46G"'],
+    truePositives: [
+      'PAGERDUTY_API_KEY=m0eKSE2ryi30ldP94OnR',
+      'curl -H "Authorization: Token token=u+xg0_oalfwrt4iNYlXs" https://api.pagerduty.com/users',
+      'pagerduty_token: "u+xD1gyGWhHPf4rGi46G"',
+    ],
     falsePositives: ['PAGERDUTY_ROUTING_KEY=8dc003f6096079a1b279499d35893c7b', 'PAGERDUTY_API_KEY=${PD_KEY}', 'PAGERDUTY_SERVICE_ID=PD415CB'],
   },
   {
@@ -232,7 +275,10 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3,
     migrate: 'opsgenie',
-    truePositives: ['OPSGENIE_API_KEY=0288feff-885f-4248-a123-73ce5738a0b5', 'curl -H "Authorization: GenieKey fbb28ee8-9d77-41c4-9d0f-fbd51bade5e0" https://api.opsgenie.com/v2/alerts'],
+    truePositives: [
+      'OPSGENIE_API_KEY=0288feff-885f-4248-a123-73ce5738a0b5',
+      'curl -H "Authorization: GenieKey fbb28ee8-9d77-41c4-9d0f-fbd51bade5e0" https://api.opsgenie.com/v2/alerts',
+    ],
     falsePositives: ['OPSGENIE_TEAM_ID=2be1689b-e993-4d1a-89ac-e5035a04042c', 'OPSGENIE_API_KEY=${OPSGENIE_API_KEY}', 'OPSGENIE_API_KEY=cc2d370cc60a0e2f1f8dcb3c'],
   },
   {
@@ -260,7 +306,7 @@ export const observabilityRules: Rule[] = [
     entropy: 3,
     migrate: 'bugsnag',
     truePositives: ['BUGSNAG_API_KEY=0ee2afc369c5392b74a1cf47c2c2d262', "Bugsnag.start({ apiKey: '27c77df93e803b45747263c31e51867c' })"],
-    falsePositives: ['BUGSNAG_RELEASE_STAGE=production', 'BUGSNAG_API_KEY=d002c6fad0f5d76de794', "Bugsnag.start({ apiKey: process.env.BUGSNAG_KEY })"],
+    falsePositives: ['BUGSNAG_RELEASE_STAGE=production', 'BUGSNAG_API_KEY=d002c6fad0f5d76de794', 'Bugsnag.start({ apiKey: process.env.BUGSNAG_KEY })'],
   },
   {
     // LaunchDarkly API access tokens (api-<uuid>) and server-side SDK keys (sdk-<uuid>); mobile keys
@@ -273,8 +319,16 @@ export const observabilityRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>(?:api|sdk)-${UUID})(?![A-Za-z0-9-])`,
     entropy: 3,
     migrate: 'launchdarkly',
-    truePositives: ['LAUNCHDARKLY_SDK_KEY=sdk-46779515-dc66-4699-9956-d0701eb8950d', 'LD_API_TOKEN=api-205033c0-5de2-4e62-a350-a5ab0551c54e', "import * as ld from '@launchdarkly/node-server-sdk';\nconst client = ld.init('sdk-d4fc7672-c971-4165-9835-f2ba4a866cb5');"],
-    falsePositives: ['LAUNCHDARKLY_MOBILE_KEY=mob-382fb70a-0cb5-483d-b594-a06737aa87a9', 'LAUNCHDARKLY_CLIENT_ID=e6369a2590cf39e2f844a4aa', 'REQUEST_ID=api-695f356c-7fbc-45c3-9adf-5b5d04ea467c'],
+    truePositives: [
+      'LAUNCHDARKLY_SDK_KEY=sdk-46779515-dc66-4699-9956-d0701eb8950d',
+      'LD_API_TOKEN=api-205033c0-5de2-4e62-a350-a5ab0551c54e',
+      "import * as ld from '@launchdarkly/node-server-sdk';\nconst client = ld.init('sdk-d4fc7672-c971-4165-9835-f2ba4a866cb5');",
+    ],
+    falsePositives: [
+      'LAUNCHDARKLY_MOBILE_KEY=mob-382fb70a-0cb5-483d-b594-a06737aa87a9',
+      'LAUNCHDARKLY_CLIENT_ID=e6369a2590cf39e2f844a4aa',
+      'REQUEST_ID=api-695f356c-7fbc-45c3-9adf-5b5d04ea467c',
+    ],
   },
   {
     // Segment write keys: 32 base62 named as Segment's. Browser snippets embed them, so only server-side names count.
@@ -298,7 +352,10 @@ export const observabilityRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>sgp_[A-Za-z0-9]{64})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'segment',
-    truePositives: ['SEGMENT_PUBLIC_API_TOKEN=sgp_1E8TiViM2m7Rq88Ocj0jzYCyiLlyrKaXfSeHTwe0bqiUeW6vn1hIyK8acSc09myx', 'Authorization: Bearer sgp_2Lnez3iEagSGqwyHvsMKpKPKfmeV5cNIncJcWMJcGN5wSOu7NM0ykVZMpdkjzJfd'],
+    truePositives: [
+      'SEGMENT_PUBLIC_API_TOKEN=sgp_1E8TiViM2m7Rq88Ocj0jzYCyiLlyrKaXfSeHTwe0bqiUeW6vn1hIyK8acSc09myx',
+      'Authorization: Bearer sgp_2Lnez3iEagSGqwyHvsMKpKPKfmeV5cNIncJcWMJcGN5wSOu7NM0ykVZMpdkjzJfd',
+    ],
     falsePositives: ['SELECT * FROM sgp_gateway_pagamentos', 'sgp_tOkkaOlgEG5toa2In86CCybdMd5UgqQuyOwdfE9Q'],
   },
   {
@@ -323,7 +380,11 @@ export const observabilityRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'betterstack',
-    truePositives: ['LOGTAIL_SOURCE_TOKEN=vdOQEUPv85jHdGb0kOrMiEVq', 'const logtail = new Logtail("ChjqZh5PiEbXBLz7C6Z51M6o");', 'BETTERSTACK_API_TOKEN=bhkvcPjyaqsTGpnumMDg2IMtlU73Tk4u'],
+    truePositives: [
+      'LOGTAIL_SOURCE_TOKEN=vdOQEUPv85jHdGb0kOrMiEVq',
+      'const logtail = new Logtail("ChjqZh5PiEbXBLz7C6Z51M6o");',
+      'BETTERSTACK_API_TOKEN=bhkvcPjyaqsTGpnumMDg2IMtlU73Tk4u',
+    ],
     falsePositives: ['LOGTAIL_SOURCE_TOKEN=${LOGTAIL_TOKEN}', 'LOGTAIL_INGESTING_HOST=in.logs.betterstack.com', 'LOGTAIL_SOURCE_TOKEN=Gg5Zo02PArKF'],
   },
 ];

@@ -66,7 +66,10 @@ export const paymentRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>rk_live_[A-Za-z0-9]{24,247})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'stripe',
-    truePositives: ['STRIPE_RESTRICTED_KEY=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', '"stripeKey": "rk_live_rCWoQS7XKMU3zSbX2iISN3DR"'],
+    truePositives: [
+      'STRIPE_RESTRICTED_KEY=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',
+      '"stripeKey": "rk_live_rCWoQS7XKMU3zSbX2iISN3DR"',
+    ],
     falsePositives: ['rk_live_fL35t6WulZmEBBcG', 'STRIPE_KEY=rk_live_...', 'rk_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
   },
   {
@@ -78,7 +81,10 @@ export const paymentRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])${NOT_CLERK}(?<secret>[sr]k_test_${NOT_PAYSTACK}[A-Za-z0-9]{24,247})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'stripe',
-    truePositives: ['STRIPE_SECRET_KEY=sk_test_51uo7sj758U43klAuBC2ZGRSXgrUuXWyDCj4IOHogGVctUvWd3wZNHrhwUSoTpCogBbZHYUBAGINNKnoRt10kXL7r1rl5jKNgVF', "Stripe.api_key = 'rk_test_iGupAtVSRLmPLH61rZoxtoVD'"],
+    truePositives: [
+      'STRIPE_SECRET_KEY=sk_test_51uo7sj758U43klAuBC2ZGRSXgrUuXWyDCj4IOHogGVctUvWd3wZNHrhwUSoTpCogBbZHYUBAGINNKnoRt10kXL7r1rl5jKNgVF',
+      "Stripe.api_key = 'rk_test_iGupAtVSRLmPLH61rZoxtoVD'",
+    ],
     falsePositives: [
       'Stripe.api_key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"', // Stripe's documented key
       'sk_test_BQokikJOvBiI2HlWgH4olfQ2',
@@ -140,8 +146,15 @@ export const paymentRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'square',
-    truePositives: ['SQUARE_ACCESS_TOKEN=EAAAPRJFRd8TKV_GjKWNy6qiCIfT7DhcSSiwRlS7ZC2fFa88UrjgexSVEoe3s43i', 'square_access_token: "EAAAoNwCC2kOTaI47x1gQkkbnetWzjPrvpR8PHxscsvWGQ4Jm3zKrirWbbHEPS2B"'],
-    falsePositives: ['SQUARE_ACCESS_TOKEN=EAAA8UU3XbBIKibcULuqV0Otkf4pCI1YMbKh2muZxkMB', 'FACEBOOK_TOKEN=EAAA7MXSlklmCdTZs9ptLa9Sn39XUCTFlkjMKFcOPFn63nVKSI8CMVNg8vgl4OEO', 'SQUARE_ACCESS_TOKEN=EAAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    truePositives: [
+      'SQUARE_ACCESS_TOKEN=EAAAPRJFRd8TKV_GjKWNy6qiCIfT7DhcSSiwRlS7ZC2fFa88UrjgexSVEoe3s43i',
+      'square_access_token: "EAAAoNwCC2kOTaI47x1gQkkbnetWzjPrvpR8PHxscsvWGQ4Jm3zKrirWbbHEPS2B"',
+    ],
+    falsePositives: [
+      'SQUARE_ACCESS_TOKEN=EAAA8UU3XbBIKibcULuqV0Otkf4pCI1YMbKh2muZxkMB',
+      'FACEBOOK_TOKEN=EAAA7MXSlklmCdTZs9ptLa9Sn39XUCTFlkjMKFcOPFn63nVKSI8CMVNg8vgl4OEO',
+      'SQUARE_ACCESS_TOKEN=EAAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    ],
   },
   {
     // Square OAuth application secrets: sq0csp- + 43 base64url.
@@ -165,8 +178,15 @@ export const paymentRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9+/])(?<secret>AQE[A-Za-z0-9+/]{40,160}={0,2}-[A-Za-z0-9+/]{43}=(?:-[^\s"'\`]{8,32})?)`,
     entropy: 4,
     migrate: 'adyen',
-    truePositives: ["const config = new Config();\nconfig.apiKey = 'AQEMzhQCh4OZ7qKirs1KvsA5FDB/bNxlAOJKRJKXGd//wUYBUIIsBi9by5Xj4z5PWjUcJuoo6XEtakiXz60gY/g1xUpTZtWDHcta==-hNOn4xGkNVZ4L9n1YIlLze5UVKLxZZmv3yDrSbZfiPc=-OdxCw5*z1Hr~sG3et';", '"X-API-Key: AQERC4SUXr0jdIdCaTQapD6eFsoNhd98HauwzzufGSHAXqDNQPT31b4C78hH7b2/ZlvDrlnF6AXPlb/dri5iSsoCMTVGoyt3DPUR==-0PaCgrXn5QKY2irbjTloHOWPX8O2EM9e2uHaBsg5sQN=-ah29su*3vuW~H8kFl",'],
-    falsePositives: ['ADYEN_API_KEY=AQE...', 'ADYEN_API_KEY=AQEoJWctsmuSwjlDWmKio6CPvie5cFF89mZfPJ2LYtQUvD+fRnQF4Gx6figjyYo', 'ADYEN_CLIENT_KEY=live_HVE2WX53ZB6164WP1P3ZUBGZLW0CRTGH'],
+    truePositives: [
+      "const config = new Config();\nconfig.apiKey = 'AQEMzhQCh4OZ7qKirs1KvsA5FDB/bNxlAOJKRJKXGd//wUYBUIIsBi9by5Xj4z5PWjUcJuoo6XEtakiXz60gY/g1xUpTZtWDHcta==-hNOn4xGkNVZ4L9n1YIlLze5UVKLxZZmv3yDrSbZfiPc=-OdxCw5*z1Hr~sG3et';",
+      '"X-API-Key: AQERC4SUXr0jdIdCaTQapD6eFsoNhd98HauwzzufGSHAXqDNQPT31b4C78hH7b2/ZlvDrlnF6AXPlb/dri5iSsoCMTVGoyt3DPUR==-0PaCgrXn5QKY2irbjTloHOWPX8O2EM9e2uHaBsg5sQN=-ah29su*3vuW~H8kFl",',
+    ],
+    falsePositives: [
+      'ADYEN_API_KEY=AQE...',
+      'ADYEN_API_KEY=AQEoJWctsmuSwjlDWmKio6CPvie5cFF89mZfPJ2LYtQUvD+fRnQF4Gx6figjyYo',
+      'ADYEN_CLIENT_KEY=live_HVE2WX53ZB6164WP1P3ZUBGZLW0CRTGH',
+    ],
   },
   {
     // Razorpay: the key id (rzp_live_/rzp_test_ + 14) is not secret; the 24-character key secret is.
@@ -179,10 +199,7 @@ export const paymentRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'razorpay',
-    truePositives: [
-      'RAZORPAY_KEY_SECRET=IR513eQHLbtwpGlDGI6BPnDp',
-      'client = razorpay.Client(auth=("rzp_live_PAPS4RZMoJjn7w", "9GeetI6MqqLdOopwat38P0pe"))',
-    ],
+    truePositives: ['RAZORPAY_KEY_SECRET=IR513eQHLbtwpGlDGI6BPnDp', 'client = razorpay.Client(auth=("rzp_live_PAPS4RZMoJjn7w", "9GeetI6MqqLdOopwat38P0pe"))'],
     falsePositives: ['RAZORPAY_KEY_ID=rzp_live_EJY1V2icp8nQC9', 'RAZORPAY_KEY_SECRET=${RAZORPAY_SECRET}', 'RAZORPAY_KEY_SECRET=XMR05BpOBCPt4WhJOMd9'],
   },
   {
@@ -194,7 +211,11 @@ export const paymentRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>shp(?:at|ca|pa)_[a-fA-F0-9]{32})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'shopify',
-    truePositives: ['SHOPIFY_ACCESS_TOKEN=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', "'X-Shopify-Access-Token': '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'", 'password = "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"'],
+    truePositives: [
+      'SHOPIFY_ACCESS_TOKEN=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',
+      "'X-Shopify-Access-Token': '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'",
+      'password = "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"',
+    ],
     falsePositives: ['SHOPIFY_ACCESS_TOKEN=shpat_c8645cd0b4e9865ce48421e528f27a3', 'shpat_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', '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0'],
   },
   {
@@ -244,7 +265,10 @@ export const paymentRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'coinbase',
-    truePositives: ['COINBASE_API_SECRET=NyBuayhtMqXjJXmgURuTaldoUvwYMW42', 'coinbase_api_secret: "KSuF1mgp8tHrL7CEmECsHzTr0BUfXir1urifv1b2W7H7HenYqBn/EDzcmmaJ6eNBdKq1zVE0UVv1lQZ0kzVIBK=="'],
+    truePositives: [
+      'COINBASE_API_SECRET=NyBuayhtMqXjJXmgURuTaldoUvwYMW42',
+      'coinbase_api_secret: "KSuF1mgp8tHrL7CEmECsHzTr0BUfXir1urifv1b2W7H7HenYqBn/EDzcmmaJ6eNBdKq1zVE0UVv1lQZ0kzVIBK=="',
+    ],
     falsePositives: ['COINBASE_API_KEY_NAME=organizations/abc/apiKeys/def', 'COINBASE_API_SECRET=${COINBASE_SECRET}', 'COINBASE_API_SECRET=7lWI0asIhWs2odMwRkhw'],
   },
   {
@@ -293,7 +317,14 @@ export const paymentRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>(?:live|sandbox)_[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'gocardless',
-    truePositives: ['GOCARDLESS_ACCESS_TOKEN=live_SDNDmw3lsZkmex-rECZslYie5u47yH9dvFx9hTXs', 'client = gocardless_pro.Client(access_token="sandbox_PUCzt8ZRu0qb9b7jO4DLtaTz8hERLO7sfH3Ol9wJ", environment="sandbox")'],
-    falsePositives: ['GOCARDLESS_ACCESS_TOKEN=live_8iwKILeCIQIiKFOGGWYUu8oGxohDtJ', 'ACCESS_TOKEN=live_iBtOGvkPwMBaPtMBbkkMAGJpxXMIqeeyWVGaQUl9', 'GOCARDLESS_ACCESS_TOKEN=live_...'],
+    truePositives: [
+      'GOCARDLESS_ACCESS_TOKEN=live_SDNDmw3lsZkmex-rECZslYie5u47yH9dvFx9hTXs',
+      'client = gocardless_pro.Client(access_token="sandbox_PUCzt8ZRu0qb9b7jO4DLtaTz8hERLO7sfH3Ol9wJ", environment="sandbox")',
+    ],
+    falsePositives: [
+      'GOCARDLESS_ACCESS_TOKEN=live_8iwKILeCIQIiKFOGGWYUu8oGxohDtJ',
+      'ACCESS_TOKEN=live_iBtOGvkPwMBaPtMBbkkMAGJpxXMIqeeyWVGaQUl9',
+      'GOCARDLESS_ACCESS_TOKEN=live_...',
+    ],
   },
 ];

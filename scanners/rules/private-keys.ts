@@ -64,22 +64,27 @@ export const privateKeyRules: Rule[] = [
     window: { after: 20000 },
     filters: false,
     truePositives: [OPENSSH_UNENCRYPTED],
-    falsePositives: [OPENSSH_ENCRYPTED, '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END OPENSSH PRIVATE KEY-----'],
+    falsePositives: [
+      OPENSSH_ENCRYPTED,
+      '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END OPENSSH PRIVATE KEY-----',
+    ],
   },
   {
     id: 'private-key-pgp',
     description: 'PGP private key block',
     provider: 'private-key',
     keywords: ['begin pgp private key block'],
-    pattern:
-      '(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\\\\n|\\r?\\n)[A-Za-z0-9+/=\\s:.,()\\\\-]{64,65536}?-----END PGP PRIVATE KEY BLOCK-----)',
+    pattern: '(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\\\\n|\\r?\\n)[A-Za-z0-9+/=\\s:.,()\\\\-]{64,65536}?-----END PGP PRIVATE KEY BLOCK-----)',
     validate: 'pem-private-key',
     window: { after: 70000 },
     filters: false,
     truePositives: [
       '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZk0p3xYJKwYBBAHaRw8BAQdAn3q2l0nS1X8C8n3b5yq1qf4xkSx7m0wQbXr1\nJtq3Yr0AAQCk0m3J9Qp8m2gVYwQ7cKJ8dU3z1t9Yq7n2Jc0Xf5m7Ew8btB1UZXN0\n=Ab3d\n-----END PGP PRIVATE KEY BLOCK-----',
     ],
-    falsePositives: ['-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZk0p3xYJKwYBBAHaRw8BAQdAn3q2l0nS1X8C8n3b5yq1qf4xkSx7m0wQbXr1\n-----END PGP PUBLIC KEY BLOCK-----', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n...\n-----END PGP PRIVATE KEY BLOCK-----'],
+    falsePositives: [
+      '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZk0p3xYJKwYBBAHaRw8BAQdAn3q2l0nS1X8C8n3b5yq1qf4xkSx7m0wQbXr1\n-----END PGP PUBLIC KEY BLOCK-----',
+      '-----BEGIN PGP PRIVATE KEY BLOCK-----\n...\n-----END PGP PRIVATE KEY BLOCK-----',
+    ],
   },
   {
     id: 'private-key-putty',

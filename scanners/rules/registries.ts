@@ -16,7 +16,11 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_])(?<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])`,
     validate: 'crc32-base62',
     migrate: 'npm',
-    truePositives: ['//registry.npmjs.org/:_authToken=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', 'NPM_TOKEN=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', '"token": "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"'],
+    truePositives: [
+      '//registry.npmjs.org/:_authToken=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',
+      'NPM_TOKEN=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',
+      '"token": "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"',
+    ],
     falsePositives: [
       'NPM_TOKEN=npm_EvJypXm3lBVwcSMQJeupYFVZM3GTJS2EmitA', // checksum does not match
       'NPM_TOKEN=npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
@@ -56,8 +60,18 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![^\s:])_(?:auth|password)\s{0,4}=\s{0,4}["']?(?<secret>[A-Za-z0-9+/]{12,512}={0,2})(?![A-Za-z0-9+/=(])`,
     entropy: 3,
     migrate: 'npm',
-    truePositives: ['_auth=4HH8TUE/4233nu+qgKbeBHAAXTaJbCb+', '//npm.acme.io/:_password="/9tlliT8ZaFjPQBKNcpMML=="', '//registry.acme.io/:_auth = MHeP88g5mAYI2D7gajsb2mD4Ms3XFng1gSK7l2w9'],
-    falsePositives: ['_auth=${NPM_AUTH}', 'db_password = R/rz7TWxgrH2dg+wRnsf5seC', '_authToken=${NPM_TOKEN}', '_auth=dXNlcg==', '        self._auth = BedrockAwsAuth(self._config)'],
+    truePositives: [
+      '_auth=4HH8TUE/4233nu+qgKbeBHAAXTaJbCb+',
+      '//npm.acme.io/:_password="/9tlliT8ZaFjPQBKNcpMML=="',
+      '//registry.acme.io/:_auth = MHeP88g5mAYI2D7gajsb2mD4Ms3XFng1gSK7l2w9',
+    ],
+    falsePositives: [
+      '_auth=${NPM_AUTH}',
+      'db_password = R/rz7TWxgrH2dg+wRnsf5seC',
+      '_authToken=${NPM_TOKEN}',
+      '_auth=dXNlcg==',
+      '        self._auth = BedrockAwsAuth(self._config)',
+    ],
   },
   {
     // PyPI API tokens: pypi- + a base64url macaroon whose header encodes the location "pypi.org".
@@ -72,7 +86,11 @@ export const registryRules: Rule[] = [
       '[pypi]\n  username = __token__\n  password = pypi-AgEIcHlwaS5vcmc5XByFUctoQe-8GLB4bDx8V1N-IG9JlQSgafigvbt6wMOh2MIOAZRa_JfqpwFV7WSH5WoFic3DU_sPbM2caI72EOSScJhKwtal20rQ3hGYZmRa8puAM2Jp2mq4llsJOe4p62Jpe-VYZOgheHAMYWz9FcmdTSpycsQ54q_XkrVKBZY4f3-_8BT7sA8gbnv5WBR8pOScwoa',
       'TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmcKmEE1UvM_5MbJc41-OdPJxib98ortwROj9VQN6DaPV31Pvt8uRmr5Sh0zJkIbec5AolWjsdNBVQXLPCj8eQUGJdLZCDsSuKxlMRAd4zqZQrGPdWYmMM6HYamBo_6EbWoXhluIXruYkpsOJfpkga-pubwZHVMLrMQ',
     ],
-    falsePositives: ['TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmc...', 'pypi-AgEIcHlwaS5vcmc-8zwCvAKSAjrD4jMCT7p', 'pypi-AgENdGVzdC5weXBpLm9yZwarlUTyTL-TCr10Hwh4vP8AJvcRgthzrD6gzeN1omimfRRYF4rj6yJMGQMDDqXN9pCMvOkpISnWX3u2Dn9zae8tLZed0hgzhK98RVU1FhzEKBI9WFDgQByTUGexarGc8I_zmaiFp38zm6rWgc7uFSzxA9KG3DCKq1'],
+    falsePositives: [
+      'TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmc...',
+      'pypi-AgEIcHlwaS5vcmc-8zwCvAKSAjrD4jMCT7p',
+      'pypi-AgENdGVzdC5weXBpLm9yZwarlUTyTL-TCr10Hwh4vP8AJvcRgthzrD6gzeN1omimfRRYF4rj6yJMGQMDDqXN9pCMvOkpISnWX3u2Dn9zae8tLZed0hgzhK98RVU1FhzEKBI9WFDgQByTUGexarGc8I_zmaiFp38zm6rWgc7uFSzxA9KG3DCKq1',
+    ],
   },
   {
     // TestPyPI tokens: the macaroon's location is "test.pypi.org".
@@ -83,7 +101,10 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>pypi-AgENdGVzdC5weXBpLm9yZw[A-Za-z0-9_-]{50,1024})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'pypi',
-    truePositives: ['[testpypi]\nusername = __token__\npassword = pypi-AgENdGVzdC5weXBpLm9yZwSwGjdImOYhOXeo44HEWnDCaKofddEBWc65yN-FvA7AcbhIjB5Z4mGvk7qfZwVEmJTD0mKURZv2UMHHmiO_u5QcZQDszFhUIl7WSd3hKvy3Z-CnKcjMl1GMtnMV-1NIfHZAOzKTnHws_SoX1BQcwXabzUwrAjhe_qxUEFeGh4UDva1PNDrvII', 'TEST_PYPI_TOKEN=pypi-AgENdGVzdC5weXBpLm9yZwOThvDYp_QJv3pfvp_3dlW7VFtGeRujf1bVG8w0sGOAdTIqXGPQ3kDRjGs2UfkZHsIm2whPXJpd5s4rRBHUJdvT7QtqxCWrH6ZFO268_Wf9y0n4IbpWnoP2tHmJ2fdIzwUnVk6ulGqi3smjwCjJplxvhf3PGip7qk'],
+    truePositives: [
+      '[testpypi]\nusername = __token__\npassword = pypi-AgENdGVzdC5weXBpLm9yZwSwGjdImOYhOXeo44HEWnDCaKofddEBWc65yN-FvA7AcbhIjB5Z4mGvk7qfZwVEmJTD0mKURZv2UMHHmiO_u5QcZQDszFhUIl7WSd3hKvy3Z-CnKcjMl1GMtnMV-1NIfHZAOzKTnHws_SoX1BQcwXabzUwrAjhe_qxUEFeGh4UDva1PNDrvII',
+      'TEST_PYPI_TOKEN=pypi-AgENdGVzdC5weXBpLm9yZwOThvDYp_QJv3pfvp_3dlW7VFtGeRujf1bVG8w0sGOAdTIqXGPQ3kDRjGs2UfkZHsIm2whPXJpd5s4rRBHUJdvT7QtqxCWrH6ZFO268_Wf9y0n4IbpWnoP2tHmJ2fdIzwUnVk6ulGqi3smjwCjJplxvhf3PGip7qk',
+    ],
     falsePositives: ['password = pypi-AgENdGVzdC5weXBpLm9yZw', 'pypi-AgENdGVzdC5weXBpLm9yZw8L0BLHJH-LuFObqma5wy7ItqnxBMQm'],
   },
   {
@@ -119,7 +140,10 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>rubygems_[a-f0-9]{48})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'rubygems',
-    truePositives: ['GEM_HOST_API_KEY=rubygems_c65db52437caef3270026ddac48e0d5cea4193e711d1adab', '---\n:rubygems_api_key: rubygems_96d0ed614c92e2259639bd79338c5bc93a2c29e9ca8f84c2'],
+    truePositives: [
+      'GEM_HOST_API_KEY=rubygems_c65db52437caef3270026ddac48e0d5cea4193e711d1adab',
+      '---\n:rubygems_api_key: rubygems_96d0ed614c92e2259639bd79338c5bc93a2c29e9ca8f84c2',
+    ],
     falsePositives: ['GEM_HOST_API_KEY=rubygems_7477bffc3a35472a687935521d6a2b532e27af52', ':rubygems_api_key: rubygems_<key>'],
   },
   {
@@ -131,8 +155,15 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9])(?<secret>oy2[a-z0-9]{43})(?![A-Za-z0-9])`,
     entropy: 3.5,
     migrate: 'nuget',
-    truePositives: ['NUGET_API_KEY=oy2jglgduk28uidsuotng4cbio0dflqotwn3mao27dcl37', 'dotnet nuget push pkg.nupkg --api-key oy2qi6ym1yjef9aakqea05lq04yndtu8zhdaarrsf47bfs --source https://api.nuget.org/v3/index.json'],
-    falsePositives: ['NUGET_API_KEY=oy2mka77mtabhorlho9bxsyp23jnp5vsw', 'NUGET_API_KEY=oy2eR916wKGhuwhN3VEpgbHGP9RFwY5FbzZdU3noNOaiYQX', 'xoy24pn8i3fs0ot8m5oghee2b9lcwyz23d61wvhrct7wq8f'],
+    truePositives: [
+      'NUGET_API_KEY=oy2jglgduk28uidsuotng4cbio0dflqotwn3mao27dcl37',
+      'dotnet nuget push pkg.nupkg --api-key oy2qi6ym1yjef9aakqea05lq04yndtu8zhdaarrsf47bfs --source https://api.nuget.org/v3/index.json',
+    ],
+    falsePositives: [
+      'NUGET_API_KEY=oy2mka77mtabhorlho9bxsyp23jnp5vsw',
+      'NUGET_API_KEY=oy2eR916wKGhuwhN3VEpgbHGP9RFwY5FbzZdU3noNOaiYQX',
+      'xoy24pn8i3fs0ot8m5oghee2b9lcwyz23d61wvhrct7wq8f',
+    ],
   },
   {
     // crates.io API tokens: cio + 32 base62, near a mention of Cargo, crates or a [registry] table.
@@ -156,7 +187,10 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9])(?<secret>AKCp[A-Za-z0-9]{69})(?![A-Za-z0-9])`,
     entropy: 4,
     migrate: 'jfrog',
-    truePositives: ['ARTIFACTORY_API_KEY=AKCp4BFFjmpFvxXjBGY51ixKAsCrxJ2B0VHZC0eiw349a99i8MiTSuDp0ZnukoDuN6NKzgZLM', "curl -H 'X-JFrog-Art-Api: AKCpL1RZNA6Kkoydw47FpiTEQCljkbAPMpPYnNQyabeevFqL8mw0mGJ0YBK6LcnyeX9hOwnv5' https://acme.jfrog.io/artifactory/api/repositories"],
+    truePositives: [
+      'ARTIFACTORY_API_KEY=AKCp4BFFjmpFvxXjBGY51ixKAsCrxJ2B0VHZC0eiw349a99i8MiTSuDp0ZnukoDuN6NKzgZLM',
+      "curl -H 'X-JFrog-Art-Api: AKCpL1RZNA6Kkoydw47FpiTEQCljkbAPMpPYnNQyabeevFqL8mw0mGJ0YBK6LcnyeX9hOwnv5' https://acme.jfrog.io/artifactory/api/repositories",
+    ],
     falsePositives: ['ARTIFACTORY_API_KEY=AKCproCc76o07kPECJDf3jLXkgVMrhBjpzIKfw3DRVOQ', 'AKCp<your api key>'],
   },
   {
@@ -168,7 +202,10 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9+/])(?<secret>cmVmdGtu[A-Za-z0-9]{56})(?![A-Za-z0-9+/=])`,
     entropy: 4,
     migrate: 'jfrog',
-    truePositives: ['JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOjn47pVfWMCXSM94gto0IpmoJn5hMR3883J2i4wnudDVIAk3q9Qh', 'Authorization: Bearer cmVmdGtuOjAxOjPGe16JCv32zzeckj6TVnjy8aIvYiSNF87q0bWmr4HFXl34kWkl'],
+    truePositives: [
+      'JFROG_ACCESS_TOKEN=cmVmdGtuOjAxOjn47pVfWMCXSM94gto0IpmoJn5hMR3883J2i4wnudDVIAk3q9Qh',
+      'Authorization: Bearer cmVmdGtuOjAxOjPGe16JCv32zzeckj6TVnjy8aIvYiSNF87q0bWmr4HFXl34kWkl',
+    ],
     falsePositives: ['JFROG_ACCESS_TOKEN=cmVmdGtu', 'cmVmdGtuOjAxOjszCOYyxc3xLTr2G8aQZ7'],
   },
   {
@@ -180,7 +217,10 @@ export const registryRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>CLOJARS_[a-f0-9]{60})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'clojars',
-    truePositives: ['CLOJARS_PASSWORD=CLOJARS_68afce466c01db2b3a98b702a09c7cbfc0b594d8ab4110e1c3b2e326d929', '{:clojars {:username "acme" :password "CLOJARS_6c47ecf929a8f0561f79579d6c8952007eb2ec7347357b484ef4207e6c21"}}'],
+    truePositives: [
+      'CLOJARS_PASSWORD=CLOJARS_68afce466c01db2b3a98b702a09c7cbfc0b594d8ab4110e1c3b2e326d929',
+      '{:clojars {:username "acme" :password "CLOJARS_6c47ecf929a8f0561f79579d6c8952007eb2ec7347357b484ef4207e6c21"}}',
+    ],
     falsePositives: ['CLOJARS_USERNAME=acme', 'CLOJARS_PASSWORD=CLOJARS_f4d01e2cd805ade8419e762b378cee63ccce2121'],
   },
   {

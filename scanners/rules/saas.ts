@@ -29,7 +29,10 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>lin_oauth_[a-f0-9]{64})(?![A-Za-z0-9_-])`,
     entropy: 3,
     migrate: 'linear',
-    truePositives: ['LINEAR_TOKEN=lin_oauth_afe8f2f4f47fda940aad3b42adf1ad6a96c24e1e3aab3c892d47a4d2fc92f4bc', 'Authorization: Bearer lin_oauth_51f5456385a32e78c0d218182aaf123c1e09caf14eba781efa14d58dbb5eedd0'],
+    truePositives: [
+      'LINEAR_TOKEN=lin_oauth_afe8f2f4f47fda940aad3b42adf1ad6a96c24e1e3aab3c892d47a4d2fc92f4bc',
+      'Authorization: Bearer lin_oauth_51f5456385a32e78c0d218182aaf123c1e09caf14eba781efa14d58dbb5eedd0',
+    ],
     falsePositives: ['lin_oauth_216cb3d49a680e3fe141dc06b576ec9ee6a80439', 'LINEAR_TOKEN=lin_oauth_<token>'],
   },
   {
@@ -42,7 +45,10 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>secret_[A-Za-z0-9]{43})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'notion',
-    truePositives: ['NOTION_TOKEN=secret_sqbmTQj8A9RqNzGqwRV0JdHZqB35MXTNX9FeLXdqMSb', "const { Client } = require('@notionhq/client');\nconst notion = new Client({ auth: 'secret_gARFGwJs4zGCfodRUrnMYrlyefbfXvO7kZfr1Y9oX51' });"],
+    truePositives: [
+      'NOTION_TOKEN=secret_sqbmTQj8A9RqNzGqwRV0JdHZqB35MXTNX9FeLXdqMSb',
+      "const { Client } = require('@notionhq/client');\nconst notion = new Client({ auth: 'secret_gARFGwJs4zGCfodRUrnMYrlyefbfXvO7kZfr1Y9oX51' });",
+    ],
     falsePositives: ['NOTION_TOKEN=secret_ywJmajTFQvE1jqQYQeOEYqNdb9HSCj', 'CLIENT_SECRET=secret_BuiIXnPCumu0WW2Z6LFCGCA5WvFf4Euz6YzkqSVJ9mv', 'NOTION_TOKEN=secret_...'],
   },
   {
@@ -67,8 +73,15 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'airtable',
-    truePositives: ['AIRTABLE_TOKEN=patMkWdG15maVjMbZ.b67e7018f6f26931b83e003ce611360720f1962aab3e10734000387a0bb65f21', "const base = new Airtable({ apiKey: 'patpeBqF7oORidRqJ.696c8c452c1b0a103f9574a3c30eb0e33512556e713949eeee07b2140cc4c215' }).base('app123');"],
-    falsePositives: ['AIRTABLE_TOKEN=patUSiWmlUdGXVIpM', 'AIRTABLE_BASE_ID=app7mmOPMIZvqOVKJ', 'TOKEN=pats5tOa5PwCLl4K7.e1779e889e8ff06bf6ff5673d5590b7f4dbc84826e7fb7283b63fe8ea6c6c7a8'],
+    truePositives: [
+      'AIRTABLE_TOKEN=patMkWdG15maVjMbZ.b67e7018f6f26931b83e003ce611360720f1962aab3e10734000387a0bb65f21',
+      "const base = new Airtable({ apiKey: 'patpeBqF7oORidRqJ.696c8c452c1b0a103f9574a3c30eb0e33512556e713949eeee07b2140cc4c215' }).base('app123');",
+    ],
+    falsePositives: [
+      'AIRTABLE_TOKEN=patUSiWmlUdGXVIpM',
+      'AIRTABLE_BASE_ID=app7mmOPMIZvqOVKJ',
+      'TOKEN=pats5tOa5PwCLl4K7.e1779e889e8ff06bf6ff5673d5590b7f4dbc84826e7fb7283b63fe8ea6c6c7a8',
+    ],
   },
   {
     // Asana personal access tokens: 1/<user gid>:<32 hex>, 2/<user gid>/<token gid>:<32 hex>, or the
@@ -81,8 +94,15 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9/])(?<secret>[0-9]/[0-9]{12,19}(?:/[0-9]{12,19})?:[0-9a-f]{32}|0/[0-9a-f]{32})(?![A-Za-z0-9])`,
     entropy: 3,
     migrate: 'asana',
-    truePositives: ['ASANA_ACCESS_TOKEN=2/8621928858132714/9030672953603345:585f61e9938fe3b17563d7682be614ea', 'client = asana.Client.access_token("1/8055193405940260:88396327b2913e7d9945cb4a10c9d946")'],
-    falsePositives: ['ASANA_WORKSPACE=2258994566360147', 'ASANA_ACCESS_TOKEN=1/7319607775343520:a11d5c914a9a8c304f66', 'ratio = 1/3457765479362438:2a0778e368c0c2da850bce6e31a35201'],
+    truePositives: [
+      'ASANA_ACCESS_TOKEN=2/8621928858132714/9030672953603345:585f61e9938fe3b17563d7682be614ea',
+      'client = asana.Client.access_token("1/8055193405940260:88396327b2913e7d9945cb4a10c9d946")',
+    ],
+    falsePositives: [
+      'ASANA_WORKSPACE=2258994566360147',
+      'ASANA_ACCESS_TOKEN=1/7319607775343520:a11d5c914a9a8c304f66',
+      'ratio = 1/3457765479362438:2a0778e368c0c2da850bce6e31a35201',
+    ],
   },
   {
     // Figma personal access tokens: figd_ + ~40 base64url.
@@ -93,7 +113,10 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>figd_[A-Za-z0-9_-]{36,64})(?![A-Za-z0-9_-])`,
     entropy: 3.5,
     migrate: 'figma',
-    truePositives: ['FIGMA_FILE_KEY=n0DUduQJLKoPEsZkh7XFmA\nFIGMA_TOKEN=figd_DwYCy23cQ3HRmNBqnLVRHhW3BQA92Os5ZOxWIOCT', "-H 'X-Figma-Token: figd_82xe8TtRkbOyWQgUWXI174AmC5yxdH6ADZq7nxFss2'"],
+    truePositives: [
+      'FIGMA_FILE_KEY=n0DUduQJLKoPEsZkh7XFmA\nFIGMA_TOKEN=figd_DwYCy23cQ3HRmNBqnLVRHhW3BQA92Os5ZOxWIOCT',
+      "-H 'X-Figma-Token: figd_82xe8TtRkbOyWQgUWXI174AmC5yxdH6ADZq7nxFss2'",
+    ],
     falsePositives: ['export FIGMA_TOKEN=figd_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'FIGMA_TOKEN=figd_…', 'FIGMA_TOKEN=figd_05WtIGwr9esfTOuMiH5y'],
   },
   {
@@ -106,8 +129,15 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_.-])(?<secret>sl\.(?:u\.)?[A-Za-z0-9_-]{130,1400})(?![A-Za-z0-9_-])`,
     entropy: 4,
     migrate: 'dropbox',
-    truePositives: ['DROPBOX_APP_KEY=y0foonx24omwknx\nDROPBOX_ACCESS_TOKEN=sl.tGC9vxLo-qXckfWvju_LVuevAnJpeO2qv38yN83ub14eJ95641Pxx2q4MFI7oxNOkZEQ9Mr49eASzO43UO_rHS_oZhivn_ZhfN8USJduksRRotCLdGsRh7gPg4iGwxfxjNccS5eY', 'dbx = dropbox.Dropbox("sl.u.OuS6YxKc3sk1GWpk90h08MWZy7Ig1GczAz_5xj6bgLpXNGE29TlCdn_ykl0cmsEai_dB_CQawzu5BVptKIHgDFS4BqFCBPhpDk6nrxyqfVH99feQlDyxPaWSwobYZPIlZt4vY98WH5wcSc7QruDIZnGnQ9a-VWfs7i1kyxrN_KWmty09nZH6HE4Wu87GFyaMiAE1TY-d9CDTfxPoMM5oQ7O-f6zk-lSpqvY4V0tYdpieHO-1521T0YgilgMWH0cEVby7BSA9rdvP6ULLakiMfFD6qyLean1pXSEgsGHYqVjZQhrl88p09K8QNJ8azKHXNqg5Vl_z0p_-iBOlYx-GawUhii15Aq9UyxdPdgSg6cMPWZwIeop6S7MWsOXWTYgt1oOfS33iQiZO7bww")'],
-    falsePositives: ['DROPBOX_ACCESS_TOKEN=sl.RX5k_IeVGV6h87TSy6TcoZDwTEqQydakiYPGmC64', 'DROPBOX_ACCESS_TOKEN=sl.xxxxx', 'TOKEN=sl.GaVgw3xL6d4zsvaSMLIKTdMNwl6GthBYARzKhhA5qcgHWzSbMlNs5herQCI7GMMP-d8yxlugpYJnQFG0fHuw0KEv4SiQwEH1K9HbZ7v5G3OTZPgG1_uimnPzmJYtbpkR1Jccvu1M'],
+    truePositives: [
+      'DROPBOX_APP_KEY=y0foonx24omwknx\nDROPBOX_ACCESS_TOKEN=sl.tGC9vxLo-qXckfWvju_LVuevAnJpeO2qv38yN83ub14eJ95641Pxx2q4MFI7oxNOkZEQ9Mr49eASzO43UO_rHS_oZhivn_ZhfN8USJduksRRotCLdGsRh7gPg4iGwxfxjNccS5eY',
+      'dbx = dropbox.Dropbox("sl.u.OuS6YxKc3sk1GWpk90h08MWZy7Ig1GczAz_5xj6bgLpXNGE29TlCdn_ykl0cmsEai_dB_CQawzu5BVptKIHgDFS4BqFCBPhpDk6nrxyqfVH99feQlDyxPaWSwobYZPIlZt4vY98WH5wcSc7QruDIZnGnQ9a-VWfs7i1kyxrN_KWmty09nZH6HE4Wu87GFyaMiAE1TY-d9CDTfxPoMM5oQ7O-f6zk-lSpqvY4V0tYdpieHO-1521T0YgilgMWH0cEVby7BSA9rdvP6ULLakiMfFD6qyLean1pXSEgsGHYqVjZQhrl88p09K8QNJ8azKHXNqg5Vl_z0p_-iBOlYx-GawUhii15Aq9UyxdPdgSg6cMPWZwIeop6S7MWsOXWTYgt1oOfS33iQiZO7bww")',
+    ],
+    falsePositives: [
+      'DROPBOX_ACCESS_TOKEN=sl.RX5k_IeVGV6h87TSy6TcoZDwTEqQydakiYPGmC64',
+      'DROPBOX_ACCESS_TOKEN=sl.xxxxx',
+      'TOKEN=sl.GaVgw3xL6d4zsvaSMLIKTdMNwl6GthBYARzKhhA5qcgHWzSbMlNs5herQCI7GMMP-d8yxlugpYJnQFG0fHuw0KEv4SiQwEH1K9HbZ7v5G3OTZPgG1_uimnPzmJYtbpkR1Jccvu1M',
+    ],
   },
   {
     // Dropbox long-lived tokens (no longer issued, still valid): 64 base64url named next to Dropbox.
@@ -121,7 +151,10 @@ export const saasRules: Rule[] = [
     entropy: 3.5,
     filters: false,
     migrate: 'dropbox',
-    truePositives: ['DROPBOX_ACCESS_TOKEN=N4cVsYOd0VfAAAAAAAAAAW5jR2iG7JEJRTaMDUROTmAq18Ys_5NC42qLK8JG8Jef', 'dropbox_token: "jy3gwv1C7R4AAAAAAAAAA0yA6IFfiNKAcY-QeR3kWUlLwbQ2qdQPNMkOJfDsknh8"'],
+    truePositives: [
+      'DROPBOX_ACCESS_TOKEN=N4cVsYOd0VfAAAAAAAAAAW5jR2iG7JEJRTaMDUROTmAq18Ys_5NC42qLK8JG8Jef',
+      'dropbox_token: "jy3gwv1C7R4AAAAAAAAAA0yA6IFfiNKAcY-QeR3kWUlLwbQ2qdQPNMkOJfDsknh8"',
+    ],
     falsePositives: [
       'DROPBOX_ACCESS_TOKEN=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
       'DROPBOX_APP_KEY=6eci55k9tk7yo5d',
@@ -137,7 +170,7 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_-])(?<secret>pat-(?:na|eu|ap)[0-9]-${UUID})(?![A-Za-z0-9-])`,
     entropy: 3,
     migrate: 'hubspot',
-    truePositives: ['HUBSPOT_ACCESS_TOKEN=pat-na1-5b3f3e42-116b-4174-b440-366149e23819', "Authorization: Bearer pat-eu1-463ef1fd-842e-45d3-ab82-f9ed4918dee8"],
+    truePositives: ['HUBSPOT_ACCESS_TOKEN=pat-na1-5b3f3e42-116b-4174-b440-366149e23819', 'Authorization: Bearer pat-eu1-463ef1fd-842e-45d3-ab82-f9ed4918dee8'],
     falsePositives: ['HUBSPOT_ACCESS_TOKEN=pat-na1-...', 'pat-na1-cd9b5bee12b7dd531cac1bacadfc2e7d', 'compat-na1-0b192c56-ffa2-4bce-9cfb-8d1888cb642f'],
   },
   {
@@ -155,7 +188,11 @@ export const saasRules: Rule[] = [
       'SF_INSTANCE_URL=https://acme.my.salesforce.com\nSF_ACCESS_TOKEN=00D0K5YfHx5EFajNIv!ARKBAHqlcGMZCAploqszSoqAvjnI7LNf.0CflSkny79jg3LKMVeXM0aygToLYv8nkSrQOOYDmLSU53JbwtDjKBuJkeRP2DZGw',
       'curl https://acme.my.salesforce.com/services/data/v60.0/ -H "Authorization: Bearer 00DE1EWmF2JzasF!AQMeAA0QftFzWn9q4STKCkdoKWiqBhaiKdK9PTLpGo.WIZ7lRHdPf0P2Fv9Icaz155KZ0tOSVIa8AwThwOHVXfKDqOobhLlEeL0"',
     ],
-    falsePositives: ['SF_ACCESS_TOKEN=00DgIp9XIeWmhQNkEH', 'SFDC_ORG_ID=00D7QBxYoDJTEIFCNL', 'TOKEN=00D3zxUdTXy9pSvhK6!ARH9ym8gWrJVHgF67lbMj3VPH12lsUkT.tzhTBJ10oSVvN0kmKMONFSvnKDVxGl2X7kpDif3VI3tFxmxZe7nOWx3aW5Co9hnT'],
+    falsePositives: [
+      'SF_ACCESS_TOKEN=00DgIp9XIeWmhQNkEH',
+      'SFDC_ORG_ID=00D7QBxYoDJTEIFCNL',
+      'TOKEN=00D3zxUdTXy9pSvhK6!ARH9ym8gWrJVHgF67lbMj3VPH12lsUkT.tzhTBJ10oSVvN0kmKMONFSvnKDVxGl2X7kpDif3VI3tFxmxZe7nOWx3aW5Co9hnT',
+    ],
   },
   {
     // Zoom OAuth / Server-to-Server client secrets and API secrets: 32 base62 named next to Zoom.
@@ -180,7 +217,10 @@ export const saasRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'okta',
-    truePositives: ['OKTA_API_TOKEN=00YTWbGfiVLUH08YTqe8DksLxOzOqcAwOkJu8dtOgW', 'curl -H "Authorization: SSWS 00TuggYCCp3T4Zs3qbtvU9OvjWA4v7U7CqArbAi52T" https://acme.okta.com/api/v1/users'],
+    truePositives: [
+      'OKTA_API_TOKEN=00YTWbGfiVLUH08YTqe8DksLxOzOqcAwOkJu8dtOgW',
+      'curl -H "Authorization: SSWS 00TuggYCCp3T4Zs3qbtvU9OvjWA4v7U7CqArbAi52T" https://acme.okta.com/api/v1/users',
+    ],
     falsePositives: ['OKTA_CLIENT_ID=0oa5l6CCUo3wzmltztp1', 'OKTA_API_TOKEN=00QTfoHgmuItG4fKAXGiOs', 'Authorization: SSWS ${OKTA_TOKEN}'],
   },
   {
@@ -193,8 +233,15 @@ export const saasRules: Rule[] = [
     flags: 'i',
     entropy: 3.5,
     migrate: 'auth0',
-    truePositives: ['AUTH0_CLIENT_SECRET=Yw1PkBkDaIJpA8NqN48XpSTRmg5lAvC3t_c90m5Y7zDmPYf3dHcf9gzWL7aZZ_oI', 'auth0_client_secret: "AUKbsk0T7w6L3cOTqK1e05EA1fIFxl9FWCsYSPLOOLRSOxdPDO3y5idoXQq3TaM4"'],
-    falsePositives: ['AUTH0_CLIENT_ID=BSiFPxpbPKhw27e1E5bd8LHgLfKgSy13', 'AUTH0_CLIENT_SECRET=${AUTH0_CLIENT_SECRET}', 'AUTH0_CLIENT_SECRET=dXW1C9GvB3D013jhQFtZa8DwUqzrKY7kEiplBmkh'],
+    truePositives: [
+      'AUTH0_CLIENT_SECRET=Yw1PkBkDaIJpA8NqN48XpSTRmg5lAvC3t_c90m5Y7zDmPYf3dHcf9gzWL7aZZ_oI',
+      'auth0_client_secret: "AUKbsk0T7w6L3cOTqK1e05EA1fIFxl9FWCsYSPLOOLRSOxdPDO3y5idoXQq3TaM4"',
+    ],
+    falsePositives: [
+      'AUTH0_CLIENT_ID=BSiFPxpbPKhw27e1E5bd8LHgLfKgSy13',
+      'AUTH0_CLIENT_SECRET=${AUTH0_CLIENT_SECRET}',
+      'AUTH0_CLIENT_SECRET=dXW1C9GvB3D013jhQFtZa8DwUqzrKY7kEiplBmkh',
+    ],
   },
   {
     // Clerk secret keys share Stripe's sk_live_/sk_test_ prefixes: only a name saying Clerk tells them
@@ -208,7 +255,11 @@ export const saasRules: Rule[] = [
     entropy: 3.5,
     migrate: 'clerk',
     truePositives: ['CLERK_SECRET_KEY=sk_live_1enHTmdfuv2ogyS0xj9S4eEc3qQeqpfdB3EH7asWYU', 'clerk_secret_key: "sk_test_dnyfDK1oGCzLr2CpgxFfG21uYU94whiR4m173dyIvpsVLE"'],
-    falsePositives: ['NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=pk_live_PEKnXS6tEPZCVa7msXqNYIjnG9C3CXQ0LHAjqelZXX', 'CLERK_SECRET_KEY=sk_live_...', 'STRIPE_SECRET_KEY=sk_live_5sz5hQnDFRGvfg10NhSYavOzdnlwMtAD9bjfLgF7Jm'],
+    falsePositives: [
+      'NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=pk_live_PEKnXS6tEPZCVa7msXqNYIjnG9C3CXQ0LHAjqelZXX',
+      'CLERK_SECRET_KEY=sk_live_...',
+      'STRIPE_SECRET_KEY=sk_live_5sz5hQnDFRGvfg10NhSYavOzdnlwMtAD9bjfLgF7Jm',
+    ],
   },
   {
     // Contentful personal access tokens (Content Management API): CFPAT- + 43 base64url.
@@ -244,8 +295,15 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9_.-])(?<secret>sk\.eyJ[A-Za-z0-9_-]{20,300}\.[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_.-])`,
     entropy: 4,
     migrate: 'mapbox',
-    truePositives: ['MAPBOX_DOWNLOADS_TOKEN=sk.eyJ1IjoiYWNtZS1sc255bCIsImEiOiJ1d2l3dHJmanUybXpnZXZwbW1oZzVpbjdiIn0.nzOiaw39Idh2TJiIGbM7VT', 'mapbox_secret_token: "sk.eyJ1IjoiYWNtZS1ic3FxdSIsImEiOiJkbHV3ZzJpMnRzNHlrM2d5NDZjM2JxcGlkIn0.wj-0cbhnGsuuK3zpF1ZFtL"'],
-    falsePositives: ['MAPBOX_ACCESS_TOKEN=pk.eyJ1IjoiYWNtZS11b3prYSIsImEiOiJlcGNidDI2ZmMwZzUxanZoZW40N212ZXk1In0.gu07qrHjEGyAEgOgw0tRP6', 'MAPBOX_DOWNLOADS_TOKEN=sk.eyJ...', 'sk.eyJ1IjoiYWNtZSJ9'],
+    truePositives: [
+      'MAPBOX_DOWNLOADS_TOKEN=sk.eyJ1IjoiYWNtZS1sc255bCIsImEiOiJ1d2l3dHJmanUybXpnZXZwbW1oZzVpbjdiIn0.nzOiaw39Idh2TJiIGbM7VT',
+      'mapbox_secret_token: "sk.eyJ1IjoiYWNtZS1ic3FxdSIsImEiOiJkbHV3ZzJpMnRzNHlrM2d5NDZjM2JxcGlkIn0.wj-0cbhnGsuuK3zpF1ZFtL"',
+    ],
+    falsePositives: [
+      'MAPBOX_ACCESS_TOKEN=pk.eyJ1IjoiYWNtZS11b3prYSIsImEiOiJlcGNidDI2ZmMwZzUxanZoZW40N212ZXk1In0.gu07qrHjEGyAEgOgw0tRP6',
+      'MAPBOX_DOWNLOADS_TOKEN=sk.eyJ...',
+      'sk.eyJ1IjoiYWNtZSJ9',
+    ],
   },
   {
     // Typeform personal access tokens: tfp_ + 40-64 base64url characters.
@@ -280,7 +338,10 @@ export const saasRules: Rule[] = [
     pattern: re`(?<![A-Za-z0-9])(?<secret>EZ[AT]K[A-Za-z0-9]{54})(?![A-Za-z0-9])`,
     entropy: 4,
     migrate: 'easypost',
-    truePositives: ['EASYPOST_API_KEY=EZAK6lenUAMhGejJFpbH65CeqaJF6IKgNNY4lDHLcGhCkEzn5lFByHJQmS', "client = easypost.EasyPostClient('EZTKcH1h80s1Cc4h5DNmaDUyvGY07RmveW6QuARvOFMp8gpjX0DmDkP77u')"],
+    truePositives: [
+      'EASYPOST_API_KEY=EZAK6lenUAMhGejJFpbH65CeqaJF6IKgNNY4lDHLcGhCkEzn5lFByHJQmS',
+      "client = easypost.EasyPostClient('EZTKcH1h80s1Cc4h5DNmaDUyvGY07RmveW6QuARvOFMp8gpjX0DmDkP77u')",
+    ],
     falsePositives: ['EASYPOST_API_KEY=EZAKf1lTSIPxkbkkX8a96SpcFxKMspfiAO', 'EASYPOST_API_KEY=EZAKxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
   },
   {
@@ -304,7 +365,10 @@ export const saasRules: Rule[] = [
     keywords: ['hooks.zapier.com/hooks/catch/'],
     pattern: re`(?<secret>https?://hooks\.zapier\.com/hooks/catch/[0-9]{4,12}/[a-z0-9]{4,12})(?![A-Za-z0-9])`,
     entropy: 3,
-    truePositives: ['ZAPIER_WEBHOOK_URL=https://hooks.zapier.com/hooks/catch/28243679/l7zov0w/', 'requests.post("https://hooks.zapier.com/hooks/catch/8980855/9ljvp4", json=payload)'],
+    truePositives: [
+      'ZAPIER_WEBHOOK_URL=https://hooks.zapier.com/hooks/catch/28243679/l7zov0w/',
+      'requests.post("https://hooks.zapier.com/hooks/catch/8980855/9ljvp4", json=payload)',
+    ],
     falsePositives: ['https://hooks.zapier.com/hooks/catch/', 'https://hooks.zapier.com/hooks/catch/123/'],
   },
   {
@@ -317,7 +381,10 @@ export const saasRules: Rule[] = [
     flags: 'i',
     entropy: 4,
     migrate: 'confluent',
-    truePositives: ['CONFLUENT_CLOUD_API_SECRET=seFd+jJowLB6C1zm8KZNVEzuvfworPEFFadAjAfyP9hkwR/xfkg/8apHOjsm7cB7', 'confluent_api_secret: "3F58JSXGqBm9yJC76RX4GZbpwl2L4Lvwrmxcf6DDhZw3ztXeMQhOiZVDw5xUJ8QQ"'],
+    truePositives: [
+      'CONFLUENT_CLOUD_API_SECRET=seFd+jJowLB6C1zm8KZNVEzuvfworPEFFadAjAfyP9hkwR/xfkg/8apHOjsm7cB7',
+      'confluent_api_secret: "3F58JSXGqBm9yJC76RX4GZbpwl2L4Lvwrmxcf6DDhZw3ztXeMQhOiZVDw5xUJ8QQ"',
+    ],
     falsePositives: ['CONFLUENT_CLOUD_API_KEY=AE0YY63JEBCLR604', 'CONFLUENT_CLOUD_API_SECRET=0BgEMjsxnOMWxlTm5QpgeDw+U5XnnV+knDVmD9W0', 'CONFLUENT_CLOUD_API_SECRET=${CC_SECRET}'],
   },
   {
@@ -343,7 +410,10 @@ export const saasRules: Rule[] = [
     flags: 'i',
     entropy: 4,
     migrate: 'upstash',
-    truePositives: ['UPSTASH_REDIS_REST_TOKEN=AoZ0lRTxdHpY5-rcQx1NabjC7LY_SV-4ENQ_JuU-eGoxRsXSavhF8HpjreJFU=', 'QSTASH_TOKEN="zqTnUD2RgNYj6ms+diZ/ynQt7Zt4+xbi5HTRKYijzGkCEcsekdDahFp8oxV75ikKYSfxQshHMFeH3Uj8="'],
+    truePositives: [
+      'UPSTASH_REDIS_REST_TOKEN=AoZ0lRTxdHpY5-rcQx1NabjC7LY_SV-4ENQ_JuU-eGoxRsXSavhF8HpjreJFU=',
+      'QSTASH_TOKEN="zqTnUD2RgNYj6ms+diZ/ynQt7Zt4+xbi5HTRKYijzGkCEcsekdDahFp8oxV75ikKYSfxQshHMFeH3Uj8="',
+    ],
     falsePositives: ['UPSTASH_REDIS_REST_URL=https://eu1-acme.upstash.io', 'UPSTASH_REDIS_REST_TOKEN=${UPSTASH_TOKEN}', 'UPSTASH_REDIS_REST_TOKEN=tlE6Tjwl0SMIt5DyJ8DW'],
   },
   {
@@ -356,7 +426,10 @@ export const saasRules: Rule[] = [
     flags: 'i',
     entropy: 4,
     migrate: 'sanity',
-    truePositives: ['SANITY_API_TOKEN=sk5GRb3AJ9gRHggz6iG5pEXtpRRwAVoSo2qNrUqgwy9bfmbOGcCxCvOPpnYj42k4LhxnAPC4ojt0SdC468nzD54aWDnG0OYbuHju7CFTtdOO5DGyEmA8c2FkfNic5qwJXOSY0Iad3hh1daIPBKnxhHsaVUXBZHAWlkdmHnOcwwGY2CY2lreii5', 'sanity_token: "skj2xDaNNoxEc1v11Ds2kqUp7ap88KtxUtahgX0zI62x5XGtZiCZTbwtmjYULc97ewhodKMkkKFBiYs0lstSeaXj6uUIIeTqjmWgFb"'],
+    truePositives: [
+      'SANITY_API_TOKEN=sk5GRb3AJ9gRHggz6iG5pEXtpRRwAVoSo2qNrUqgwy9bfmbOGcCxCvOPpnYj42k4LhxnAPC4ojt0SdC468nzD54aWDnG0OYbuHju7CFTtdOO5DGyEmA8c2FkfNic5qwJXOSY0Iad3hh1daIPBKnxhHsaVUXBZHAWlkdmHnOcwwGY2CY2lreii5',
+      'sanity_token: "skj2xDaNNoxEc1v11Ds2kqUp7ap88KtxUtahgX0zI62x5XGtZiCZTbwtmjYULc97ewhodKMkkKFBiYs0lstSeaXj6uUIIeTqjmWgFb"',
+    ],
     falsePositives: ['SANITY_PROJECT_ID=mtufhtaf', 'SANITY_API_TOKEN=skwkWAfbcyE1QhgRQ7DfwW', 'sanity check token = skip'],
   },
   {
@@ -370,6 +443,10 @@ export const saasRules: Rule[] = [
     entropy: 3.5,
     migrate: 'intuit',
     truePositives: ['QUICKBOOKS_CLIENT_SECRET=ni0rNPOa1p0bN5x9Ux7Wbyh62eJcdtebIARPdpua', 'intuit_client_secret: "5yyzHN5DrWtj8zbmQXnAh2aFuSbskmTpgGpy2zft"'],
-    falsePositives: ['QUICKBOOKS_CLIENT_ID=ABMe8uon5MBp4a6lhkTSK4fElTCbbFnWuge11Wgu4uWo4T49P3', 'INTUIT_CLIENT_SECRET=hsk6hcGMlczoAQL8Fx2kv9sFPpE4A4', 'QBO_CLIENT_SECRET=${QBO_SECRET}'],
+    falsePositives: [
+      'QUICKBOOKS_CLIENT_ID=ABMe8uon5MBp4a6lhkTSK4fElTCbbFnWuge11Wgu4uWo4T49P3',
+      'INTUIT_CLIENT_SECRET=hsk6hcGMlczoAQL8Fx2kv9sFPpE4A4',
+      'QBO_CLIENT_SECRET=${QBO_SECRET}',
+    ],
   },
 ];

@@ -8,8 +8,7 @@ const DOCUMENTATION_USERS = '(?!\\[?(?:user(?:name)?|(?:my|some|your|fake)[_-]?u
  * Hosts reserved for documentation and tests (RFC 2606, RFC 6761): example.com/.net/.org and the
  * .test, .example and .invalid top-level domains.
  */
-const RESERVED_HOSTS =
-  '(?!(?:[A-Za-z0-9-]{1,63}\\.){0,8}example\\.(?:com|net|org)(?![A-Za-z0-9.-])|(?:[A-Za-z0-9-]{1,63}\\.){1,8}(?:test|example|invalid)(?![A-Za-z0-9.-]))';
+const RESERVED_HOSTS = '(?!(?:[A-Za-z0-9-]{1,63}\\.){0,8}example\\.(?:com|net|org)(?![A-Za-z0-9.-])|(?:[A-Za-z0-9-]{1,63}\\.){1,8}(?:test|example|invalid)(?![A-Za-z0-9.-]))';
 
 export const structuredRules: Rule[] = [
   {
@@ -17,8 +16,7 @@ export const structuredRules: Rule[] = [
     description: 'JSON Web Token',
     provider: 'jwt',
     keywords: ['eyj'],
-    pattern:
-      '(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,4096}\\.eyJ[A-Za-z0-9_-]{10,16384}\\.(?:[A-Za-z0-9_-]{16,2048})?)(?![A-Za-z0-9_.-])',
+    pattern: '(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,4096}\\.eyJ[A-Za-z0-9_-]{10,16384}\\.(?:[A-Za-z0-9_-]{16,2048})?)(?![A-Za-z0-9_.-])',
     validate: 'jwt',
     // Filters on: documented tokens (jwt.io's John Doe, library READMEs) and payloads with
     // placeholder words are dropped; the filters also look inside the decoded payload.
@@ -39,7 +37,30 @@ export const structuredRules: Rule[] = [
     id: 'database-url-password',
     description: 'Database or message broker URL with a password',
     provider: 'database',
-    keywords: ['postgres://', 'postgresql://', 'mysql://', 'mariadb://', 'mongodb://', 'mongodb+srv://', 'redis://', 'rediss://', 'amqp://', 'amqps://', 'mssql://', 'sqlserver://', 'clickhouse://', 'cockroachdb://', 'nats://', 'kafka://', 'couchbase://', 'neo4j://', 'neo4j+s://', 'bolt://', 'oracle://', 'jdbc:'],
+    keywords: [
+      'postgres://',
+      'postgresql://',
+      'mysql://',
+      'mariadb://',
+      'mongodb://',
+      'mongodb+srv://',
+      'redis://',
+      'rediss://',
+      'amqp://',
+      'amqps://',
+      'mssql://',
+      'sqlserver://',
+      'clickhouse://',
+      'cockroachdb://',
+      'nats://',
+      'kafka://',
+      'couchbase://',
+      'neo4j://',
+      'neo4j+s://',
+      'bolt://',
+      'oracle://',
+      'jdbc:',
+    ],
     pattern:
       '(?<![A-Za-z0-9+.-])(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb|nats|kafka|couchbase|neo4j(?:\\+s)?|bolt|oracle)://' +
       DOCUMENTATION_USERS +
@@ -106,9 +127,9 @@ export const structuredRules: Rule[] = [
     pattern:
       '(?<![A-Za-z0-9+.-])(?:https?|ftps?)://' +
       DOCUMENTATION_USERS +
-      '[A-Za-z0-9._~%!$&\'()*+,;=-]{1,128}:' +
+      "[A-Za-z0-9._~%!$&'()*+,;=-]{1,128}:" +
       DEFAULT_PASSWORDS +
-      '(?<secret>[A-Za-z0-9._~%!&\'()*+,;=-]{6,256})@' +
+      "(?<secret>[A-Za-z0-9._~%!&'()*+,;=-]{6,256})@" +
       RESERVED_HOSTS +
       '[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+',
     entropy: 2.5,

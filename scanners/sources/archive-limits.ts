@@ -25,4 +25,3 @@ export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
 
 /** File names that are opened as archives when a tree or a layer holds them. */
 export const ARCHIVE_NAME = /\.(?:zip|jar|war|ear|whl|nupkg|vsix|tar|tgz|tar\.gz|gz|tar\.zst|tzst)$/i;
-

@@ -149,7 +149,10 @@ async function scanZip(ctx: ContentContext, path: string, ra: RandomAccess, dept
     }
     if (entry.size > ctx.limits.ratioFloor && entry.size > ctx.limits.ratio * Math.max(1, entry.compressedSize)) {
       ctx.stats.skipped.other++;
-      ctx.issues.push({ path: member, message: `expands ${Math.round(entry.size / Math.max(1, entry.compressedSize))} times (${entry.compressedSize} bytes to ${entry.size}): refused as a possible zip bomb` });
+      ctx.issues.push({
+        path: member,
+        message: `expands ${Math.round(entry.size / Math.max(1, entry.compressedSize))} times (${entry.compressedSize} bytes to ${entry.size}): refused as a possible zip bomb`,
+      });
       continue;
     }
     if (entry.size > ctx.maxFileSize) {

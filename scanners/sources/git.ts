@@ -6,12 +6,18 @@ import { KeywardError } from '../../kernel/errors.js';
  * parse (quoting, prefixes, colour, external diff tools, signatures).
  */
 export const GIT_CONFIG = [
-  '-c', 'core.quotePath=false',
-  '-c', 'diff.noprefix=false',
-  '-c', 'diff.mnemonicPrefix=false',
-  '-c', 'diff.relative=false',
-  '-c', 'log.showSignature=false',
-  '-c', 'color.ui=never',
+  '-c',
+  'core.quotePath=false',
+  '-c',
+  'diff.noprefix=false',
+  '-c',
+  'diff.mnemonicPrefix=false',
+  '-c',
+  'diff.relative=false',
+  '-c',
+  'log.showSignature=false',
+  '-c',
+  'color.ui=never',
 ];
 
 export interface GitResult {

@@ -147,8 +147,7 @@ export class TarParser {
     let name = cString(h, 0, 100);
     const prefix = magic === 'ustar' ? cString(h, 345, 155) : '';
     if (prefix) name = `${prefix}/${name}`;
-    const type: TarEntryType =
-      flag === '0' || flag === '7' || flag === '\0' ? 'file' : flag === '5' ? 'directory' : flag === '2' ? 'symlink' : flag === '1' ? 'hardlink' : 'other';
+    const type: TarEntryType = flag === '0' || flag === '7' || flag === '\0' ? 'file' : flag === '5' ? 'directory' : flag === '2' ? 'symlink' : flag === '1' ? 'hardlink' : 'other';
     const path = normalize(this.pending.path ?? name);
     const linkname = this.pending.linkpath ?? (type === 'symlink' || type === 'hardlink' ? cString(h, 157, 100) : undefined);
     this.pending = {};
@@ -201,7 +200,10 @@ function readNumber(h: Buffer, offset: number, length: number): number {
     for (let i = 1; i < length; i++) value = value * 256 + h[offset + i];
     return value;
   }
-  const text = h.toString('latin1', offset, offset + length).replace(/[\0 ]+$/, '').trim();
+  const text = h
+    .toString('latin1', offset, offset + length)
+    .replace(/[\0 ]+$/, '')
+    .trim();
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) return -1;
   return parseInt(text, 8);

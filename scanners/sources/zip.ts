@@ -90,8 +90,8 @@ export function readZipDirectory(ra: RandomAccess, maxEntries: number): ZipEntry
       const length = cd.readUInt16LE(extra + 2);
       if (id === 0x0001) {
         let p = extra + 4;
-        if (size === 0xffffffff && p + 8 <= extra + 4 + length) (size = Number(cd.readBigUInt64LE(p))), (p += 8);
-        if (compressedSize === 0xffffffff && p + 8 <= extra + 4 + length) (compressedSize = Number(cd.readBigUInt64LE(p))), (p += 8);
+        if (size === 0xffffffff && p + 8 <= extra + 4 + length) ((size = Number(cd.readBigUInt64LE(p))), (p += 8));
+        if (compressedSize === 0xffffffff && p + 8 <= extra + 4 + length) ((compressedSize = Number(cd.readBigUInt64LE(p))), (p += 8));
         if (headerOffset === 0xffffffff && p + 8 <= extra + 4 + length) headerOffset = Number(cd.readBigUInt64LE(p));
       }
       extra += 4 + length;

@@ -17,10 +17,12 @@ export function prng(seed) {
   };
 }
 
-const WORDS = ('user account order invoice payment session cache config client server request response handler ' +
+const WORDS = (
+  'user account order invoice payment session cache config client server request response handler ' +
   'service repository model view controller router middleware logger metrics event queue worker job retry timeout ' +
   'buffer stream parser encoder decoder schema field value index table query filter sort page limit offset count ' +
-  'api endpoint url host port path file dir name id type status error result').split(' ');
+  'api endpoint url host port path file dir name id type status error result'
+).split(' ');
 /**
  * Words that are rule keywords. Real code mentions them on about 2.6% of its lines (measured
  * with ripgrep and the rule keywords over node_modules: 27,762 of 1,085,156 lines), so the
@@ -44,11 +46,16 @@ function makeGen(seed) {
 /** Secret-bearing lines of a few kinds (shapes only: random values, not real keys). */
 function secretLine(g) {
   switch (g.int(5)) {
-    case 0: return `const OPENAI_API_KEY = "sk-proj-${g.alnum(60)}T3BlbkFJ${g.alnum(60)}";`;
-    case 1: return `aws_secret_access_key = ${g.alnum(40)}`;
-    case 2: return `SLACK_BOT_TOKEN=xoxb-${1000000000 + g.int(9e9)}-${1000000000 + g.int(9e9)}-${g.alnum(24)}`;
-    case 3: return `DATABASE_URL=postgres://app:${g.alnum(16)}@db.internal.example.net:5432/app`;
-    default: return `api_key: "${g.alnum(32)}"`;
+    case 0:
+      return `const OPENAI_API_KEY = "sk-proj-${g.alnum(60)}T3BlbkFJ${g.alnum(60)}";`;
+    case 1:
+      return `aws_secret_access_key = ${g.alnum(40)}`;
+    case 2:
+      return `SLACK_BOT_TOKEN=xoxb-${1000000000 + g.int(9e9)}-${1000000000 + g.int(9e9)}-${g.alnum(24)}`;
+    case 3:
+      return `DATABASE_URL=postgres://app:${g.alnum(16)}@db.internal.example.net:5432/app`;
+    default:
+      return `api_key: "${g.alnum(32)}"`;
   }
 }
 
@@ -199,11 +206,21 @@ export function makeImage(dir, megabytes, layers, seed = 4) {
     return { digest: `sha256:${hex}`, size: Buffer.byteLength(text) };
   };
   const config = blob(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/bin'] }, rootfs: { type: 'layers', diff_ids: diffIds }, history }));
-  const manifest = blob(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: descriptors }));
+  const manifest = blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: descriptors,
+    }),
+  );
   writeFileSync(join(dir, 'layout', 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(
     join(dir, 'layout', 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
+    }),
   );
   writeFileSync(marker, stamp);
   return dir;

@@ -31,14 +31,16 @@ async function run(once, clients, n) {
   const lat = [];
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < n) {
-      next++;
-      const t = performance.now();
-      await once();
-      lat.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < n) {
+        next++;
+        const t = performance.now();
+        await once();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   return { p50: pct(lat, 50), p99: pct(lat, 99), perSecond: n / seconds };
@@ -59,7 +61,9 @@ const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Number(concurrenc
 const u = new URL(httpUp);
 const direct = await load(() => get(httpRequest, { agent: httpAgent, host: u.hostname, port: u.port, path: '/v1/models', headers: { authorization: 'Bearer own' } }));
 const b = new URL(base);
-const viaBase = await load(() => get(httpRequest, { agent: httpAgent, host: b.hostname, port: b.port, path: `${b.pathname}/models`, headers: { authorization: `Bearer ${token}` } }));
+const viaBase = await load(() =>
+  get(httpRequest, { agent: httpAgent, host: b.hostname, port: b.port, path: `${b.pathname}/models`, headers: { authorization: `Bearer ${token}` } }),
+);
 
 const s = new URL(httpsUp);
 const directAgent = new HttpsAgent({ keepAlive: true, maxSockets: Number(concurrency), ca: testCa });
@@ -75,6 +79,8 @@ tunnelAgent.createConnection = (options, callback) => {
   });
   raw.on('error', callback);
 };
-const intercept = await load(() => get(httpsRequest, { agent: tunnelAgent, host: s.hostname, port: s.port, path: '/repos/acme/app', headers: { authorization: `Bearer ${process.env.GITHUB_TOKEN}` } }));
+const intercept = await load(() =>
+  get(httpsRequest, { agent: tunnelAgent, host: s.hostname, port: s.port, path: '/repos/acme/app', headers: { authorization: `Bearer ${process.env.GITHUB_TOKEN}` } }),
+);
 console.log(JSON.stringify({ direct, base: viaBase, directTls, intercept }));
 process.exit(0);

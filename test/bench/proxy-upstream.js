@@ -16,7 +16,14 @@ function cert(subject, issuer, issuerKey, ca, ip) {
   c.validity.notAfter = new Date(Date.now() + 86_400_000);
   c.setSubject([{ name: 'commonName', value: subject }]);
   c.setIssuer(issuer ? issuer.subject.attributes : [{ name: 'commonName', value: subject }]);
-  c.setExtensions(ca ? [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true }] : [{ name: 'subjectAltName', altNames: [{ type: 7, ip }] }]);
+  c.setExtensions(
+    ca
+      ? [
+          { name: 'basicConstraints', cA: true },
+          { name: 'keyUsage', keyCertSign: true },
+        ]
+      : [{ name: 'subjectAltName', altNames: [{ type: 7, ip }] }],
+  );
   c.signatureOid = c.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
   c.tbsCertificate = forge.pki.getTBSCertificate(c);
   c.signature = sign('sha256', Buffer.from(forge.asn1.toDer(c.tbsCertificate).getBytes(), 'binary'), issuerKey ?? privateKey).toString('binary');

@@ -17,14 +17,38 @@ export async function benchProxy({ bin, concurrency = 16, total = 8000, nodeArgs
   const addresses = await new Promise((resolve) => up.stdout.once('data', (d) => resolve(JSON.parse(d.toString()))));
   execFileSync(process.execPath, [bin, 'vault', 'init', '--file'], { env, stdio: 'ignore' });
   mkdirSync(join(home, 'config', 'providers'), { recursive: true });
-  writeFileSync(join(home, 'config', 'policy.yaml'), 'rules:\n  - { agent: "*", credential: openai, permission: chat, decision: allow }\n  - { agent: "*", credential: github, permission: "repo:read", decision: allow }\n');
+  writeFileSync(
+    join(home, 'config', 'policy.yaml'),
+    'rules:\n  - { agent: "*", credential: openai, permission: chat, decision: allow }\n  - { agent: "*", credential: github, permission: "repo:read", decision: allow }\n',
+  );
   writeFileSync(join(home, 'config', 'providers', 'openai.yaml'), `upstream: ${addresses.http}\n`);
   writeFileSync(join(home, 'config', 'providers', 'github.yaml'), `upstream: ${addresses.https}\nca: ${addresses.ca}\n`);
   const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'start', '--foreground'], { env, stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1500));
   execFileSync(process.execPath, [bin, 'vault', 'add', 'openai', '--provider', 'openai'], { env, input: 'sk-bench-not-a-real-key' });
   execFileSync(process.execPath, [bin, 'vault', 'add', 'github', '--provider', 'github'], { env, input: 'ghp_bench_not_a_real_key' });
-  const out = execFileSync(process.execPath, [bin, 'run', '--agent', 'bench', '--grant', 'openai:chat', '--grant', 'github:repo:read:acme/app', '--', process.execPath, join(here, 'proxy-loadgen.js'), addresses.http, addresses.https, addresses.ca, String(concurrency), String(total)], { env, maxBuffer: 1 << 20 }).toString();
+  const out = execFileSync(
+    process.execPath,
+    [
+      bin,
+      'run',
+      '--agent',
+      'bench',
+      '--grant',
+      'openai:chat',
+      '--grant',
+      'github:repo:read:acme/app',
+      '--',
+      process.execPath,
+      join(here, 'proxy-loadgen.js'),
+      addresses.http,
+      addresses.https,
+      addresses.ca,
+      String(concurrency),
+      String(total),
+    ],
+    { env, maxBuffer: 1 << 20 },
+  ).toString();
   daemon.kill('SIGTERM');
   up.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));

@@ -69,7 +69,9 @@ if (only.has('tree')) {
     ratioToRipgrep: +(keyward / rg).toFixed(2),
     mbPerSecondPerCore: +(bytes / 2 ** 20 / (keyward / 1000) / threads).toFixed(1),
   };
-  console.log(`tree: ${results.tree.megabytes} MB  keyward ${fmt(keyward)}  rg ${fmt(rg)}  ratio ${results.tree.ratioToRipgrep}x (target ≤ 4x)  ${results.tree.mbPerSecondPerCore} MB/s/core`);
+  console.log(
+    `tree: ${results.tree.megabytes} MB  keyward ${fmt(keyward)}  rg ${fmt(rg)}  ratio ${results.tree.ratioToRipgrep}x (target ≤ 4x)  ${results.tree.mbPerSecondPerCore} MB/s/core`,
+  );
 }
 
 if (only.has('history')) {
@@ -90,7 +92,9 @@ if (only.has('history')) {
     ratioToGitLog: +(keyward / log).toFixed(2),
     ratioToCatFile: +(keyward / blobs).toFixed(2),
   };
-  console.log(`history: ${values.commits} commits, ${results.history.logMegabytes} MB of diffs, ${results.history.blobMegabytes} MB of blobs  keyward ${fmt(keyward)}  git log ${fmt(log)} (ratio ${results.history.ratioToGitLog}x, target ≤ 1.2x)  cat-file ${fmt(blobs)} (ratio ${results.history.ratioToCatFile}x)`);
+  console.log(
+    `history: ${values.commits} commits, ${results.history.logMegabytes} MB of diffs, ${results.history.blobMegabytes} MB of blobs  keyward ${fmt(keyward)}  git log ${fmt(log)} (ratio ${results.history.ratioToGitLog}x, target ≤ 1.2x)  cat-file ${fmt(blobs)} (ratio ${results.history.ratioToCatFile}x)`,
+  );
 }
 
 if (only.has('staged')) {
@@ -116,7 +120,9 @@ if (only.has('watch')) {
     changes: w.changes,
   };
   const r = results.watch;
-  console.log(`watch: ${r.files} files in ${r.directories} directories, ready in ${r.firstScanSeconds} s  RSS settled ${r.settledRssMB} MB (target ≤ 100), after changes ${r.rssAfterChangesMB} MB, peak ${r.peakRssMB} MB  write → report median ${r.changeMedianMs} ms (target < 1000), max ${r.changeMaxMs} ms over ${r.changes} writes`);
+  console.log(
+    `watch: ${r.files} files in ${r.directories} directories, ready in ${r.firstScanSeconds} s  RSS settled ${r.settledRssMB} MB (target ≤ 100), after changes ${r.rssAfterChangesMB} MB, peak ${r.peakRssMB} MB  write → report median ${r.changeMedianMs} ms (target < 1000), max ${r.changeMaxMs} ms over ${r.changes} writes`,
+  );
 }
 
 if (only.has('broker')) {
@@ -136,7 +142,9 @@ if (only.has('broker')) {
     peakRssMB: Math.round(b.peakRssMB),
   };
   const r = results.broker;
-  console.log(`broker: ${r.concurrency} clients  grant p50 ${r.grantP50Ms} ms p99 ${r.grantP99Ms} ms  health p50 ${r.healthP50Ms} ms p99 ${r.healthP99Ms} ms  (p99 ratio ${r.p99RatioToHealth}x, target ≤ 3x)  ${r.grantsPerSecond} grants/s (target ≥ 2000)  RSS idle ${r.idleRssMB} MB (target ≤ 80) peak ${r.peakRssMB} MB`);
+  console.log(
+    `broker: ${r.concurrency} clients  grant p50 ${r.grantP50Ms} ms p99 ${r.grantP99Ms} ms  health p50 ${r.healthP50Ms} ms p99 ${r.healthP99Ms} ms  (p99 ratio ${r.p99RatioToHealth}x, target ≤ 3x)  ${r.grantsPerSecond} grants/s (target ≥ 2000)  RSS idle ${r.idleRssMB} MB (target ≤ 80) peak ${r.peakRssMB} MB`,
+  );
 }
 
 if (only.has('proxy')) {
@@ -146,14 +154,32 @@ if (only.has('proxy')) {
   results.proxy = {
     concurrency: p.concurrency,
     direct: { p50Ms: f(p.direct.p50), p99Ms: f(p.direct.p99), perSecond: Math.round(p.direct.perSecond) },
-    baseUrl: { p50Ms: f(p.base.p50), p99Ms: f(p.base.p99), perSecond: Math.round(p.base.perSecond), addedP50Ms: f(p.base.p50 - p.direct.p50), throughputRatio: f(p.base.perSecond / p.direct.perSecond), loadedP50Ms: f(p.base.loadedP50) },
+    baseUrl: {
+      p50Ms: f(p.base.p50),
+      p99Ms: f(p.base.p99),
+      perSecond: Math.round(p.base.perSecond),
+      addedP50Ms: f(p.base.p50 - p.direct.p50),
+      throughputRatio: f(p.base.perSecond / p.direct.perSecond),
+      loadedP50Ms: f(p.base.loadedP50),
+    },
     directTls: { p50Ms: f(p.directTls.p50), p99Ms: f(p.directTls.p99), perSecond: Math.round(p.directTls.perSecond) },
-    intercept: { p50Ms: f(p.intercept.p50), p99Ms: f(p.intercept.p99), perSecond: Math.round(p.intercept.perSecond), addedP50Ms: f(p.intercept.p50 - p.directTls.p50), throughputRatio: f(p.intercept.perSecond / p.directTls.perSecond), loadedP50Ms: f(p.intercept.loadedP50) },
+    intercept: {
+      p50Ms: f(p.intercept.p50),
+      p99Ms: f(p.intercept.p99),
+      perSecond: Math.round(p.intercept.perSecond),
+      addedP50Ms: f(p.intercept.p50 - p.directTls.p50),
+      throughputRatio: f(p.intercept.perSecond / p.directTls.perSecond),
+      loadedP50Ms: f(p.intercept.loadedP50),
+    },
   };
   const r = results.proxy;
   console.log(`proxy (latency one request at a time; throughput with ${r.concurrency} clients):`);
-  console.log(`  base-URL     p50 ${r.baseUrl.p50Ms} ms vs direct ${r.direct.p50Ms} ms → added ${r.baseUrl.addedP50Ms} ms (target ≤ 1)  p99 ${r.baseUrl.p99Ms} ms  ${r.baseUrl.perSecond}/s vs ${r.direct.perSecond}/s → ${r.baseUrl.throughputRatio}x (target ≥ 0.5)`);
-  console.log(`  interception p50 ${r.intercept.p50Ms} ms vs direct TLS ${r.directTls.p50Ms} ms → added ${r.intercept.addedP50Ms} ms  p99 ${r.intercept.p99Ms} ms  ${r.intercept.perSecond}/s vs ${r.directTls.perSecond}/s → ${r.intercept.throughputRatio}x`);
+  console.log(
+    `  base-URL     p50 ${r.baseUrl.p50Ms} ms vs direct ${r.direct.p50Ms} ms → added ${r.baseUrl.addedP50Ms} ms (target ≤ 1)  p99 ${r.baseUrl.p99Ms} ms  ${r.baseUrl.perSecond}/s vs ${r.direct.perSecond}/s → ${r.baseUrl.throughputRatio}x (target ≥ 0.5)`,
+  );
+  console.log(
+    `  interception p50 ${r.intercept.p50Ms} ms vs direct TLS ${r.directTls.p50Ms} ms → added ${r.intercept.addedP50Ms} ms  p99 ${r.intercept.p99Ms} ms  ${r.intercept.perSecond}/s vs ${r.directTls.perSecond}/s → ${r.intercept.throughputRatio}x`,
+  );
 }
 
 if (only.has('image')) {
@@ -178,8 +204,12 @@ if (only.has('image')) {
     keywardMBps: +(expanded / 2 ** 20 / (keyward / 1000)).toFixed(1),
     tarMBps: +(expanded / 2 ** 20 / (tar / 1000)).toFixed(1),
   };
-  console.log(`image: ${results.image.layers} layers, ${results.image.megabytes} MB (${results.image.compressedMegabytes} MB gzip)  keyward ${fmt(keyward)} (${results.image.keywardMBps} MB/s)  tar -xzOf ${fmt(tar)} (${results.image.tarMBps} MB/s)  ratio ${results.image.ratioToTar}x (target ≤ 2x)`);
+  console.log(
+    `image: ${results.image.layers} layers, ${results.image.megabytes} MB (${results.image.compressedMegabytes} MB gzip)  keyward ${fmt(keyward)} (${results.image.keywardMBps} MB/s)  tar -xzOf ${fmt(tar)} (${results.image.tarMBps} MB/s)  ratio ${results.image.ratioToTar}x (target ≤ 2x)`,
+  );
 }
 
 writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-console.log(`\nmachine: ${results.machine.cpus}, ${results.machine.cores} cores, ${results.machine.memGB} GB, node ${results.machine.node}; results in ${join(work, 'results.json')}`);
+console.log(
+  `\nmachine: ${results.machine.cpus}, ${results.machine.cores} cores, ${results.machine.memGB} GB, node ${results.machine.node}; results in ${join(work, 'results.json')}`,
+);

@@ -25,17 +25,20 @@ export function socketFile(home: string, socket: 'agent' | 'admin'): string {
 export function apiCall(socketPath: string, method: string, path: string, body?: unknown, token?: string, raw?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    const req = request({ socketPath, agent: false, method, path, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: text });
-        }
-      });
-    });
+    const req = request(
+      { socketPath, agent: false, method, path, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: text });
+          }
+        });
+      },
+    );
     req.on('error', reject);
     if (payload) req.write(payload);
     req.end();
@@ -86,7 +89,11 @@ export async function startDaemon(options: { home?: string; env?: NodeJS.Process
 }
 
 /** A session opened by a separate process that holds it open; `close()` ends that process. */
-export async function holdSession(home: string, agent: string, parentToken?: string): Promise<{ token: string; session: { id: string; chain: string[] }; pid: number; close(): Promise<void> }> {
+export async function holdSession(
+  home: string,
+  agent: string,
+  parentToken?: string,
+): Promise<{ token: string; session: { id: string; chain: string[] }; pid: number; close(): Promise<void> }> {
   const { fileURLToPath } = await import('node:url');
   const script = fileURLToPath(new URL('./session-holder.mjs', import.meta.url));
   const child = spawn(process.execPath, [script, socketFile(home, 'agent'), agent, ...(parentToken ? [parentToken] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });

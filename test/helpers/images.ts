@@ -42,7 +42,10 @@ export function readIndex(layout: string): Index {
   return JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as Index;
 }
 
-export function manifestOf(layout: string, tag: string): { digest: string; manifest: { config: { digest: string; size: number }; layers: { mediaType: string; digest: string; size: number }[] } } {
+export function manifestOf(
+  layout: string,
+  tag: string,
+): { digest: string; manifest: { config: { digest: string; size: number }; layers: { mediaType: string; digest: string; size: number }[] } } {
   const entry = readIndex(layout).manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
   if (!entry) throw new Error(`no ${tag} in ${layout}`);
   return { digest: entry.digest, manifest: JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', entry.digest.split(':')[1]), 'utf8')) };

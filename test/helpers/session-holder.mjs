@@ -6,7 +6,13 @@ import { request } from 'node:http';
 const [socketPath, agent, parentToken] = process.argv.slice(2);
 const body = JSON.stringify({ agent, pid: process.pid });
 const req = request(
-  { socketPath, agent: false, method: 'POST', path: '/v1/sessions', headers: { 'content-type': 'application/json', ...(parentToken ? { authorization: `Bearer ${parentToken}` } : {}) } },
+  {
+    socketPath,
+    agent: false,
+    method: 'POST',
+    path: '/v1/sessions',
+    headers: { 'content-type': 'application/json', ...(parentToken ? { authorization: `Bearer ${parentToken}` } : {}) },
+  },
   (res) => {
     let text = '';
     res.on('data', (d) => (text += d));

@@ -107,10 +107,25 @@ export async function httpUpstream(host = '127.0.0.1'): Promise<Upstream> {
   const received: Received[] = [];
   const server = createHttpServer(handler(received));
   const port = await listen(server, host);
-  return { url: `http://${host}:${port}`, port, received, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    received,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
-function certificate(subject: string, issuer: forge.pki.Certificate | undefined, issuerKey: ReturnType<typeof generateKeyPairSync>['privateKey'] | undefined, ca: boolean, ip?: string) {
+function certificate(
+  subject: string,
+  issuer: forge.pki.Certificate | undefined,
+  issuerKey: ReturnType<typeof generateKeyPairSync>['privateKey'] | undefined,
+  ca: boolean,
+  ip?: string,
+) {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
@@ -119,7 +134,17 @@ function certificate(subject: string, issuer: forge.pki.Certificate | undefined,
   cert.validity.notAfter = new Date(Date.now() + 86_400_000);
   cert.setSubject([{ name: 'commonName', value: subject }]);
   cert.setIssuer(issuer ? issuer.subject.attributes : [{ name: 'commonName', value: subject }]);
-  cert.setExtensions(ca ? [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true }] : [{ name: 'subjectAltName', altNames: [{ type: 7, ip }] }, { name: 'extKeyUsage', serverAuth: true }]);
+  cert.setExtensions(
+    ca
+      ? [
+          { name: 'basicConstraints', cA: true },
+          { name: 'keyUsage', keyCertSign: true },
+        ]
+      : [
+          { name: 'subjectAltName', altNames: [{ type: 7, ip }] },
+          { name: 'extKeyUsage', serverAuth: true },
+        ],
+  );
   cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption;
   cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
   const tbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
@@ -137,5 +162,15 @@ export async function httpsUpstream(dir: string, host = '127.0.0.2'): Promise<Up
   const received: Received[] = [];
   const server = createHttpsServer({ key: leaf.key.export({ type: 'pkcs8', format: 'pem' }), cert: leaf.pem }, handler(received));
   const port = await listen(server, host);
-  return { url: `https://${host}:${port}`, port, received, caFile, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `https://${host}:${port}`,
+    port,
+    received,
+    caFile,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

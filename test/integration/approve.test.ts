@@ -7,7 +7,6 @@ import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js'
 import { randomAlnum } from '../helpers/secrets.js';
 import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
-
 describe('keyward approve without a terminal', () => {
   it('says so and points to keyward consent', async () => {
     const r = await runCli(['approve']);
@@ -23,7 +22,12 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
   const waitFor = (text: string | RegExp, timeoutMs?: number) => tmux.waitFor('approve', text, timeoutMs);
 
   beforeAll(async () => {
-    d = await startDaemon({ files: { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: github, permission: "repo:write", decision: ask }\n', 'config/config.yaml': 'consent: { timeout: 30s }\nproxy: { port: 0 }\n' } });
+    d = await startDaemon({
+      files: {
+        'config/policy.yaml': 'rules:\n  - { agent: "*", credential: github, permission: "repo:write", decision: ask }\n',
+        'config/config.yaml': 'consent: { timeout: 30s }\nproxy: { port: 0 }\n',
+      },
+    });
     expect((await d.cli(['vault', 'add', 'github', '--provider', 'github'], { input: `ghp_${randomAlnum(36)}` })).code).toBe(0);
   });
 
@@ -32,7 +36,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
     await d?.stop();
   });
 
-  it('shows a request as it arrives; pressing a lets the agent\'s command run with its grant', async () => {
+  it("shows a request as it arrives; pressing a lets the agent's command run with its grant", async () => {
     const rc = join(d.home, 'approve.rc');
     const command = `${process.execPath} ${BIN} approve; echo $? > ${rc}; sleep 600`;
     const started = tmux.run('new-session', '-d', '-s', 'approve', '-x', '120', '-y', '45', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', command);
@@ -40,7 +44,24 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a perso
     await waitFor('connected to the daemon');
     await waitFor('Nothing is waiting');
 
-    const agent = spawn(process.execPath, [BIN, 'run', '--agent', 'e2e-agent', '--task', 'open a pull request', '--grant', 'github:repo:write:acme/app', '--', process.execPath, '-e', 'console.log(process.env.GITHUB_TOKEN)'], { env: d.env });
+    const agent = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--agent',
+        'e2e-agent',
+        '--task',
+        'open a pull request',
+        '--grant',
+        'github:repo:write:acme/app',
+        '--',
+        process.execPath,
+        '-e',
+        'console.log(process.env.GITHUB_TOKEN)',
+      ],
+      { env: d.env },
+    );
     let stdout = '';
     let stderr = '';
     agent.stdout.on('data', (x: Buffer) => (stdout += x));

@@ -41,12 +41,18 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
     await s.close();
     const verify = await d.cli(['audit', 'verify']);
     expect(verify.code, verify.stdout).toBe(0);
-    const issued = new Set(auditRecords(d.home).filter((r) => r.event === 'grant.issue').map((r) => r.grant));
+    const issued = new Set(
+      auditRecords(d.home)
+        .filter((r) => r.event === 'grant.issue')
+        .map((r) => r.grant),
+    );
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const id of acknowledged) expect(issued.has(id), id).toBe(true);
     // Restarting voids everything and says so.
     const again = await startDaemon({ home: d.home });
-    const start = auditRecords(d.home).filter((r) => r.event === 'daemon.start').pop();
+    const start = auditRecords(d.home)
+      .filter((r) => r.event === 'daemon.start')
+      .pop();
     expect(start.detail.previousShutdown).toBe('unclean');
     expect((await again.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, s.token)).status).toBe(401);
     await again.stop();
@@ -110,7 +116,20 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
 
   it('forwards signals to the command and reports its death by signal', async () => {
     const d = await startDaemon({ files: { 'config/policy.yaml': ALLOW } });
-    const child = spawn(process.execPath, [BIN, 'run', '--agent', 'sig', '--', process.execPath, '-e', 'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(42) }); setInterval(() => {}, 1000); console.log("ready")'], { env: d.env });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--agent',
+        'sig',
+        '--',
+        process.execPath,
+        '-e',
+        'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(42) }); setInterval(() => {}, 1000); console.log("ready")',
+      ],
+      { env: d.env },
+    );
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stdout.on('data', (x: Buffer) => (out += x));
@@ -195,13 +214,31 @@ describe.skipIf(!HAS_KEYRING || spawnSync('sh', ['-c', 'command -v dbus-send']).
   it('gives a clear error for the request and the daemon keeps serving', async () => {
     const { startDaemonWrapped } = await import('../helpers/daemon-wrapped.js');
     const home = tempDir('keyward-locked-');
-    writeFileSync(join(home, 'bus.sh'), `export XDG_DATA_HOME=${join(home, 'data')}; mkdir -p $XDG_DATA_HOME; printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; echo "$DBUS_SESSION_BUS_ADDRESS" > ${join(home, 'bus')}; exec "$@"\n`);
-    const d = await startDaemonWrapped(home, ['dbus-run-session', '--', 'sh', join(home, 'bus.sh')], 'rules:\n  - { agent: "*", credential: k, permission: release, decision: allow }\n');
+    writeFileSync(
+      join(home, 'bus.sh'),
+      `export XDG_DATA_HOME=${join(home, 'data')}; mkdir -p $XDG_DATA_HOME; printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; echo "$DBUS_SESSION_BUS_ADDRESS" > ${join(home, 'bus')}; exec "$@"\n`,
+    );
+    const d = await startDaemonWrapped(
+      home,
+      ['dbus-run-session', '--', 'sh', join(home, 'bus.sh')],
+      'rules:\n  - { agent: "*", credential: k, permission: release, decision: allow }\n',
+    );
     const env = { KEYWARD_HOME: home };
     const added = await runCli(['vault', 'add', 'k', '--provider', 'generic'], { env, input: 'value-' + randomAlnum(10) });
     expect(added.code, added.stderr + d.output()).toBe(0);
     const bus = readFileSync(join(home, 'bus'), 'utf8').trim();
-    const lock = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'], { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus } });
+    const lock = spawnSync(
+      'dbus-send',
+      [
+        '--session',
+        '--print-reply',
+        '--dest=org.freedesktop.secrets',
+        '/org/freedesktop/secrets',
+        'org.freedesktop.Secret.Service.Lock',
+        'array:objpath:/org/freedesktop/secrets/collection/login',
+      ],
+      { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus } },
+    );
     expect(lock.status).toBe(0);
     const r = await runCli(['run', '--agent', 'x', '--env', 'V=keyward://k', '--', 'true'], { env });
     expect(r.code).toBe(125);

@@ -53,7 +53,12 @@ describe.skipIf(!HAS_KEYRING)('credential helpers', () => {
     const repo = initRepo(tempDir());
     const gitconfig = join(repo, 'gitconfig');
     writeFileSync(gitconfig, `[credential "https://example.test"]\n\thelper = "!'${process.execPath}' '${BIN}' git-credential --entry git-example.test"\n`);
-    const r = spawnSync('git', ['credential', 'fill'], { cwd: repo, input: 'protocol=https\nhost=example.test\n\n', encoding: 'utf8', env: { ...d.env, GIT_CONFIG_GLOBAL: gitconfig, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' } });
+    const r = spawnSync('git', ['credential', 'fill'], {
+      cwd: repo,
+      input: 'protocol=https\nhost=example.test\n\n',
+      encoding: 'utf8',
+      env: { ...d.env, GIT_CONFIG_GLOBAL: gitconfig, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(`protocol=https\nhost=example.test\nusername=ada\npassword=${gitToken}\n`);
     const audit = spawnSync(process.execPath, [BIN, 'audit', '--event', 'grant.release', '--json'], { env: d.env, encoding: 'utf8' });

@@ -18,7 +18,12 @@ rules:
 `;
 
 /** A child that prints the variables it got, as JSON. */
-const printEnv = (...names: string[]) => ['--', process.execPath, '-e', `console.log(JSON.stringify(Object.fromEntries(${JSON.stringify(names)}.map((n) => [n, process.env[n] ?? null]))))`];
+const printEnv = (...names: string[]) => [
+  '--',
+  process.execPath,
+  '-e',
+  `console.log(JSON.stringify(Object.fromEntries(${JSON.stringify(names)}.map((n) => [n, process.env[n] ?? null]))))`,
+];
 
 function allFiles(dir: string): string[] {
   const out: string[] = [];
@@ -80,7 +85,16 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
   });
 
   it('runs an agent with a placeholder token, never the real key, and forwards the exit code', async () => {
-    const r = await d.cli(['run', '--agent', 'claude-code', '--task', 'fix flaky test', '--grant', 'openai:chat', ...printEnv('OPENAI_API_KEY', 'KEYWARD_SESSION', 'KEYWARD_AGENT_SOCK')]);
+    const r = await d.cli([
+      'run',
+      '--agent',
+      'claude-code',
+      '--task',
+      'fix flaky test',
+      '--grant',
+      'openai:chat',
+      ...printEnv('OPENAI_API_KEY', 'KEYWARD_SESSION', 'KEYWARD_AGENT_SOCK'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const env = JSON.parse(r.stdout);
     expect(env.OPENAI_API_KEY).toMatch(/^kwg_[A-Za-z0-9]{49}$/);
@@ -161,7 +175,10 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const inner = [process.execPath, BIN, 'run', '--agent', 'mcp:github', '--grant', 'github:repo:read:acme/app', ...printEnv('GITHUB_TOKEN')];
     const r = await d.cli(['run', '--agent', 'claude-code', '--grant', 'openai:chat', '--', ...inner]);
     expect(r.code, r.stderr).toBe(0);
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const issue = audit.filter((a) => a.event === 'grant.issue' && a.agent === 'mcp:github').pop();
     expect(issue.chain.slice(1)).toEqual(['claude-code', 'mcp:github']);
     expect(issue.resource).toBe('acme/app');
@@ -196,7 +213,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect(audit.match(/"event":"admin.refused"/g)!.length).toBeGreaterThanOrEqual(attempts.length);
   });
 
-  it('rejects bad tokens: malformed, unknown, another session\'s, ended', async () => {
+  it("rejects bad tokens: malformed, unknown, another session's, ended", async () => {
     const bad = await d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, 'kws_nope');
     expect(bad.status).toBe(401);
     const forged = await d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, `kws_${randomAlnum(49)}`);
@@ -312,7 +329,10 @@ describe('the daemon API on bad input', () => {
     expect(await apiCall(sock, 'POST', '/v1/sessions', undefined, undefined, '{"agent":')).toMatchObject({ status: 400, body: { error: { code: 'bad_json' } } });
     expect(await d.api('agent', 'POST', '/v1/sessions', { agent: 'x', evil: true, pid: 1 })).toMatchObject({ status: 400, body: { error: { message: 'unknown field "evil"' } } });
     expect(await d.api('agent', 'POST', '/v1/sessions', { agent: 'bad name!', pid: 1 })).toMatchObject({ status: 400 });
-    const huge = await apiCall(sock, 'POST', '/v1/sessions', undefined, undefined, JSON.stringify({ agent: 'x', task: 'y'.repeat(10 * 1024 * 1024) })).catch((e: Error) => ({ status: 413, body: e.message }));
+    const huge = await apiCall(sock, 'POST', '/v1/sessions', undefined, undefined, JSON.stringify({ agent: 'x', task: 'y'.repeat(10 * 1024 * 1024) })).catch((e: Error) => ({
+      status: 413,
+      body: e.message,
+    }));
     expect(huge.status).toBe(413);
     expect((await d.api('agent', 'GET', '/v1/health')).status).toBe(200);
   });
@@ -370,7 +390,10 @@ describe('daemon lifecycle', () => {
     const status = await again.cli(['daemon', 'status', '--json']);
     expect(JSON.parse(status.stdout).running).toBe(true);
     await again.stop();
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const starts = audit.filter((a) => a.event === 'daemon.start');
     expect(starts[1].detail.previousShutdown).toBe('unclean');
     expect(starts[1].reason).toContain('void');

@@ -10,7 +10,16 @@ function commit(repo: string, message: string) {
   return spawnSync('git', ['commit', '-q', '-m', message], {
     cwd: repo,
     encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@x', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@x', KEYWARD_HOME: testHome(), NO_COLOR: '1' },
+    env: {
+      ...process.env,
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'A',
+      GIT_AUTHOR_EMAIL: 'a@x',
+      GIT_COMMITTER_NAME: 'A',
+      GIT_COMMITTER_EMAIL: 'a@x',
+      KEYWARD_HOME: testHome(),
+      NO_COLOR: '1',
+    },
   });
 }
 

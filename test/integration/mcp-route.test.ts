@@ -41,7 +41,11 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
     expect(r.status, JSON.stringify(r.body)).toBe(201);
   };
   const mcpPost = (server: string, id: number, headers: Record<string, string> = {}) =>
-    fetch(`${base}/_mcp/${server}/mcp/`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: rpc(id) });
+    fetch(`${base}/_mcp/${server}/mcp/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: rpc(id),
+    });
   const grantsOf = async (agent: string) => {
     const r = await d.api('admin', 'GET', '/v1/grants');
     return { grants: r.body.grants.filter((g: { agent: string }) => g.agent === agent), sessions: r.body.sessions.filter((s: { agent: string }) => s.agent === agent) };
@@ -77,7 +81,10 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
       text += decoder.decode(chunk);
       times.push(Date.now() - t0);
     }
-    const events = text.split('\n\n').filter(Boolean).map((e) => JSON.parse(e.split('data: ')[1]));
+    const events = text
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => JSON.parse(e.split('data: ')[1]));
     expect(events[0].method).toBe('notifications/progress');
     expect(events[1]).toEqual({ jsonrpc: '2.0', id: 1, result: { seen: { authorization: 'Bearer [redacted by keyward]', apiKey: null } } });
     expect(times.at(-1)! - times[0]).toBeGreaterThan(200); // the progress event came before the result
@@ -174,13 +181,26 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
     const codes = answers.map((a) => JSON.parse(a.body).error.code);
     expect(codes[7]).toMatch(/^(ambiguous_length|bad_http)$/); // Node's parser may refuse it first
     codes[7] = 'ambiguous_length';
-    expect(codes).toEqual(['bad_path', 'bad_path', 'bad_path', 'browser_request', 'browser_request', 'bad_host', 'method_override', 'ambiguous_length', 'unknown_mcp_server', 'unknown_mcp_server']);
+    expect(codes).toEqual([
+      'bad_path',
+      'bad_path',
+      'bad_path',
+      'browser_request',
+      'browser_request',
+      'bad_host',
+      'method_override',
+      'ambiguous_length',
+      'unknown_mcp_server',
+      'unknown_mcp_server',
+    ]);
     expect(up.received.length).toBe(before);
   });
 
   it.skipIf(!IS_ROOT || !HAS_SETPRIV)('refuses a process of another user', async () => {
     const before = up.received.length;
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'curl', '-sS', '-X', 'POST', '-d', rpc(8), `${base}/_mcp/github/mcp/`], { encoding: 'utf8' });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'curl', '-sS', '-X', 'POST', '-d', rpc(8), `${base}/_mcp/github/mcp/`], {
+      encoding: 'utf8',
+    });
     const body = JSON.parse(r.stdout);
     expect(body.error.code).toBe('foreign_user');
     expect(up.received.length).toBe(before);
@@ -193,7 +213,10 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.status).toBe(200);
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const started = audit.find((a) => a.event === 'session.start' && a.agent === 'mcp:github' && a.pid === out.pid);
     expect(started.chain).toEqual([expect.any(String), 'claude-code', 'mcp:github']);
     const used = audit.filter((a) => a.event === 'proxy.request' && a.session === started.session);
@@ -233,10 +256,18 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP serve
 
   it('audits every request with agent, chain, credential and downstream, and never the key', async () => {
     const text = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
-    const audit = text.trim().split('\n').map((l) => JSON.parse(l));
+    const audit = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const proxied = audit.filter((a) => a.event === 'proxy.request' && a.agent === 'mcp:github');
     expect(proxied.length).toBeGreaterThanOrEqual(8);
-    expect(proxied[0]).toMatchObject({ credential: 'github-mcp', permission: 'write', decision: 'allow', downstream: { method: 'POST', host: '127.0.0.1', path: '/mcp/', status: 200 } });
+    expect(proxied[0]).toMatchObject({
+      credential: 'github-mcp',
+      permission: 'write',
+      decision: 'allow',
+      downstream: { method: 'POST', host: '127.0.0.1', path: '/mcp/', status: 200 },
+    });
     expect(proxied[0].chain).toEqual([expect.any(String), 'mcp:github']);
     expect(proxied[0].grant).toMatch(/^gr_/);
     expect(proxied.some((a) => a.downstream.method === 'DELETE' && a.downstream.status === 204)).toBe(true);

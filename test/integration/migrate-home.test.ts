@@ -72,9 +72,18 @@ describe.skipIf(!HAS_KEYRING || !HAS_TOOLS)('keyward migrate of a whole home', (
       '.aws/credentials': `[default]\naws_access_key_id = ${s.aws}\naws_secret_access_key = ${s.awsSecret}\n\n[readonly]\nregion = eu-west-1\n`,
       '.netrc': `machine git.example.test\n  login ada\n  password ${s.netrc}\n`,
       '.git-credentials': `https://bob:${s.gitCred}@code.example.test\n`,
-      '.docker/config.json': JSON.stringify({ auths: { [`127.0.0.1:${registry.port}`]: { auth: Buffer.from(`ada:${s.docker}`).toString('base64') } }, detachKeys: 'ctrl-e,e' }, null, '\t') + '\n',
+      '.docker/config.json':
+        JSON.stringify({ auths: { [`127.0.0.1:${registry.port}`]: { auth: Buffer.from(`ada:${s.docker}`).toString('base64') } }, detachKeys: 'ctrl-e,e' }, null, '\t') + '\n',
       '.npmrc': `//registry.npmjs.org/:_authToken=${s.npm}\n`,
-      '.claude.json': JSON.stringify({ numStartups: 12, projects: { [project]: { mcpServers: { github: { type: 'stdio', command: node, args: [server], env: { GITHUB_PERSONAL_ACCESS_TOKEN: s.claude } } } } } }, null, 2) + '\n',
+      '.claude.json':
+        JSON.stringify(
+          {
+            numStartups: 12,
+            projects: { [project]: { mcpServers: { github: { type: 'stdio', command: node, args: [server], env: { GITHUB_PERSONAL_ACCESS_TOKEN: s.claude } } } } },
+          },
+          null,
+          2,
+        ) + '\n',
       '.cursor/mcp.json': `{\n  // Cursor allows comments\n  "mcpServers": {\n    "search": { "command": "${node}", "args": ["${server}", "--api-key=${s.cursor}"] }\n  }\n}\n`,
       '.codex/config.toml': `model = "o4-mini"\n\n[mcp_servers.docs]\ncommand = "${node}"\nargs = ["${server}"]\nenv = { "ANTHROPIC_API_KEY" = "${s.codex}", "MODE" = "ro" }\n`,
       '.config/zed/settings.json': `// Zed settings\n{\n  "theme": "One Dark",\n  "context_servers": {\n    "gh": { "command": { "path": "${node}", "args": ["${server}"], "env": { "GITHUB_TOKEN": "${s.zed}" } } }\n  }\n}\n`,
@@ -114,7 +123,20 @@ describe.skipIf(!HAS_KEYRING || !HAS_TOOLS)('keyward migrate of a whole home', (
     const r = inProject(['migrate', '--home', home, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result.files.map((f: { kind: string }) => f.kind).sort()).toEqual(['aws', 'docker', 'env', 'git-credentials', 'mcp-json', 'mcp-json', 'mcp-json', 'mcp-json', 'mcp-toml', 'mcp-yaml', 'netrc', 'npmrc']);
+    expect(result.files.map((f: { kind: string }) => f.kind).sort()).toEqual([
+      'aws',
+      'docker',
+      'env',
+      'git-credentials',
+      'mcp-json',
+      'mcp-json',
+      'mcp-json',
+      'mcp-json',
+      'mcp-toml',
+      'mcp-yaml',
+      'netrc',
+      'npmrc',
+    ]);
 
     // Nothing long-lived left in any file, and a second look finds nothing.
     for (const rel of Object.keys(files)) {
@@ -135,7 +157,10 @@ describe.skipIf(!HAS_KEYRING || !HAS_TOOLS)('keyward migrate of a whole home', (
     const { parse: parseJsonc } = await import('jsonc-parser');
     const search = parseJsonc(cursorText).mcpServers.search;
     expect(startServer(search.command, search.args).args).toEqual([`--api-key=${s.cursor}`]);
-    const codex = parseToml(readFileSync(join(home, '.codex/config.toml'), 'utf8')) as { model: string; mcp_servers: { docs: { command: string; args: string[]; env: Record<string, string> } } };
+    const codex = parseToml(readFileSync(join(home, '.codex/config.toml'), 'utf8')) as {
+      model: string;
+      mcp_servers: { docs: { command: string; args: string[]; env: Record<string, string> } };
+    };
     expect(codex.model).toBe('o4-mini');
     expect(codex.mcp_servers.docs.env).toEqual({ MODE: 'ro' });
     expect(startServer(codex.mcp_servers.docs.command, codex.mcp_servers.docs.args).env.ANTHROPIC_API_KEY).toBe(s.codex);
@@ -150,22 +175,37 @@ describe.skipIf(!HAS_KEYRING || !HAS_TOOLS)('keyward migrate of a whole home', (
     expect(startServer(vscode.command, vscode.args).env.GH_TOKEN).toBe(s.vscode);
 
     // git asks keyward, for the .netrc host and the .git-credentials host.
-    for (const [host, secret] of [['git.example.test', s.netrc], ['code.example.test', s.gitCred]]) {
-      const fill = spawnSync('git', ['credential', 'fill'], { input: `protocol=https\nhost=${host}\n\n`, encoding: 'utf8', env: { ...d.env, HOME: home, GIT_TERMINAL_PROMPT: '0' }, timeout: 30_000 });
+    for (const [host, secret] of [
+      ['git.example.test', s.netrc],
+      ['code.example.test', s.gitCred],
+    ]) {
+      const fill = spawnSync('git', ['credential', 'fill'], {
+        input: `protocol=https\nhost=${host}\n\n`,
+        encoding: 'utf8',
+        env: { ...d.env, HOME: home, GIT_TERMINAL_PROMPT: '0' },
+        timeout: 30_000,
+      });
       expect(fill.status, fill.stderr).toBe(0);
       expect(fill.stdout).toContain(`password=${secret}`);
     }
     // skopeo reads the Docker config, finds credHelpers, and logs in through docker-credential-keyward.
     const docker = JSON.parse(readFileSync(join(home, '.docker/config.json'), 'utf8'));
     expect(docker).toEqual({ auths: {}, detachKeys: 'ctrl-e,e', credHelpers: { [`127.0.0.1:${registry.port}`]: 'keyward' } });
-    const inspect = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--authfile', join(home, '.docker/config.json'), `docker://127.0.0.1:${registry.port}/app:v1`], { env: d.env, encoding: 'utf8', timeout: 60_000 });
+    const inspect = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--authfile', join(home, '.docker/config.json'), `docker://127.0.0.1:${registry.port}/app:v1`], {
+      env: d.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(inspect.status, inspect.stderr).toBe(0);
     // AWS credential_process, as the CLI runs it.
     const awsLine = /credential_process = (.+)$/m.exec(readFileSync(join(home, '.aws/credentials'), 'utf8'))![1];
     const aws = spawnSync('sh', ['-c', awsLine], { env: d.env, encoding: 'utf8', timeout: 30_000 });
     expect(JSON.parse(aws.stdout)).toMatchObject({ Version: 1, AccessKeyId: s.aws, SecretAccessKey: s.awsSecret });
     // The project's .env, through keyward run --env-file (the rule for an app is one line).
-    writeFileSync(join(d.home, 'config', 'policy.yaml'), readFileSync(join(d.home, 'config', 'policy.yaml'), 'utf8') + '  - { agent: "app", credential: "*", permission: release, decision: allow }\n');
+    writeFileSync(
+      join(d.home, 'config', 'policy.yaml'),
+      readFileSync(join(d.home, 'config', 'policy.yaml'), 'utf8') + '  - { agent: "app", credential: "*", permission: release, decision: allow }\n',
+    );
     await d.api('admin', 'POST', '/v1/policy/reload');
     const app = inProject(['run', '--agent', 'app', '--env-file', '.env', '--', process.execPath, '-e', 'console.log(process.env.ANTHROPIC_API_KEY)']);
     expect(app.stdout.trim(), app.stderr).toBe(s.env);

@@ -44,7 +44,12 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MC
 }
 `;
     writeTree(home, { '.cursor/mcp.json': config });
-    const migrate = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--yes', '--json'], { cwd: home, env: { ...d.env, HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    const migrate = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--yes', '--json'], {
+      cwd: home,
+      env: { ...d.env, HOME: home },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(migrate.status, migrate.stderr).toBe(0);
     const result = JSON.parse(migrate.stdout);
     expect(result.rules).toEqual([`- { agent: "mcp:github", credential: github, permission: write, decision: ask }`]);
@@ -58,7 +63,11 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MC
 
     // The client, as Cursor would call it: the URL and headers from its config, no key.
     const call = (id: number) =>
-      fetch(server.url, { method: 'POST', headers: { ...server.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' }) });
+      fetch(server.url, {
+        method: 'POST',
+        headers: { ...server.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' }),
+      });
     const first = call(1);
     let pending: { id: string; agent: string } | undefined;
     for (let i = 0; i < 200 && !pending; i++) {

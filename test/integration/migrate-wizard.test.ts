@@ -42,7 +42,25 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     });
     const rc = join(work, 'rc');
     const command = `cd ${project} && ${process.execPath} ${BIN} migrate --home ${home}; echo $? > ${rc}; sleep 600`;
-    const started = tmux.run('new-session', '-d', '-s', 'wizard', '-x', '160', '-y', '50', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', '-e', `HOME=${home}`, command);
+    const started = tmux.run(
+      'new-session',
+      '-d',
+      '-s',
+      'wizard',
+      '-x',
+      '160',
+      '-y',
+      '50',
+      '-e',
+      'CI=false',
+      '-e',
+      `KEYWARD_HOME=${d.home}`,
+      '-e',
+      'NO_COLOR=1',
+      '-e',
+      `HOME=${home}`,
+      command,
+    );
     expect(started.status, started.stderr).toBe(0);
 
     // The .netrc password: named for git's lookup. Skip it.
@@ -86,7 +104,12 @@ describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward migrate, the wizard driven l
     expect(JSON.stringify(baseline)).not.toContain(github);
 
     // What was accepted is not offered again; what was skipped is.
-    const again = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--dry-run', '--json'], { cwd: project, env: { ...d.env, HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    const again = spawnSync(process.execPath, [BIN, 'migrate', '--home', home, '--dry-run', '--json'], {
+      cwd: project,
+      env: { ...d.env, HOME: home },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).files.map((f: { path: string }) => f.path)).toEqual([join(home, '.netrc')]);
   }, 180_000);

@@ -93,9 +93,26 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
     const vault = JSON.parse((await d.cli(['vault', 'list', '--json'])).stdout).entries.map((e: { name: string }) => e.name);
     expect(vault).toEqual(expect.arrayContaining(['openai', 'anthropic', 'github', 'aws-default', 'git-example.test']));
     // .env works through keyward run --env-file (the policy rule asks; allow it for this test).
-    writeFileSync(join(d.home, 'config', 'policy.yaml'), readFileSync(join(d.home, 'config', 'policy.yaml'), 'utf8') + '  - { agent: "app", credential: openai, permission: release, decision: allow }\n  - { agent: "app", credential: anthropic, permission: release, decision: allow }\n');
+    writeFileSync(
+      join(d.home, 'config', 'policy.yaml'),
+      readFileSync(join(d.home, 'config', 'policy.yaml'), 'utf8') +
+        '  - { agent: "app", credential: openai, permission: release, decision: allow }\n  - { agent: "app", credential: anthropic, permission: release, decision: allow }\n',
+    );
     await d.api('admin', 'POST', '/v1/policy/reload');
-    const env = await d.cli(['run', '--agent', 'app', '--env-file', join(f.dir, 'project/.env'), '--', process.execPath, '-e', 'console.log(JSON.stringify([process.env.OPENAI_API_KEY, process.env.DEBUG]))'], { timeout: 20_000 });
+    const env = await d.cli(
+      [
+        'run',
+        '--agent',
+        'app',
+        '--env-file',
+        join(f.dir, 'project/.env'),
+        '--',
+        process.execPath,
+        '-e',
+        'console.log(JSON.stringify([process.env.OPENAI_API_KEY, process.env.DEBUG]))',
+      ],
+      { timeout: 20_000 },
+    );
     expect(env.code, env.stderr).toBe(0);
     expect(JSON.parse(env.stdout)).toEqual([f.secrets.openai, '1']);
     // The MCP server, started exactly as its client would from the rewritten config.
@@ -111,7 +128,12 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
     expect(aws.status, aws.stderr).toBe(0);
     expect(JSON.parse(aws.stdout)).toMatchObject({ Version: 1, AccessKeyId: f.secrets.awsId, SecretAccessKey: f.secrets.awsSecret, Expiration: expect.any(String) });
     // git asks keyward through the helper migrate configured.
-    const fill = spawnSync('git', ['credential', 'fill'], { input: 'protocol=https\nhost=example.test\n\n', encoding: 'utf8', env: { ...d.env, GIT_TERMINAL_PROMPT: '0' }, timeout: 20_000 });
+    const fill = spawnSync('git', ['credential', 'fill'], {
+      input: 'protocol=https\nhost=example.test\n\n',
+      encoding: 'utf8',
+      env: { ...d.env, GIT_TERMINAL_PROMPT: '0' },
+      timeout: 20_000,
+    });
     expect(fill.status, fill.stderr).toBe(0);
     expect(fill.stdout).toContain(`password=${f.secrets.gitCred}`);
     // npm reads the variable migrate put in .npmrc.
@@ -136,12 +158,40 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
   it('reports keys found only in history as exposed, with where to rotate them', async () => {
     const f = makeFixture();
     const report = join(f.dir, 'report.json');
-    writeFileSync(report, JSON.stringify({ findings: [{ ruleId: 'github-classic-pat', provider: 'github', description: 'x', file: 'old.env', line: 1, column: 1, secret: 'ghp_********', fingerprint: 'a'.repeat(64), confidence: 'validated', migratable: false, source: 'history', commit: 'abc123def456', author: 'a', email: 'a@x', date: '2024-01-01' }] }));
+    writeFileSync(
+      report,
+      JSON.stringify({
+        findings: [
+          {
+            ruleId: 'github-classic-pat',
+            provider: 'github',
+            description: 'x',
+            file: 'old.env',
+            line: 1,
+            column: 1,
+            secret: 'ghp_********',
+            fingerprint: 'a'.repeat(64),
+            confidence: 'validated',
+            migratable: false,
+            source: 'history',
+            commit: 'abc123def456',
+            author: 'a',
+            email: 'a@x',
+            date: '2024-01-01',
+          },
+        ],
+      }),
+    );
     const r = await d.cli(['migrate', '--from-report', report, '--yes']);
-    expect(r.stdout).toContain('EXPOSED old.env (github-classic-pat) in commit abc123def456: cannot be rewritten; rotate the key at the provider: https://github.com/settings/tokens');
+    expect(r.stdout).toContain(
+      'EXPOSED old.env (github-classic-pat) in commit abc123def456: cannot be rewritten; rotate the key at the provider: https://github.com/settings/tokens',
+    );
     expect(r.code).toBe(1);
     const audit = JSON.parse((await d.cli(['audit', '--event', 'migrate.exposed', '--json'])).stdout);
-    expect(audit.at(-1)).toMatchObject({ event: 'migrate.exposed', detail: { file: 'old.env', where: 'commit abc123def456', provider: 'github', rotate: 'https://github.com/settings/tokens' } });
+    expect(audit.at(-1)).toMatchObject({
+      event: 'migrate.exposed',
+      detail: { file: 'old.env', where: 'commit abc123def456', provider: 'github', rotate: 'https://github.com/settings/tokens' },
+    });
     removeDir(f.dir);
   });
 

@@ -13,7 +13,12 @@ describe.skipIf(!HAS_KEYRING)('the proxy port', () => {
       expect(status.proxyPort).toMatchObject({ configured: taken, fallback: true });
       expect(status.proxyPort.actual).not.toBe(taken);
       expect(status.proxy).toBe(`http://127.0.0.1:${status.proxyPort.actual}`);
-      const warning = d.output().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.level === 'warn' && l.port === taken);
+      const warning = d
+        .output()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.level === 'warn' && l.port === taken);
       expect(warning).toMatchObject({ code: 'EADDRINUSE' });
       const text = await d.cli(['daemon', 'status']);
       expect(text.stdout).toContain(`port ${taken} was taken`);

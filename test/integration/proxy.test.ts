@@ -78,26 +78,67 @@ rules:
   });
 
   it.skipIf(!HAS_CURL)('interception mode: real curl through HTTPS_PROXY gets the real key injected, only within scope', async () => {
-    const inScope = await d.cli(['run', '--agent', 'curl-agent', '--grant', 'github:repo:read:acme/app', '--', 'sh', '-c', `curl -sS -w '\\n%{http_code}' -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app/issues`]);
+    const inScope = await d.cli([
+      'run',
+      '--agent',
+      'curl-agent',
+      '--grant',
+      'github:repo:read:acme/app',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS -w '\\n%{http_code}' -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app/issues`,
+    ]);
     expect(inScope.code, inScope.stderr).toBe(0);
     expect(inScope.stdout.trim().split('\n').pop()).toBe('200');
     const last = githubUp.received.at(-1)!;
     expect(last).toMatchObject({ method: 'GET', path: '/repos/acme/app/issues' });
     expect(last.headers.authorization).toBe(`Bearer ${githubKey}`);
     const before = githubUp.received.length;
-    const outOfScope = await d.cli(['run', '--agent', 'curl-agent', '--grant', 'github:repo:read:acme/app', '--', 'sh', '-c', `curl -sS -X POST -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app/issues; echo; curl -sS -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/other/app`]);
-    const [post, other] = outOfScope.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const outOfScope = await d.cli([
+      'run',
+      '--agent',
+      'curl-agent',
+      '--grant',
+      'github:repo:read:acme/app',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS -X POST -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app/issues; echo; curl -sS -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/other/app`,
+    ]);
+    const [post, other] = outOfScope.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(post.error).toMatchObject({ code: 'out_of_scope', needs: 'github:repo:write:acme/app' });
     expect(post.error.consent).toMatch(/^cr_/); // policy says ask: a person sees it in keyward approve
     expect(other.error).toMatchObject({ code: 'out_of_scope', needs: 'github:repo:read:other/app' });
     // Inside the tunnel, the Host header must name the tunnel's host.
-    const spoofed = await d.cli(['run', '--agent', 'curl-agent', '--grant', 'github:repo:read:acme/app', '--', 'sh', '-c', `curl -sS -H 'Host: api.other.example' -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app`]);
+    const spoofed = await d.cli([
+      'run',
+      '--agent',
+      'curl-agent',
+      '--grant',
+      'github:repo:read:acme/app',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS -H 'Host: api.other.example' -H "Authorization: Bearer $GITHUB_TOKEN" ${githubUp.url}/repos/acme/app`,
+    ]);
     expect(JSON.parse(spoofed.stdout).error.code).toBe('host_mismatch');
     expect(githubUp.received.length).toBe(before);
   });
 
   it.skipIf(!HAS_CURL)('tunnels hosts without a grant untouched', async () => {
-    const r = await d.cli(['run', '--agent', 'curl-agent', '--', 'sh', '-c', `curl -sS --cacert ${githubUp.caFile} -H 'Authorization: Bearer own-token' ${githubUp.url}/repos/x/y`]);
+    const r = await d.cli([
+      'run',
+      '--agent',
+      'curl-agent',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS --cacert ${githubUp.caFile} -H 'Authorization: Bearer own-token' ${githubUp.url}/repos/x/y`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(githubUp.received.at(-1)!.headers.authorization).toBe('Bearer own-token');
   });
@@ -106,43 +147,81 @@ rules:
     const code = (mode: string) => `
       const go = () => fetch(process.env.OPENAI_BASE_URL + '/models', { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } }).then((r) => r.status);
       ${mode}`;
-    const child = spawn(process.execPath, [BIN, 'run', '--agent', 'a2', '--grant', 'openai:chat', '--ttl', '2s', ...nodeScript(code(`
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--agent',
+        'a2',
+        '--grant',
+        'openai:chat',
+        '--ttl',
+        '2s',
+        ...nodeScript(
+          code(`
       console.log(JSON.stringify({ token: process.env.OPENAI_API_KEY, before: await go() }));
       await new Promise((r) => setTimeout(r, 2500));
       console.log(JSON.stringify({ expired: await go() }));
       await new Promise((r) => process.stdin.on('data', r));
-      console.log(JSON.stringify({ revoked: await go() }));`))], { env: d.env });
+      console.log(JSON.stringify({ revoked: await go() }));`),
+        ),
+      ],
+      { env: d.env },
+    );
     let out = '';
     child.stdout.on('data', (x: Buffer) => (out += x));
     const exited = new Promise((r) => child.on('exit', r));
     for (let i = 0; i < 100 && !out.includes('expired'); i++) await new Promise((r) => setTimeout(r, 100));
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0].before).toBe(200);
     expect(lines[1].expired).toBe(401);
     // The same token, from another agent's session.
     const token = lines[0].token;
-    const thief = await d.cli(['run', '--agent', 'thief', ...nodeScript(`
+    const thief = await d.cli([
+      'run',
+      '--agent',
+      'thief',
+      ...nodeScript(`
       const r = await fetch('http://127.0.0.1:${proxyPort}/openai/v1/models', { headers: { authorization: 'Bearer ${token}' } });
-      console.log(JSON.stringify({ status: r.status, body: await r.json() }));`)]);
+      console.log(JSON.stringify({ status: r.status, body: await r.json() }));`),
+    ]);
     expect(JSON.parse(thief.stdout).status).toBe(401); // expired, whoever asks
     child.stdin.end('go\n');
     await exited;
 
-    const holder = spawn(process.execPath, [BIN, 'run', '--agent', 'holder', '--grant', 'openai:chat', ...nodeScript(`console.log(process.env.OPENAI_API_KEY); await new Promise((r) => process.stdin.on('data', r));`)], { env: d.env });
+    const holder = spawn(
+      process.execPath,
+      [BIN, 'run', '--agent', 'holder', '--grant', 'openai:chat', ...nodeScript(`console.log(process.env.OPENAI_API_KEY); await new Promise((r) => process.stdin.on('data', r));`)],
+      { env: d.env },
+    );
     let live = '';
     holder.stdout.on('data', (x: Buffer) => (live += x));
     for (let i = 0; i < 100 && !live.includes('kwg_'); i++) await new Promise((r) => setTimeout(r, 50));
     const stolen = live.trim();
-    const other = await d.cli(['run', '--agent', 'thief', ...nodeScript(`
+    const other = await d.cli([
+      'run',
+      '--agent',
+      'thief',
+      ...nodeScript(`
       const r = await fetch('http://127.0.0.1:${proxyPort}/openai/v1/models', { headers: { authorization: 'Bearer ${stolen}' } });
-      console.log(JSON.stringify({ status: r.status, body: await r.json() }));`)]);
+      console.log(JSON.stringify({ status: r.status, body: await r.json() }));`),
+    ]);
     expect(JSON.parse(other.stdout)).toMatchObject({ status: 403, body: { error: { code: 'foreign_session' } } });
     const grants = JSON.parse((await d.cli(['grants', '--json'])).stdout);
     const holderGrant = grants.find((g: { agent: string }) => g.agent === 'holder');
     await d.cli(['revoke', holderGrant.id]);
-    const afterRevoke = await d.cli(['run', '--agent', 'thief', ...nodeScript(`
+    const afterRevoke = await d.cli([
+      'run',
+      '--agent',
+      'thief',
+      ...nodeScript(`
       const r = await fetch('http://127.0.0.1:${proxyPort}/openai/v1/models', { headers: { authorization: 'Bearer ${stolen}' } });
-      console.log(r.status);`)]);
+      console.log(r.status);`),
+    ]);
     expect(afterRevoke.stdout.trim()).toBe('401');
     holder.stdin.end('x');
   });
@@ -226,16 +305,30 @@ rules:
   }, 90_000);
 
   it('audits every proxied request with agent, chain, grant and downstream, and never the key', async () => {
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const proxied = audit.filter((a) => a.event === 'proxy.request');
     expect(proxied.length).toBeGreaterThan(500);
     const ok = proxied.find((a) => a.agent === 'agent-js');
-    expect(ok).toMatchObject({ credential: 'openai', permission: 'chat', downstream: { method: 'POST', host: '127.0.0.1', path: '/v1/chat/completions', status: 200 }, decision: 'allow' });
+    expect(ok).toMatchObject({
+      credential: 'openai',
+      permission: 'chat',
+      downstream: { method: 'POST', host: '127.0.0.1', path: '/v1/chat/completions', status: 200 },
+      decision: 'allow',
+    });
     expect(ok.chain).toEqual([expect.any(String), 'agent-js']);
     expect(ok.grant).toMatch(/^gr_/);
     const refused = proxied.find((a) => a.agent === 'tricky' && a.downstream.status === 403);
     expect(refused.decision).toBe('deny');
-    const everything = [readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8'), d.output(), ...readdirSync(join(d.home, 'config')).filter((f) => f.endsWith('.pem') || f.endsWith('.json') || f.endsWith('.yaml')).map((f) => readFileSync(join(d.home, 'config', f), 'utf8'))].join('\n');
+    const everything = [
+      readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8'),
+      d.output(),
+      ...readdirSync(join(d.home, 'config'))
+        .filter((f) => f.endsWith('.pem') || f.endsWith('.json') || f.endsWith('.yaml'))
+        .map((f) => readFileSync(join(d.home, 'config', f), 'utf8')),
+    ].join('\n');
     expect(everything).not.toContain(openaiKey);
     expect(everything).not.toContain(githubKey);
     expect(everything).not.toMatch(/kwg_[A-Za-z0-9]{49}/);

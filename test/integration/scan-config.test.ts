@@ -29,7 +29,11 @@ describe('suppression: .keyward.yaml, baseline, keyward:allow', () => {
 
   it('honours keyward:allow on the line, and counts it', async () => {
     const r = await runCli(['scan', '.', '--json'], { cwd: repo });
-    expect(findings(r.stdout).map((f) => f.file).sort()).toEqual(['fixtures/c.env', 'src/a.ts']);
+    expect(
+      findings(r.stdout)
+        .map((f) => f.file)
+        .sort(),
+    ).toEqual(['fixtures/c.env', 'src/a.ts']);
     expect(scanOf(r.stdout).stats.suppressed.inline).toBe(1);
   });
 
@@ -48,14 +52,21 @@ allowlist:
 `,
     );
     const r = await runCli(['scan', '.', '--json'], { cwd: repo });
-    expect(findings(r.stdout).map((f) => `${f.ruleId}@${f.file}`).sort()).toEqual(['acme-token@src/acme.ts', 'github-classic-pat@src/a.ts']);
+    expect(
+      findings(r.stdout)
+        .map((f) => `${f.ruleId}@${f.file}`)
+        .sort(),
+    ).toEqual(['acme-token@src/acme.ts', 'github-classic-pat@src/a.ts']);
     writeFileSync(join(repo, '.keyward.yaml'), 'disable: [github-classic-pat]\nallowlist:\n  rules:\n    github-classic-pat: { paths: ["x/**"] }\n');
     const disabled = await runCli(['scan', '.', '--json'], { cwd: repo });
     expect(findings(disabled.stdout)).toEqual([]);
   });
 
   it('rejects a malformed config with the line of each problem and exit 2', async () => {
-    writeFileSync(join(repo, '.keyward.yaml'), 'allowlist:\n  paths: ["a/**"]\n  regexs: ["x"]\nrules:\n  - id: Bad_Id\n    description: x\n    keywords: [ab]\n    pattern: "(unclosed"\n');
+    writeFileSync(
+      join(repo, '.keyward.yaml'),
+      'allowlist:\n  paths: ["a/**"]\n  regexs: ["x"]\nrules:\n  - id: Bad_Id\n    description: x\n    keywords: [ab]\n    pattern: "(unclosed"\n',
+    );
     const r = await runCli(['scan', '.'], { cwd: repo });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('invalid config');
@@ -69,7 +80,7 @@ allowlist:
     removeDir(join(repo, '.keyward.yaml'));
   });
 
-  it('rules check runs custom rules\' examples and points at the failing one', async () => {
+  it("rules check runs custom rules' examples and points at the failing one", async () => {
     const config = join(repo, 'custom.yaml');
     writeFileSync(
       config,
@@ -146,7 +157,33 @@ describe('keyward rules list', () => {
     const rules = JSON.parse(r.stdout) as { id: string; provider: string; keywords: string[] }[];
     expect(rules.length).toBeGreaterThanOrEqual(150);
     const providers = new Set(rules.map((rule) => rule.provider));
-    for (const p of ['aws', 'google', 'azure', 'github', 'gitlab', 'openai', 'anthropic', 'google', 'huggingface', 'mistral', 'groq', 'cohere', 'replicate', 'perplexity', 'xai', 'stripe', 'slack', 'npm', 'pypi', 'docker', 'datadog', 'private-key', 'jwt', 'database', 'keyward']) {
+    for (const p of [
+      'aws',
+      'google',
+      'azure',
+      'github',
+      'gitlab',
+      'openai',
+      'anthropic',
+      'google',
+      'huggingface',
+      'mistral',
+      'groq',
+      'cohere',
+      'replicate',
+      'perplexity',
+      'xai',
+      'stripe',
+      'slack',
+      'npm',
+      'pypi',
+      'docker',
+      'datadog',
+      'private-key',
+      'jwt',
+      'database',
+      'keyward',
+    ]) {
       expect(providers, p).toContain(p);
     }
     const text = await runCli(['rules', 'list']);

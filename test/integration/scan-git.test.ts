@@ -17,7 +17,8 @@ interface Finding {
   fingerprint: string;
 }
 const findings = (stdout: string) => (JSON.parse(stdout) as { findings: Finding[] }).findings;
-const stats = (stdout: string) => (JSON.parse(stdout) as { scan: { stats: { commits?: number; skipped: { binary: number } }; issues: { message: string }[]; partial: boolean } }).scan;
+const stats = (stdout: string) =>
+  (JSON.parse(stdout) as { scan: { stats: { commits?: number; skipped: { binary: number } }; issues: { message: string }[]; partial: boolean } }).scan;
 
 describe('keyward scan --staged', () => {
   let repo: string;
@@ -125,7 +126,11 @@ describe('keyward scan --history', () => {
 
   it('limits to a range with --since and to one ref with --branch', async () => {
     const since = await runCli(['scan', '--history', '--since', tag, '--json'], { cwd: repo });
-    expect(findings(since.stdout).map((f) => f.ruleId).sort()).toEqual(['anthropic-api-key', 'aws-access-key-id']);
+    expect(
+      findings(since.stdout)
+        .map((f) => f.ruleId)
+        .sort(),
+    ).toEqual(['anthropic-api-key', 'aws-access-key-id']);
     const branch = await runCli(['scan', '--history', '--branch', 'main', '--since', tag, '--json'], { cwd: repo });
     expect(findings(branch.stdout).map((f) => f.ruleId)).toEqual(['aws-access-key-id']);
   });
@@ -156,8 +161,13 @@ describe('keyward scan --history', () => {
   it('reports a corrupt repository clearly', async () => {
     const broken = tempDir();
     execFileSync('git', ['clone', '-q', `file://${repo}`, broken]);
-    const objects = execFileSync('find', [join(broken, '.git/objects'), '-type', 'f', '-path', '*/objects/??/*'], { encoding: 'utf8' }).trim().split('\n');
-    const packs = execFileSync('find', [join(broken, '.git/objects/pack'), '-type', 'f'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const objects = execFileSync('find', [join(broken, '.git/objects'), '-type', 'f', '-path', '*/objects/??/*'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    const packs = execFileSync('find', [join(broken, '.git/objects/pack'), '-type', 'f'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     for (const f of [...objects, ...packs].filter(Boolean)) writeFileSync(f, 'corrupt');
     const r = await runCli(['scan', '--history'], { cwd: broken });
     expect(r.code).toBe(2);

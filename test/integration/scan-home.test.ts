@@ -64,7 +64,11 @@ function fakeHome(dir: string) {
     '.npmrc': `registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${s.npm}\n`,
     '.pypirc': `[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = ${s.pypi}\n`,
     '.netrc': `machine api.acme.io\n  login ada@example.org\n  password ${s.netrc}\n\ndefault login anonymous password guest\n`,
-    '.docker/config.json': JSON.stringify({ auths: { 'registry.acme.io': { auth: b64(`deploy:${s.dockerPassword}`) }, 'https://index.docker.io/v1/': {} }, credsStore: 'desktop' }, null, '\t'),
+    '.docker/config.json': JSON.stringify(
+      { auths: { 'registry.acme.io': { auth: b64(`deploy:${s.dockerPassword}`) }, 'https://index.docker.io/v1/': {} }, credsStore: 'desktop' },
+      null,
+      '\t',
+    ),
     '.kube/config': [
       'apiVersion: v1',
       'kind: Config',
@@ -189,7 +193,9 @@ describe('keyward scan home', () => {
   });
 
   it('finds secrets in the MCP config of every client: env, headers, args and URLs', () => {
-    expect(at('~/.config/Claude/claude_desktop_config.json')).toMatchObject([{ keyPath: 'mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN', secret: s.claudeDesktop, migratable: true }]);
+    expect(at('~/.config/Claude/claude_desktop_config.json')).toMatchObject([
+      { keyPath: 'mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN', secret: s.claudeDesktop, migratable: true },
+    ]);
     expect(at('~/.claude.json').map((f) => [f.keyPath, f.secret])).toEqual([
       ['projects["/home/ada/app"].mcpServers.acme.headers.Authorization', s.claudeCodeHeader],
       ['projects["/home/ada/app"].mcpServers.claude.env.ANTHROPIC_API_KEY', s.claudeCodeProject],
@@ -220,7 +226,20 @@ describe('keyward scan home', () => {
 
   it('redacts in the text report and lists the locations', async () => {
     // Through HOME this time, as a user runs it.
-    const r = await runCli(['scan', 'home'], { cwd: home, env: { HOME: home, XDG_CONFIG_HOME: '', KUBECONFIG: '', DOCKER_CONFIG: '', CODEX_HOME: '', HISTFILE: '', NETRC: '', NPM_CONFIG_USERCONFIG: '', AWS_SHARED_CREDENTIALS_FILE: '' } });
+    const r = await runCli(['scan', 'home'], {
+      cwd: home,
+      env: {
+        HOME: home,
+        XDG_CONFIG_HOME: '',
+        KUBECONFIG: '',
+        DOCKER_CONFIG: '',
+        CODEX_HOME: '',
+        HISTFILE: '',
+        NETRC: '',
+        NPM_CONFIG_USERCONFIG: '',
+        AWS_SHARED_CREDENTIALS_FILE: '',
+      },
+    });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('at mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN');
     expect(r.stdout).toMatch(/locations: \d+ checked, \d+ present: ~\/\.aws\/credentials/);

@@ -186,7 +186,9 @@ describe('keyward scan image', () => {
     const image = `registry://127.0.0.1:${authRegistry.port}/app:v1`;
     const denied = await runCli(['scan', 'image', image, '--insecure', '--json'], { cwd: work });
     expect(denied.code).toBe(2);
-    expect(json(denied.stdout).scan.issues).toEqual([{ path: image, message: `127.0.0.1:${authRegistry.port}: the registry needs credentials (401 Unauthorized); give them with --authfile` }]);
+    expect(json(denied.stdout).scan.issues).toEqual([
+      { path: image, message: `127.0.0.1:${authRegistry.port}: the registry needs credentials (401 Unauthorized); give them with --authfile` },
+    ]);
 
     const auth = Buffer.from(`ci:${password}`).toString('base64');
     writeFileSync(join(work, 'auth.json'), JSON.stringify({ auths: { [`127.0.0.1:${authRegistry.port}`]: { auth } } }));
@@ -205,7 +207,7 @@ describe('keyward scan image', () => {
     }
   });
 
-  it('scans the platform asked for in a multi-platform index, by default this machine\'s', async () => {
+  it("scans the platform asked for in a multi-platform index, by default this machine's", async () => {
     const v1 = manifestOf(layout, 'v1');
     const v2 = manifestOf(layout, 'v2');
     const desc = (m: { digest: string }, arch: string) => ({
@@ -258,7 +260,17 @@ describe('keyward scan image', () => {
       token: { realm: `http://127.0.0.1:${tokenPort}/token`, service: 'keyward-test-registry', issuer: 'keyward-test-issuer', certificate: join(dir, 'cert.pem') },
     });
     try {
-      await runAsync(work, 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `ci:${password}`, 'oci:layout:v2', `docker://127.0.0.1:${tokenRegistry.port}/acme/app:v2`);
+      await runAsync(
+        work,
+        'skopeo',
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `ci:${password}`,
+        'oci:layout:v2',
+        `docker://127.0.0.1:${tokenRegistry.port}/acme/app:v2`,
+      );
       const image = `registry://127.0.0.1:${tokenRegistry.port}/acme/app:v2`;
       writeFileSync(join(dir, 'auth.json'), JSON.stringify({ auths: { [`127.0.0.1:${tokenRegistry.port}`]: { auth: Buffer.from(`ci:${password}`).toString('base64') } } }));
       requests.length = 0;

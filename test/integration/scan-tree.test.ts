@@ -6,7 +6,12 @@ import { anthropicKey, awsKeyId, githubToken } from '../helpers/secrets.js';
 
 interface JsonReport {
   version: number;
-  scan: { mode: string; partial: boolean; stats: { files: number; skipped: Record<string, number>; suppressed: Record<string, number> }; issues: { path?: string; message: string }[] };
+  scan: {
+    mode: string;
+    partial: boolean;
+    stats: { files: number; skipped: Record<string, number>; suppressed: Record<string, number> };
+    issues: { path?: string; message: string }[];
+  };
   findings: { ruleId: string; file: string; line: number; column: number; secret: string; fingerprint: string; confidence: string; migratable: boolean }[];
 }
 

@@ -90,7 +90,9 @@ describe('keyward watch with the daemon', () => {
       await watch.ready();
       // The current directory, the home directory's credential locations, and what config.yaml
       // registers (the daemon's watch: list).
-      expect(watch.out.stderr).toMatch(/No paths given: watching the current directory, \d+ credential and agent-config locations \(1 there now; the others are waited for\), the 1 path\(s\) under watch: in config\.yaml\./);
+      expect(watch.out.stderr).toMatch(
+        /No paths given: watching the current directory, \d+ credential and agent-config locations \(1 there now; the others are waited for\), the 1 path\(s\) under watch: in config\.yaml\./,
+      );
       expect(watch.out.stderr).toContain('Audit: new findings are written to the audit log (the daemon is running)');
       // src/app.ts, old.env and ~/.npmrc; nothing under node_modules or .git, not ~/notes.txt.
       expect(watch.out.stderr).toMatch(/Watching 3 file\(s\) in \d+ directories \(first scan \d+\.\d s\); 2 secret\(s\) were already there/);
@@ -189,11 +191,20 @@ describe('keyward watch without the daemon', () => {
     try {
       await watch.ready();
       expect(watch.out.stderr).toContain(`${join(dir, 'later', 'app.env')} does not exist (yet): watching for it to appear.`);
-      expect(watch.out.stderr).toContain('Audit is off: the keyward daemon is not running. Findings are printed here only; start the daemon (keyward daemon start) to record them.');
+      expect(watch.out.stderr).toContain(
+        'Audit is off: the keyward daemon is not running. Findings are printed here only; start the daemon (keyward daemon start) to record them.',
+      );
       const token = githubToken();
       writeFileSync(join(dir, 'settings.env'), `GITHUB_TOKEN=${token}\n`);
       const line = await until('the JSON line', () => watch.out.stdout.split('\n').find((l) => l.includes('settings.env')));
-      expect(JSON.parse(line)).toMatchObject({ status: 'new', ruleId: 'github-classic-pat', file: 'settings.env', line: 1, secret: 'ghp_********', fingerprint: fingerprintOf('github-classic-pat', token) });
+      expect(JSON.parse(line)).toMatchObject({
+        status: 'new',
+        ruleId: 'github-classic-pat',
+        file: 'settings.env',
+        line: 1,
+        secret: 'ghp_********',
+        fingerprint: fingerprintOf('github-classic-pat', token),
+      });
       expect(watch.out.stdout + watch.out.stderr).not.toContain(token);
       expect(existsSync(join(home, 'state', 'audit.jsonl'))).toBe(false);
     } finally {

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../../base.js';
 
 export default class AuditVerify extends BaseCommand {
-  static override summary = 'Check the audit log\'s hash chain; report the first tampered, removed or reordered record.';
+  static override summary = "Check the audit log's hash chain; report the first tampered, removed or reordered record.";
   static override description = 'Exit codes: 0 intact, 1 broken (the first problem is named), 2 error.';
   static override enableJsonFlag = true;
 

@@ -6,7 +6,6 @@ export default class ConsentDeny extends BaseCommand {
   static override enableJsonFlag = true;
   static override args = { id: Args.string({ required: true, description: 'Consent request id (from keyward consent list).' }) };
 
-
   async run() {
     const { args } = await this.parse(ConsentDeny);
     const { answerConsent } = await import('../../services/consent.js');

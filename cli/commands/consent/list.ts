@@ -7,11 +7,25 @@ export default class ConsentList extends BaseCommand {
   async run() {
     const { call, ensureDaemon } = await import('../../daemon-client.js');
     await ensureDaemon();
-    const r = await call<{ pending: { id: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string; policy: { reason: string } }[] }>('admin', 'GET', '/v1/consent');
+    const r = await call<{
+      pending: {
+        id: string;
+        chain: string[];
+        task?: string;
+        credential: string;
+        permission: string;
+        resource?: string;
+        mode: string;
+        expires: string;
+        policy: { reason: string };
+      }[];
+    }>('admin', 'GET', '/v1/consent');
     if (!this.jsonEnabled()) {
       if (r.pending.length === 0) this.log('No consent requests are waiting.');
       for (const c of r.pending) {
-        this.log(`${c.id}  ${c.chain.join(' → ')} wants ${[c.credential, c.permission, c.resource].filter(Boolean).join(':')} (${c.mode}${c.mode === 'release' ? ': the raw secret' : ''})`);
+        this.log(
+          `${c.id}  ${c.chain.join(' → ')} wants ${[c.credential, c.permission, c.resource].filter(Boolean).join(':')} (${c.mode}${c.mode === 'release' ? ': the raw secret' : ''})`,
+        );
         this.log(`    task: ${c.task ?? '-'} · policy: ${c.policy.reason} · times out at ${c.expires.slice(11, 19)}`);
       }
     }

@@ -28,7 +28,9 @@ export default class DaemonStatus extends BaseCommand {
         this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
         this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
         if (s.watch) {
-          this.log(`  watch     ${s.watch.paths.join(', ')}: ${s.watch.scanning ? 'first scan running' : `${s.watch.files} files in ${s.watch.directories} directories`}, ${s.watch.new} new finding(s) since start`);
+          this.log(
+            `  watch     ${s.watch.paths.join(', ')}: ${s.watch.scanning ? 'first scan running' : `${s.watch.files} files in ${s.watch.directories} directories`}, ${s.watch.new} new finding(s) since start`,
+          );
         }
       }
     }

@@ -15,7 +15,9 @@ export default class GrantRequest extends BaseCommand {
     const { args, flags } = await this.parse(GrantRequest);
     const token = process.env.KEYWARD_SESSION;
     if (!token || !process.env.KEYWARD_AGENT_SOCK) {
-      throw new KeywardError('not inside a keyward session (KEYWARD_SESSION and KEYWARD_AGENT_SOCK are unset)', { hint: 'Start the agent with keyward run; grant request is for processes inside it.' });
+      throw new KeywardError('not inside a keyward session (KEYWARD_SESSION and KEYWARD_AGENT_SOCK are unset)', {
+        hint: 'Start the agent with keyward run; grant request is for processes inside it.',
+      });
     }
     const { requestGrant } = await import('../../services/grant.js');
     const issued = await requestGrant(token, args.spec, flags.ttl, process.stderr);

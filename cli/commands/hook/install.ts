@@ -5,7 +5,7 @@ import { installHook } from '../../services/hook.js';
 export default class HookInstall extends BaseCommand {
   static override summary = 'Install a git pre-commit hook that runs `keyward scan --staged`.';
   static override description =
-    'An existing pre-commit hook that is not keyward\'s is kept and chained: it runs first, then keyward. With --force it is replaced instead (a backup is kept beside it). Honours core.hooksPath.';
+    "An existing pre-commit hook that is not keyward's is kept and chained: it runs first, then keyward. With --force it is replaced instead (a backup is kept beside it). Honours core.hooksPath.";
   static override enableJsonFlag = true;
   static override flags = {
     force: Flags.boolean({ description: 'Replace a foreign pre-commit hook instead of chaining it (keeps a .keyward-backup copy).' }),

@@ -2,7 +2,7 @@ import { BaseCommand } from '../../base.js';
 import { uninstallHook } from '../../services/hook.js';
 
 export default class HookUninstall extends BaseCommand {
-  static override summary = 'Remove keyward\'s pre-commit hook (restoring a hook it chained).';
+  static override summary = "Remove keyward's pre-commit hook (restoring a hook it chained).";
   static override enableJsonFlag = true;
 
   async run() {

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base.js';
 
 export default class ImportKeytar extends BaseCommand {
-  static override summary = 'Move entries that keytar-based tools stored in the OS keychain into keyward\'s vault.';
+  static override summary = "Move entries that keytar-based tools stored in the OS keychain into keyward's vault.";
   static override description = `Reads the entries of one keytar service (VS Code extensions, GitHub Desktop, Electron apps and other tools store keys this way), stores each chosen one in keyward's vault through the daemon, which reads it back before recording it, and with --delete then removes the original from keytar's service.
 
 On a terminal it lists the service's accounts and asks which to import; in scripts name them with --account or take them all with --all. Values are never shown.
@@ -18,7 +18,7 @@ Needs keytar, an optional dependency of keyward: npm install keytar (on Linux wi
     service: Flags.string({ char: 's', required: true, description: 'The keytar service name (exact, case-sensitive).' }),
     account: Flags.string({ char: 'a', multiple: true, description: 'Import this account (repeatable); no prompt.' }),
     all: Flags.boolean({ description: 'Import every entry of the service; no prompt.', exclusive: ['account'] }),
-    delete: Flags.boolean({ description: 'Delete each original from keytar\'s service once its copy is verified in the vault.' }),
+    delete: Flags.boolean({ description: "Delete each original from keytar's service once its copy is verified in the vault." }),
     yes: Flags.boolean({ char: 'y', description: 'Do not ask for confirmation (needed for --delete without a terminal).' }),
     provider: Flags.string({ char: 'p', description: 'Provider profile for the imported entries (default: recognised from the value, else generic).' }),
     prefix: Flags.string({ description: 'Name entries PREFIX + account (default: service-account).', helpValue: 'PREFIX' }),
@@ -31,7 +31,16 @@ Needs keytar, an optional dependency of keyward: npm install keytar (on Linux wi
     const { ensureDaemon, call } = await import('../../daemon-client.js');
     const interactive = process.stdin.isTTY === true && !this.jsonEnabled();
     const result = await importKeytar(
-      { service: flags.service, accounts: flags.account, all: flags.all, delete: flags.delete, yes: flags.yes, provider: flags.provider, prefix: flags.prefix, replace: flags.replace },
+      {
+        service: flags.service,
+        accounts: flags.account,
+        all: flags.all,
+        delete: flags.delete,
+        yes: flags.yes,
+        provider: flags.provider,
+        prefix: flags.prefix,
+        replace: flags.replace,
+      },
       {
         keytar: loadKeytar,
         addToVault: async (entry) => {

@@ -3,7 +3,8 @@ import { BaseCommand } from '../../base.js';
 
 export default class PolicyCheck extends BaseCommand {
   static override summary = 'Validate policy.yaml (and provider files), with line numbers.';
-  static override description = 'Exit codes: 0 valid, 1 problems found, 2 error. A running daemon reloads policy.yaml on change by itself and keeps the last good policy when the file is broken.';
+  static override description =
+    'Exit codes: 0 valid, 1 problems found, 2 error. A running daemon reloads policy.yaml on change by itself and keeps the last good policy when the file is broken.';
   static override enableJsonFlag = true;
   static override flags = { file: Flags.string({ description: 'Check this file instead of policy.yaml in the config directory.', helpValue: 'PATH' }) };
 
@@ -13,7 +14,11 @@ export default class PolicyCheck extends BaseCommand {
     const r = checkPolicy(flags.file);
     if (!this.jsonEnabled()) {
       for (const p of r.problems) this.log(`${p.file}:${p.line}:${p.column}: ${p.message}`);
-      this.log(r.problems.length ? `${r.problems.length} problem(s).` : `OK: ${r.file} — ${r.rules} rule(s), default ${r.defaults}${r.exists ? '' : ' (the file does not exist: the default policy applies)'}.`);
+      this.log(
+        r.problems.length
+          ? `${r.problems.length} problem(s).`
+          : `OK: ${r.file} — ${r.rules} rule(s), default ${r.defaults}${r.exists ? '' : ' (the file does not exist: the default policy applies)'}.`,
+      );
     }
     if (r.problems.length) process.exitCode = 1;
     return r;

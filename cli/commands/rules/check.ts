@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BaseCommand } from '../../base.js';
 
 export default class RulesCheck extends BaseCommand {
-  static override summary = 'Validate the built-in rules and .keyward.yaml, running every rule\'s examples.';
+  static override summary = "Validate the built-in rules and .keyward.yaml, running every rule's examples.";
   static override description = 'Exit codes: 0 everything is valid, 1 problems were found (each with file:line:column), 2 error.';
   static override enableJsonFlag = true;
   static override flags = {

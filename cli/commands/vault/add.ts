@@ -15,7 +15,11 @@ export default class VaultAdd extends BaseCommand {
   static override enableJsonFlag = true;
   static override args = { name: Args.string({ required: true, description: 'Entry name, used in grants (e.g. openai, github, prod-db).' }) };
   static override flags = {
-    provider: Flags.string({ char: 'p', required: true, description: 'Provider profile: openai, anthropic, github, gitlab, slack, stripe, huggingface, linear, notion, generic, or one of yours.' }),
+    provider: Flags.string({
+      char: 'p',
+      required: true,
+      description: 'Provider profile: openai, anthropic, github, gitlab, slack, stripe, huggingface, linear, notion, generic, or one of yours.',
+    }),
     'from-env': Flags.string({ description: 'Read the value from this environment variable.', helpValue: 'VAR', exclusive: ['from-file'] }),
     'from-file': Flags.string({ description: 'Read the value from this file (trailing newline removed).', helpValue: 'PATH', exclusive: ['from-env'] }),
     replace: Flags.boolean({ description: 'Replace an existing entry of that name.' }),
@@ -49,7 +53,13 @@ export default class VaultAdd extends BaseCommand {
     if (!value) throw new KeywardError('the value is empty; nothing stored');
     const { ensureDaemon, call } = await import('../../daemon-client.js');
     await ensureDaemon();
-    const r = await call<{ entry: { name: string; provider: string } }>('admin', 'POST', '/v1/vault', { name: args.name, provider: flags.provider, value, source, replace: flags.replace });
+    const r = await call<{ entry: { name: string; provider: string } }>('admin', 'POST', '/v1/vault', {
+      name: args.name,
+      provider: flags.provider,
+      value,
+      source,
+      replace: flags.replace,
+    });
     this.log(`Stored ${r.entry.name} (${r.entry.provider}) in the vault.`);
     return r.entry;
   }

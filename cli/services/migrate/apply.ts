@@ -58,12 +58,26 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     status: 'started',
     files: plan.files.map((f, i) => {
       const st = statSync(f.path);
-      return { path: f.path, kind: f.kind, beforeSha: sha256(f.before), afterSha: sha256(f.after), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, backup: `file-${i}.sealed`, state: 'planned' };
+      return {
+        path: f.path,
+        kind: f.kind,
+        beforeSha: sha256(f.before),
+        afterSha: sha256(f.after),
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        backup: `file-${i}.sealed`,
+        state: 'planned',
+      };
     }),
     entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider, state: 'planned' })),
     policyRules: plan.rules.map(ruleText),
     // Two files may hand git the same host (.netrc and .git-credentials): one helper each.
-    gitHelpers: [...new Map(plan.files.flatMap((f) => f.rewrite.actions).map((a) => [`${a.url} ${a.entry}`, a])).values()].map((a) => ({ url: a.url, value: gitHelperValue(launcher, a.entry), state: 'planned' as const })),
+    gitHelpers: [...new Map(plan.files.flatMap((f) => f.rewrite.actions).map((a) => [`${a.url} ${a.entry}`, a])).values()].map((a) => ({
+      url: a.url,
+      value: gitHelperValue(launcher, a.entry),
+      state: 'planned' as const,
+    })),
   };
   const store = JournalStore.create(journal);
   try {
@@ -78,7 +92,14 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     // 3. The vault, confirmed, before a secret leaves any file.
     for (const entry of journal.entries) {
       const e = plan.entries.get(entry.name)!;
-      await call('admin', 'POST', '/v1/vault', { name: entry.name, provider: entry.provider, value: e.value, source: e.source.slice(0, 300), replace: true, ...(e.attributes ? { attributes: e.attributes } : {}) });
+      await call('admin', 'POST', '/v1/vault', {
+        name: entry.name,
+        provider: entry.provider,
+        value: e.value,
+        source: e.source.slice(0, 300),
+        replace: true,
+        ...(e.attributes ? { attributes: e.attributes } : {}),
+      });
       entry.state = 'stored';
       store.save();
     }
@@ -92,7 +113,14 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }
     // 5. What lets the files' users keep working.
     const policy = daemonFiles().policy;
-    for (const r of plan.rules) appendPolicyRule(policy, { agent: r.agent, credential: r.credential, permission: r.permission, decision: r.decision, maxTtl: r.maxTtl ? parseDuration(r.maxTtl) : undefined });
+    for (const r of plan.rules)
+      appendPolicyRule(policy, {
+        agent: r.agent,
+        credential: r.credential,
+        permission: r.permission,
+        decision: r.decision,
+        maxTtl: r.maxTtl ? parseDuration(r.maxTtl) : undefined,
+      });
     for (const h of journal.gitHelpers) {
       const set = git(['config', '--global', '--add', `credential.${h.url}.helper`, h.value]);
       if (set.status !== 0) throw new KeywardError(`git config failed: ${set.stderr.trim()}`);
@@ -114,7 +142,13 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
       hint: `Every file is either unchanged or fully migrated. Put everything back with: keyward migrate undo ${journal.id}`,
     });
   }
-  return { id: journal.id, files: journal.files.map((f) => ({ path: f.path, kind: f.kind })), entries: journal.entries.map((e) => e.name), rules: journal.policyRules, gitHelpers: journal.gitHelpers.map((h) => h.url) };
+  return {
+    id: journal.id,
+    files: journal.files.map((f) => ({ path: f.path, kind: f.kind })),
+    entries: journal.entries.map((e) => e.name),
+    rules: journal.policyRules,
+    gitHelpers: journal.gitHelpers.map((h) => h.url),
+  };
 }
 
 function keepOwner(file: JournalFile): void {
@@ -189,6 +223,10 @@ export async function undoMigration(id: string | undefined, options: { force?: b
     journal.status = 'undone';
     store.save();
   }
-  await call('admin', 'POST', '/v1/events/migration', { event: 'migrate.undo', reason: `migration ${journal.id}`, detail: { id: journal.id, restored: result.restored, conflicts: result.conflicts } }).catch(() => undefined);
+  await call('admin', 'POST', '/v1/events/migration', {
+    event: 'migrate.undo',
+    reason: `migration ${journal.id}`,
+    detail: { id: journal.id, restored: result.restored, conflicts: result.conflicts },
+  }).catch(() => undefined);
   return result;
 }

@@ -46,7 +46,23 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
   };
   const say = (line: string) => process.stdout.write(line + '\n');
   if (options.dryRun) {
-    if (options.json) say(JSON.stringify({ dryRun: true, ...summary, diffs: plan.files.map((f) => redactedDiff(f, findings.map((x) => x.secret))) }, null, 2));
+    if (options.json)
+      say(
+        JSON.stringify(
+          {
+            dryRun: true,
+            ...summary,
+            diffs: plan.files.map((f) =>
+              redactedDiff(
+                f,
+                findings.map((x) => x.secret),
+              ),
+            ),
+          },
+          null,
+          2,
+        ),
+      );
     else {
       for (const line of describe(plan)) say(line);
       say(plan.files.length ? `Dry run: ${plan.files.length} file(s) would change; nothing was changed.` : 'Dry run: nothing keyward can migrate.');
@@ -96,7 +112,9 @@ async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: 
     for (const f of result.files) say(`migrated ${f.path} (${f.kind})`);
     for (const n of plan.notes) say(`note: ${n}`);
     for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
-    say(`Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`);
+    say(
+      `Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`,
+    );
   }
   // Keys that stay exposed (history, images) still need the user: rotate them.
   return plan.exposed.length ? 1 : 0;

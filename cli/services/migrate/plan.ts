@@ -113,7 +113,10 @@ const slug = (s: string) =>
 
 /** A vault entry name for a secret: the provider's name where that is unambiguous, else where it came from. */
 function suggestName(f: RawFinding, kind: FileKind): string {
-  const variable = f.keyPath?.split(/[.[\]"]+/).filter(Boolean).pop();
+  const variable = f.keyPath
+    ?.split(/[.[\]"]+/)
+    .filter(Boolean)
+    .pop();
   if (kind === 'env' || kind === 'npmrc' || kind === 'pypirc' || kind.startsWith('mcp-')) {
     if (f.provider && !['generic', 'custom', 'url', 'database', 'jwt', 'private-key'].includes(f.provider)) return slug(f.provider);
     if (variable) return slug(variable);
@@ -190,7 +193,12 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
     }
     const kind = fileKind(abs, f.format, keyPath);
     if (!kind) {
-      plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: 'keyward cannot rewrite this kind of file; move the key with keyward vault add and remove it by hand' });
+      plan.skipped.push({
+        file: f.file,
+        line: f.line,
+        ruleId: f.ruleId,
+        reason: 'keyward cannot rewrite this kind of file; move the key with keyward vault add and remove it by hand',
+      });
       continue;
     }
     const group = byFile.get(abs) ?? { kind, findings: [] };
@@ -231,7 +239,12 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       for (const r of dropped) {
         const [entry] = clashes.find(([e, v]) => r.entry === e || v.value.includes(JSON.stringify(r.value).slice(1, -1)))!;
         for (const f of group.findings.filter((x) => x.secret === r.value)) {
-          plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: `vault entry ${entry} already takes a different secret from ${plan.entries.get(entry)!.source.replace(/^migrate:/, '')}; migrate this one on its own afterwards` });
+          plan.skipped.push({
+            file: f.file,
+            line: f.line,
+            ruleId: f.ruleId,
+            reason: `vault entry ${entry} already takes a different secret from ${plan.entries.get(entry)!.source.replace(/^migrate:/, '')}; migrate this one on its own afterwards`,
+          });
         }
       }
       active = active.filter((r) => !dropped.includes(r));
@@ -266,7 +279,9 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       if (c.agent === '*') {
         // Whoever reads the file (keyward run --env-file) is not known here: the policy's default
         // decides (ask, unless changed), and a rule is one line away.
-        plan.notes.push(`${path}: ${c.entry} is released to whoever runs with this file, as policy.yaml decides (by default a person is asked); to allow one agent: - { agent: "<name>", credential: ${c.entry}, permission: release, decision: allow }`);
+        plan.notes.push(
+          `${path}: ${c.entry} is released to whoever runs with this file, as policy.yaml decides (by default a person is asked); to allow one agent: - { agent: "<name>", credential: ${c.entry}, permission: release, decision: allow }`,
+        );
         continue;
       }
       const rule: PolicyRuleText =
@@ -274,7 +289,13 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
           ? // Writes through the proxy (an HTTP MCP server's calls) are asked for, once per client session at most.
             { agent: c.agent, credential: c.entry, permission: c.permission, decision: 'ask' }
           : // The tools and servers a file was written for read their key on their own, briefly.
-            { agent: c.agent, credential: c.entry, permission: c.permission, decision: 'allow', maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m' };
+            {
+              agent: c.agent,
+              credential: c.entry,
+              permission: c.permission,
+              decision: 'allow',
+              maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m',
+            };
       if (!plan.rules.some((r) => r.agent === rule.agent && r.credential === rule.credential && r.permission === rule.permission)) plan.rules.push(rule);
     }
     plan.notes.push(...result.notes.map((n) => `${path}: ${n}`));

@@ -154,7 +154,12 @@ const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
 
 /** A route name for a server: its own name where the proxy accepts it, unique per entry. */
 function routeName(name: string, entry: string, used: Map<string, string>): string {
-  const base = ROUTE_NAME.test(name) ? name : name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 52) || 'mcp';
+  const base = ROUTE_NAME.test(name)
+    ? name
+    : name
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .slice(0, 52) || 'mcp';
   let candidate = base;
   for (let n = 2; used.has(candidate) && used.get(candidate) !== entry; n++) candidate = `${base}-${n}`;
   used.set(candidate, entry);
@@ -215,13 +220,20 @@ const URL_FIELDS = ['url', 'serverUrl', 'httpUrl'];
  * An HTTP MCP server with a key in a header is pointed at keyward's proxy: the client sends no
  * key, and the daemon puts it back in on the way to the server (docs/proxy.md, HTTP MCP servers).
  */
-function proxiedServer(plan: ServerPlan, server: Record<string, unknown>, proxy: ProxyRoutes | undefined): { field: string; url: string; header: string; value: { value: string; provider: string; attributes: Record<string, string> } } {
+function proxiedServer(
+  plan: ServerPlan,
+  server: Record<string, unknown>,
+  proxy: ProxyRoutes | undefined,
+): { field: string; url: string; header: string; value: { value: string; provider: string; attributes: Record<string, string> } } {
   if (plan.envRefs.length) throw new RewriteError(`MCP server ${plan.name} has no command but keys in env or args: move them by hand`);
   if (plan.headers.length !== 1) throw new RewriteError(`MCP server ${plan.name} sends ${plan.headers.length} secret headers; keyward's proxy injects one: move them by hand`);
   const field = URL_FIELDS.find((f) => typeof server[f] === 'string');
   if (!field) throw new RewriteError(`MCP server ${plan.name} has neither a command nor a url`);
   const proxyUrl = proxy?.url;
-  if (!proxy || !proxyUrl) throw new RewriteError(`the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`);
+  if (!proxy || !proxyUrl)
+    throw new RewriteError(
+      `the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`,
+    );
   const h = plan.headers[0];
   const headers = (server.headers ?? server.http_headers) as Record<string, unknown> | undefined;
   const sent = h.name && headers ? headers[h.name] : undefined;
@@ -285,7 +297,9 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
 }
 
 function proxyNotes(proxied: Rewrite['values']): string[] {
-  return Object.values(proxied).map((v) => `MCP server ${v.attributes!.server} now goes through keyward's proxy (the daemon must be running: keyward daemon install starts it at login)`);
+  return Object.values(proxied).map(
+    (v) => `MCP server ${v.attributes!.server} now goes through keyward's proxy (the daemon must be running: keyward daemon install starts it at login)`,
+  );
 }
 
 function detectFormatting(text: string): { tabSize: number; insertSpaces: boolean; eol: string } {
@@ -346,7 +360,8 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
   let out = lines(text);
   for (const plan of plans.values()) {
     const server = plan.serverPath.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)?.[k], parsed) as { command?: string; args?: string[] } | undefined;
-    if (!server?.command || plan.headers.length) throw new RewriteError(`MCP server ${plan.name} is reached over HTTP: its header secret moves by hand (see docs/integrations/mcp-clients.md)`);
+    if (!server?.command || plan.headers.length)
+      throw new RewriteError(`MCP server ${plan.name} is reached over HTTP: its header secret moves by hand (see docs/integrations/mcp-clients.md)`);
     const fixed = fixArgs(server.args ?? [], plan);
     const header = new RegExp(`^\\s*\\[${plan.serverPath.map((p) => String(p).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}\\]\\s*$`);
     const start = out.findIndex((l) => header.test(l.trimEnd()));
@@ -370,7 +385,10 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
     });
     out = [...out.slice(0, start), ...cleaned, ...out.slice(end)];
     out = out.filter((l, i) => {
-      const inEnvTable = out.slice(0, i).reverse().find((x) => /^\s*\[/.test(x));
+      const inEnvTable = out
+        .slice(0, i)
+        .reverse()
+        .find((x) => /^\s*\[/.test(x));
       if (!inEnvTable || !new RegExp(`\\.env\\]\\s*$`).test(inEnvTable.trim()) || !inEnvTable.includes(plan.name)) return true;
       return !plan.removeEnv.some((v) => new RegExp(`^\\s*"?${v}"?\\s*=`).test(l));
     });
@@ -419,7 +437,11 @@ export function rewriteAws(text: string, secrets: SecretRef[], launcher: string[
     const token = get('aws_session_token');
     // keyward aws-credentials --profile <p> reads aws-<p>.
     const entry = `aws-${profile}`;
-    values[entry] = { value: JSON.stringify({ AccessKeyId: id, SecretAccessKey: secret, ...(token ? { SessionToken: token } : {}) }), provider: 'generic', attributes: { helper: 'aws', profile } };
+    values[entry] = {
+      value: JSON.stringify({ AccessKeyId: id, SecretAccessKey: secret, ...(token ? { SessionToken: token } : {}) }),
+      provider: 'generic',
+      attributes: { helper: 'aws', profile },
+    };
     const kept = body.filter((l) => !/^\s*(aws_access_key_id|aws_secret_access_key|aws_session_token|credential_process)\s*=/.test(l));
     const insertAt = kept.findIndex((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
     // The AWS CLI splits credential_process like a shell does: quote paths with spaces.
@@ -520,13 +542,23 @@ export function rewriteGitCredentials(text: string, secrets: SecretRef[]): Rewri
     } catch {
       throw new RewriteError(`line ${s.line} is not a credential URL`);
     }
-    if (!decodeURIComponent(url.password).includes(s.value) && !decodeURIComponent(url.username).includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`);
+    if (!decodeURIComponent(url.password).includes(s.value) && !decodeURIComponent(url.username).includes(s.value))
+      throw new RewriteError(`line ${s.line} no longer holds the secret`);
     const entry = `git-${url.host}`;
-    values[entry] = { value: JSON.stringify({ username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }), attributes: { helper: 'git', host: url.host } };
+    values[entry] = {
+      value: JSON.stringify({ username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }),
+      attributes: { helper: 'git', host: url.host },
+    };
     actions.push({ kind: 'git-helper', url: `${url.protocol}//${url.host}`, entry });
     all.splice(i, 1);
   }
-  return { text: all.join(''), notes: ['git asks keyward for these hosts now (credential helper, configured in ~/.gitconfig)'], actions, values, consumers: Object.keys(values).map((entry) => ({ entry, agent: 'git-credential:*', mode: 'release', permission: 'release' })) };
+  return {
+    text: all.join(''),
+    notes: ['git asks keyward for these hosts now (credential helper, configured in ~/.gitconfig)'],
+    actions,
+    values,
+    consumers: Object.keys(values).map((entry) => ({ entry, agent: 'git-credential:*', mode: 'release', permission: 'release' })),
+  };
 }
 
 /** ~/.docker/config.json: `auths.<registry>.auth` leaves; `credHelpers.<registry>` is keyward. */
@@ -542,7 +574,10 @@ export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
     if (!registry || !auth) throw new RewriteError(`${s.keyPath} is not a registry login in auths`);
     const decoded = auth.auth ? Buffer.from(auth.auth, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
-    values[dockerEntry(registry)] = { value: JSON.stringify({ username: colon > 0 ? decoded.slice(0, colon) : '', secret: auth.identitytoken ?? decoded.slice(colon + 1) }), attributes: { helper: 'docker', server: registry, username: colon > 0 ? decoded.slice(0, colon) : '' } };
+    values[dockerEntry(registry)] = {
+      value: JSON.stringify({ username: colon > 0 ? decoded.slice(0, colon) : '', secret: auth.identitytoken ?? decoded.slice(colon + 1) }),
+      attributes: { helper: 'docker', server: registry, username: colon > 0 ? decoded.slice(0, colon) : '' },
+    };
     out = applyEdits(out, modify(out, ['auths', registry], undefined, options));
     out = applyEdits(out, modify(out, ['credHelpers', registry], 'keyward', options));
   }

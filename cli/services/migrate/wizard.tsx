@@ -74,7 +74,11 @@ export function summarise(plan: MigrationPlan, secrets: string[]): Review {
  * The interactive path of `keyward migrate`: returns the plan the user approved, or undefined to
  * change nothing.
  */
-export async function runWizard(findings: RawFinding[], planner: { plan: Planner; existing: Set<string>; providers: string[] }, baselineFile: string): Promise<MigrationPlan | undefined> {
+export async function runWizard(
+  findings: RawFinding[],
+  planner: { plan: Planner; existing: Set<string>; providers: string[] },
+  baselineFile: string,
+): Promise<MigrationPlan | undefined> {
   const initial = planner.plan();
   const items = wizardItems(findings, initial, planner.providers);
   const secrets = findings.map((f) => f.secret);

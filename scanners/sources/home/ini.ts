@@ -44,7 +44,14 @@ export function parseIni(data: Buffer, options: { npmrc?: boolean } = {}): Parse
     continued = { start: valueStart, path };
     // npm `_auth` is base64 of user:password.
     if (options.npmrc && /(?:^|:)_auth$/.test(key)) {
-      const view = basicAuthView(line.slice(eq + 1).trim().replace(/^["']|["']$/g, ''), path, valueStart);
+      const view = basicAuthView(
+        line
+          .slice(eq + 1)
+          .trim()
+          .replace(/^["']|["']$/g, ''),
+        path,
+        valueStart,
+      );
       if (view) views.push(view);
     }
   }

@@ -29,7 +29,9 @@ const appData = (e: LocationEnv) => e.env.APPDATA || join(e.home, 'AppData', 'Ro
 const macSupport = (e: LocationEnv) => join(e.home, 'Library', 'Application Support');
 /** The per-user application config directory: XDG on Linux, Application Support on macOS, %APPDATA% on Windows. */
 const appConfig = (e: LocationEnv) => (e.platform === 'darwin' ? macSupport(e) : e.platform === 'win32' ? appData(e) : xdgConfig(e));
-const home = (...parts: string[]) => (e: LocationEnv) => [join(e.home, ...parts)];
+const home =
+  (...parts: string[]) =>
+  (e: LocationEnv) => [join(e.home, ...parts)];
 
 export const HOME_LOCATIONS: LocationSpec[] = [
   // Cloud and registry credentials
@@ -45,7 +47,12 @@ export const HOME_LOCATIONS: LocationSpec[] = [
     migratable: true,
     paths: (e) => [...(e.env.XDG_RUNTIME_DIR ? [join(e.env.XDG_RUNTIME_DIR, 'containers', 'auth.json')] : []), join(xdgConfig(e), 'containers', 'auth.json')],
   },
-  { client: 'Kubernetes', format: 'yaml', migratable: false, paths: (e) => (e.env.KUBECONFIG ? e.env.KUBECONFIG.split(e.platform === 'win32' ? ';' : ':').filter(Boolean) : [join(e.home, '.kube', 'config')]) },
+  {
+    client: 'Kubernetes',
+    format: 'yaml',
+    migratable: false,
+    paths: (e) => (e.env.KUBECONFIG ? e.env.KUBECONFIG.split(e.platform === 'win32' ? ';' : ':').filter(Boolean) : [join(e.home, '.kube', 'config')]),
+  },
   {
     client: 'GitHub CLI',
     format: 'yaml',
@@ -79,18 +86,33 @@ export const HOME_LOCATIONS: LocationSpec[] = [
   // MCP and agent clients
   { client: 'Claude Desktop', format: 'json', migratable: true, paths: (e) => [join(appConfig(e), 'Claude', 'claude_desktop_config.json')] },
   { client: 'Claude Code', format: 'json', migratable: true, paths: (e) => [join(e.home, '.claude.json')] },
-  { client: 'Claude Code', format: 'json', migratable: true, paths: (e) => [join(e.env.CLAUDE_CONFIG_DIR || join(e.home, '.claude'), 'settings.json'), join(e.env.CLAUDE_CONFIG_DIR || join(e.home, '.claude'), 'settings.local.json')] },
+  {
+    client: 'Claude Code',
+    format: 'json',
+    migratable: true,
+    paths: (e) => [join(e.env.CLAUDE_CONFIG_DIR || join(e.home, '.claude'), 'settings.json'), join(e.env.CLAUDE_CONFIG_DIR || join(e.home, '.claude'), 'settings.local.json')],
+  },
   { client: 'Cursor', format: 'json', migratable: true, paths: home('.cursor', 'mcp.json') },
   { client: 'VS Code', format: 'jsonc', migratable: true, paths: (e) => [join(appConfig(e), 'Code', 'User', 'mcp.json'), join(appConfig(e), 'Code', 'User', 'settings.json')] },
   { client: 'VS Code Insiders', format: 'jsonc', migratable: true, paths: (e) => [join(appConfig(e), 'Code - Insiders', 'User', 'mcp.json')] },
-  { client: 'Cline (VS Code)', format: 'json', migratable: true, paths: (e) => [join(appConfig(e), 'Code', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json')] },
+  {
+    client: 'Cline (VS Code)',
+    format: 'json',
+    migratable: true,
+    paths: (e) => [join(appConfig(e), 'Code', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json')],
+  },
   { client: 'Windsurf', format: 'json', migratable: true, paths: home('.codeium', 'windsurf', 'mcp_config.json') },
   { client: 'Gemini CLI', format: 'json', migratable: true, paths: home('.gemini', 'settings.json') },
   { client: 'Codex', format: 'toml', migratable: true, paths: (e) => [join(e.env.CODEX_HOME || join(e.home, '.codex'), 'config.toml')] },
   { client: 'Codex', format: 'json', migratable: true, paths: (e) => [join(e.env.CODEX_HOME || join(e.home, '.codex'), 'auth.json')] },
   { client: 'Continue', format: 'json', migratable: true, paths: home('.continue', 'config.json') },
   { client: 'Continue', format: 'yaml', migratable: true, paths: home('.continue', 'config.yaml') },
-  { client: 'Zed', format: 'jsonc', migratable: true, paths: (e) => [e.platform === 'win32' ? join(appData(e), 'Zed', 'settings.json') : join(xdgConfig(e), 'zed', 'settings.json')] },
+  {
+    client: 'Zed',
+    format: 'jsonc',
+    migratable: true,
+    paths: (e) => [e.platform === 'win32' ? join(appData(e), 'Zed', 'settings.json') : join(xdgConfig(e), 'zed', 'settings.json')],
+  },
 ];
 
 /** Files looked for inside project directories (`--project`), by path relative to a directory. */
@@ -102,7 +124,10 @@ export interface ProjectPattern {
   test(relative: string, name: string): boolean;
 }
 
-const exact = (...paths: string[]) => (rel: string) => paths.some((p) => rel === p || rel.endsWith(`/${p}`));
+const exact =
+  (...paths: string[]) =>
+  (rel: string) =>
+    paths.some((p) => rel === p || rel.endsWith(`/${p}`));
 
 export const PROJECT_PATTERNS: ProjectPattern[] = [
   { client: '.env file', format: 'env', migratable: true, test: (_rel, name) => name === '.env' || name.startsWith('.env.') },
@@ -120,4 +145,22 @@ export const PROJECT_PATTERNS: ProjectPattern[] = [
 ];
 
 /** Directories never entered when looking through a project: dependencies, build output, VCS data. */
-export const PROJECT_SKIP_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'vendor', '.venv', 'venv', '__pycache__', '.tox', 'dist', 'build', 'target', '.next', '.nuxt', '.cache', '.gradle', '.terraform']);
+export const PROJECT_SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  '.hg',
+  '.svn',
+  'vendor',
+  '.venv',
+  'venv',
+  '__pycache__',
+  '.tox',
+  'dist',
+  'build',
+  'target',
+  '.next',
+  '.nuxt',
+  '.cache',
+  '.gradle',
+  '.terraform',
+]);

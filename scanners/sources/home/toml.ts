@@ -13,7 +13,9 @@ export async function parseToml(data: Buffer): Promise<ParsedConfig> {
     parse(text);
   } catch (e) {
     const { line, column } = e as { line?: number; column?: number };
-    const reason = String((e as Error).message ?? '').split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
+    const reason = String((e as Error).message ?? '')
+      .split('\n')[0]
+      .replace(/^Invalid TOML document:\s*/, '');
     error = `not valid TOML: ${reason}${line ? ` at line ${line}, column ${column}` : ''}`;
   }
   const offsets = new OffsetMap(text);

@@ -154,7 +154,9 @@ async function fromIndex(target: string, store: BlobStore, indexData: Buffer, re
 /** The manifest for the platform asked for; attestations (`unknown/unknown`) are never it. */
 function pickPlatform(manifests: Descriptor[], want: OpenOptions['platform'], target: string): Descriptor {
   const candidates = manifests.filter((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture);
-  const chosen = want.variant ? candidates.find((m) => m.platform?.variant === want.variant) : (candidates.find((m) => !m.platform?.variant || m.platform.variant === 'v8') ?? candidates[0]);
+  const chosen = want.variant
+    ? candidates.find((m) => m.platform?.variant === want.variant)
+    : (candidates.find((m) => !m.platform?.variant || m.platform.variant === 'v8') ?? candidates[0]);
   if (chosen) return chosen;
   const have = manifests.map((m) => formatPlatform(m.platform)).filter((p) => p && p !== 'unknown/unknown');
   throw new ImageError(`${target}: no ${formatPlatform(want)} image in this multi-platform index (it has: ${have.join(', ') || 'none'}); pick one with --platform`);

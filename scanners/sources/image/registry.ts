@@ -157,7 +157,8 @@ export class RegistryStore implements BlobStore {
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ImageError(`${this.ref.host}: unknown host`);
     if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new ImageError(`${this.ref.host}: the connection was closed`);
     if (code && /CERT|TLS|SSL/.test(code)) return new ImageError(`${this.ref.host}: TLS failed (${code}); a registry without TLS needs --insecure`);
-    if (/wrong version number|EPROTO/i.test(String((error as Error).message) + String(code))) return new ImageError(`${this.ref.host}: TLS failed; a registry without TLS needs --insecure`);
+    if (/wrong version number|EPROTO/i.test(String((error as Error).message) + String(code)))
+      return new ImageError(`${this.ref.host}: TLS failed; a registry without TLS needs --insecure`);
     return new ImageError(`${this.ref.host}: request failed${code ? ` (${code})` : ''}`);
   }
 

@@ -130,7 +130,10 @@ async function* empty(): AsyncGenerator<Buffer> {}
 function metaSize(header: Buffer): number {
   const flag = String.fromCharCode(header[156]);
   if (!'xgLK'.includes(flag) || flag === '') return 0;
-  const text = header.toString('latin1', 124, 136).replace(/[\0 ]+$/, '').trim();
+  const text = header
+    .toString('latin1', 124, 136)
+    .replace(/[\0 ]+$/, '')
+    .trim();
   return /^[0-7]+$/.test(text) ? parseInt(text, 8) : 0;
 }
 

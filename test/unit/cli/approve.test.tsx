@@ -19,7 +19,16 @@ const pending = (over: Partial<PendingConsent> = {}): PendingConsent => ({
   expires: '2026-01-01T12:01:30Z',
   ...over,
 });
-const grant: ActiveGrant = { id: 'gr_9', agent: 'claude-code', chain: ['ada', 'claude-code'], task: 'refactor', credential: 'openai', permission: 'chat', mode: 'proxy', expires: '2026-01-01T12:10:00Z' };
+const grant: ActiveGrant = {
+  id: 'gr_9',
+  agent: 'claude-code',
+  chain: ['ada', 'claude-code'],
+  task: 'refactor',
+  credential: 'openai',
+  permission: 'chat',
+  mode: 'proxy',
+  expires: '2026-01-01T12:10:00Z',
+};
 
 /** A feed the test pushes into, as the daemon's event stream would. */
 function fakeFeed() {
@@ -30,7 +39,12 @@ function fakeFeed() {
       return () => (handlers = undefined);
     },
   };
-  return { feed, push: (s: { pending: PendingConsent[]; grants: ActiveGrant[] }) => handlers!.snapshot(s), audit: (r: AuditEntry) => handlers!.audit(r), connect: () => handlers!.connection('connected') };
+  return {
+    feed,
+    push: (s: { pending: PendingConsent[]; grants: ActiveGrant[] }) => handlers!.snapshot(s),
+    audit: (r: AuditEntry) => handlers!.audit(r),
+    connect: () => handlers!.connection('connected'),
+  };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 80));
@@ -94,7 +108,14 @@ describe('keyward approve', () => {
     await drawn(app);
     app.stdin.write('A');
     await tick();
-    await eventually(() => expect(app.lastFrame()!.replace(/[║│]/g, '').replace(/\s*\n\s*/g, ' ')).toContain('- { agent: "mcp:github", credential: github, permission: "repo:write", resource: "acme/app", mode: proxy, decision: allow }'));
+    await eventually(() =>
+      expect(
+        app
+          .lastFrame()!
+          .replace(/[║│]/g, '')
+          .replace(/\s*\n\s*/g, ' '),
+      ).toContain('- { agent: "mcp:github", credential: github, permission: "repo:write", resource: "acme/app", mode: proxy, decision: allow }'),
+    );
     expect(actions.answer).not.toHaveBeenCalled();
     app.stdin.write('n');
     await tick();
@@ -120,7 +141,16 @@ describe('keyward approve', () => {
     app.stdin.write('r');
     await tick();
     await eventually(() => expect(actions.revoke).toHaveBeenCalledWith('gr_9'));
-    f.audit({ seq: 7, time: '2026-01-01T12:00:01Z', event: 'proxy.request', chain: ['ada', 'claude-code'], credential: 'openai', permission: 'chat', decision: 'deny', downstream: { method: 'DELETE', host: 'api.openai.com', path: '/v1/files/x', status: 403 } });
+    f.audit({
+      seq: 7,
+      time: '2026-01-01T12:00:01Z',
+      event: 'proxy.request',
+      chain: ['ada', 'claude-code'],
+      credential: 'openai',
+      permission: 'chat',
+      decision: 'deny',
+      downstream: { method: 'DELETE', host: 'api.openai.com', path: '/v1/files/x', status: 403 },
+    });
     await tick();
     await eventually(() => expect(app.lastFrame()).toContain('12:00:01 proxy.request    claude-code openai:chat DELETE api.openai.com/v1/files/x 403 deny'));
     f.push({ pending: [], grants: [] });
@@ -132,7 +162,13 @@ describe('keyward approve', () => {
   it('lists a secret that keyward watch or the daemon saw written, by rule, file and line', async () => {
     const { app, f } = setup({ pending: [], grants: [] });
     await drawn(app);
-    f.audit({ seq: 12, time: '2026-01-01T12:00:05Z', event: 'finding', reason: 'keyward watch saw a new secret written to a file', detail: { rule: 'github-classic-pat', file: '/home/ada/app/.env', line: 3 } } as AuditEntry);
+    f.audit({
+      seq: 12,
+      time: '2026-01-01T12:00:05Z',
+      event: 'finding',
+      reason: 'keyward watch saw a new secret written to a file',
+      detail: { rule: 'github-classic-pat', file: '/home/ada/app/.env', line: 3 },
+    } as AuditEntry);
     await vi.waitFor(() => expect(app.lastFrame()).toContain('12:00:05 finding          new secret: github-classic-pat in /home/ada/app/.env:3'));
     app.unmount();
   });

@@ -21,13 +21,19 @@ describe('keytar import helpers', () => {
   });
 
   it('tells apart why keytar does not load, and names the fix for each', () => {
-    const missing = keytarLoadError(Object.assign(new Error("Cannot find package 'keytar' imported from /opt/keyward/dist/cli/services/import-keytar.js"), { code: 'ERR_MODULE_NOT_FOUND' }), 'linux');
+    const missing = keytarLoadError(
+      Object.assign(new Error("Cannot find package 'keytar' imported from /opt/keyward/dist/cli/services/import-keytar.js"), { code: 'ERR_MODULE_NOT_FOUND' }),
+      'linux',
+    );
     expect(missing.code).toBe('keytar_missing');
     expect(missing.hint).toContain('npm install keytar');
     expect(missing.hint).toContain('libsecret-1-dev, build-essential and python3');
     expect(keytarLoadError(Object.assign(new Error("Cannot find package 'keytar'"), { code: 'ERR_MODULE_NOT_FOUND' }), 'darwin').hint).not.toContain('libsecret');
 
-    const unbuilt = keytarLoadError(Object.assign(new Error("Cannot find module '../build/Release/keytar.node'\nRequire stack:\n- /opt/keyward/node_modules/keytar/lib/keytar.js"), { code: 'MODULE_NOT_FOUND' }), 'linux');
+    const unbuilt = keytarLoadError(
+      Object.assign(new Error("Cannot find module '../build/Release/keytar.node'\nRequire stack:\n- /opt/keyward/node_modules/keytar/lib/keytar.js"), { code: 'MODULE_NOT_FOUND' }),
+      'linux',
+    );
     expect(unbuilt.code).toBe('keytar_not_built');
     expect(unbuilt.hint).toContain('npm rebuild keytar');
 
@@ -37,7 +43,10 @@ describe('keytar import helpers', () => {
     expect(lib.message).toBe('keytar cannot load libsecret (cannot open shared object file: No such file or directory)');
     expect(lib.hint).toContain('apt-get install libsecret-1-0');
 
-    const abi = keytarLoadError(Object.assign(new Error('The module keytar.node was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'), { code: 'ERR_DLOPEN_FAILED' }), 'linux');
+    const abi = keytarLoadError(
+      Object.assign(new Error('The module keytar.node was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'), { code: 'ERR_DLOPEN_FAILED' }),
+      'linux',
+    );
     expect(abi.code).toBe('keytar_not_built');
   });
 });

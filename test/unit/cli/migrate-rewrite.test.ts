@@ -11,7 +11,12 @@ describe('key paths', () => {
   it('parse back what the scanner writes', () => {
     expect(parseKeyPath('mcpServers.github.env.GITHUB_TOKEN')).toEqual(['mcpServers', 'github', 'env', 'GITHUB_TOKEN']);
     expect(parseKeyPath('projects["/home/ada/app"].mcpServers.x.args[2]')).toEqual(['projects', '/home/ada/app', 'mcpServers', 'x', 'args', 2]);
-    expect(locateMcp('projects["/home/ada/app"].mcpServers.db.env.URL')).toEqual({ server: ['projects', '/home/ada/app', 'mcpServers', 'db'], name: 'db', field: 'env', key: 'URL' });
+    expect(locateMcp('projects["/home/ada/app"].mcpServers.db.env.URL')).toEqual({
+      server: ['projects', '/home/ada/app', 'mcpServers', 'db'],
+      name: 'db',
+      field: 'env',
+      key: 'URL',
+    });
     expect(locateMcp('context_servers.gh.command.env.TOKEN')).toMatchObject({ name: 'gh', field: 'command.env', key: 'TOKEN' });
   });
 });
@@ -19,10 +24,15 @@ describe('key paths', () => {
 describe('rewriters keep everything but the secret', () => {
   it('.env: value becomes a reference; export, quotes and comments stay', () => {
     const text = '# app settings\nexport OPENAI_API_KEY="sk-abc123secret"  # prod key\nDEBUG=1\nDB=postgres://u:pw123secret@db/app\n';
-    const r = rewrite('env', text, [
-      { value: 'sk-abc123secret', line: 2, column: 23, entry: 'openai' },
-      { value: 'pw123secret', line: 4, column: 18, entry: 'db' },
-    ], K);
+    const r = rewrite(
+      'env',
+      text,
+      [
+        { value: 'sk-abc123secret', line: 2, column: 23, entry: 'openai' },
+        { value: 'pw123secret', line: 4, column: 18, entry: 'db' },
+      ],
+      K,
+    );
     expect(r.text).toBe('# app settings\nexport OPENAI_API_KEY="keyward://openai"  # prod key\nDEBUG=1\nDB=keyward://db\n');
     expect(r.values).toEqual({ openai: { value: 'sk-abc123secret' }, db: { value: 'postgres://u:pw123secret@db/app' } });
   });
@@ -44,7 +54,10 @@ describe('rewriters keep everything but the secret', () => {
 `;
     const r = rewrite('mcp-json', text, [{ value: GH, line: 7, column: 41, keyPath: 'mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN', entry: 'github' }], K);
     const after = JSON.parse(r.text);
-    expect(after.mcpServers.github).toEqual({ command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_PERSONAL_ACCESS_TOKEN=keyward://github', '--', 'npx', '-y', '@modelcontextprotocol/server-github'] });
+    expect(after.mcpServers.github).toEqual({
+      command: 'keyward',
+      args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_PERSONAL_ACCESS_TOKEN=keyward://github', '--', 'npx', '-y', '@modelcontextprotocol/server-github'],
+    });
     expect(after.mcpServers.fs).toEqual({ command: 'npx', args: ['-y', 'server-fs', '/tmp'] });
     expect(after.theme).toBe('dark');
     expect(r.text).not.toContain(GH);
@@ -71,7 +84,17 @@ describe('rewriters keep everything but the secret', () => {
     const after = parseJsonc(r.text) as { servers: { brave: { command: string; args: string[]; type: string } } };
     expect(after.servers.brave.type).toBe('stdio');
     expect(after.servers.brave.command).toBe('keyward');
-    expect(after.servers.brave.args).toEqual(['run', '--agent', 'mcp:brave', '--env', 'KEYWARD_ARG_API_KEY=keyward://brave', '--', 'node', 'server.js', '--api-key=${KEYWARD_ARG_API_KEY}']);
+    expect(after.servers.brave.args).toEqual([
+      'run',
+      '--agent',
+      'mcp:brave',
+      '--env',
+      'KEYWARD_ARG_API_KEY=keyward://brave',
+      '--',
+      'node',
+      'server.js',
+      '--api-key=${KEYWARD_ARG_API_KEY}',
+    ]);
     expect(r.text).not.toContain('BSAsecretvalue123');
   });
 
@@ -86,7 +109,11 @@ describe('rewriters keep everything but the secret', () => {
     const r = rewrite('mcp-toml', text, [{ value: GH, line: 6, column: 25, keyPath: 'mcp_servers.github.env.GITHUB_TOKEN', entry: 'github' }], K);
     const after = parseToml(r.text) as { model: string; mcp_servers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> };
     expect(after.model).toBe('o3');
-    expect(after.mcp_servers.github).toEqual({ command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'], env: { LOG: 'info' } });
+    expect(after.mcp_servers.github).toEqual({
+      command: 'keyward',
+      args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'],
+      env: { LOG: 'info' },
+    });
     expect(after.mcp_servers.other).toEqual({ command: 'x' });
     expect(r.text).not.toContain(GH);
   });
@@ -95,7 +122,11 @@ describe('rewriters keep everything but the secret', () => {
     const text = `name: my assistant\n# tools\nmcpServers:\n  - name: github\n    command: npx\n    args: ["-y", "server-github"]\n    env:\n      GITHUB_TOKEN: ${GH}\n`;
     const r = rewrite('mcp-yaml', text, [{ value: GH, line: 8, column: 21, keyPath: 'mcpServers[0].env.GITHUB_TOKEN', entry: 'github' }], K);
     expect(r.text).toContain('# tools');
-    expect(parseYaml(r.text).mcpServers[0]).toEqual({ name: 'github', command: 'keyward', args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'] });
+    expect(parseYaml(r.text).mcpServers[0]).toEqual({
+      name: 'github',
+      command: 'keyward',
+      args: ['run', '--agent', 'mcp:github', '--env', 'GITHUB_TOKEN=keyward://github', '--', 'npx', '-y', 'server-github'],
+    });
   });
 
   it('~/.aws/credentials: the key pair leaves, credential_process comes in', () => {
@@ -106,18 +137,38 @@ describe('rewriters keep everything but the secret', () => {
   });
 
   it('.npmrc, .pypirc, .netrc, .git-credentials, docker config.json', () => {
-    const npm = rewrite('npmrc', 'registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_abc123\n', [{ value: 'npm_abc123', line: 2, column: 35, entry: 'npm' }], K);
+    const npm = rewrite(
+      'npmrc',
+      'registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_abc123\n',
+      [{ value: 'npm_abc123', line: 2, column: 35, entry: 'npm' }],
+      K,
+    );
     expect(npm.text).toBe('registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n');
-    const pypi = rewrite('pypirc', '[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\npassword = pypi-AgEIsecret\n', [{ value: 'pypi-AgEIsecret', line: 6, column: 12, entry: 'pypi' }], K);
+    const pypi = rewrite(
+      'pypirc',
+      '[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\npassword = pypi-AgEIsecret\n',
+      [{ value: 'pypi-AgEIsecret', line: 6, column: 12, entry: 'pypi' }],
+      K,
+    );
     expect(pypi.text).toBe('[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\n');
-    const netrc = rewrite('netrc', 'machine git.example.com\n  login ada\n  password s3cretpass\nmachine other.example.com login bob password keepme\n', [{ value: 's3cretpass', line: 3, column: 12, entry: 'x' }], K);
+    const netrc = rewrite(
+      'netrc',
+      'machine git.example.com\n  login ada\n  password s3cretpass\nmachine other.example.com login bob password keepme\n',
+      [{ value: 's3cretpass', line: 3, column: 12, entry: 'x' }],
+      K,
+    );
     expect(netrc.text).toBe('machine git.example.com\n  login ada\nmachine other.example.com login bob password keepme\n');
     expect(netrc.actions).toEqual([{ kind: 'git-helper', url: 'https://git.example.com', entry: 'git-git.example.com' }]);
     const git = rewrite('git-credentials', 'https://ada:ghp_tok123@github.com\nhttps://bob:other@gitlab.com\n', [{ value: 'ghp_tok123', line: 1, column: 13, entry: 'x' }], K);
     expect(git.text).toBe('https://bob:other@gitlab.com\n');
     expect(JSON.parse(git.values['git-github.com'].value)).toEqual({ username: 'ada', password: 'ghp_tok123' });
     const auth = Buffer.from('ada:dckr_pat_secret').toString('base64');
-    const docker = rewrite('docker', `{\n  "auths": {\n    "registry.example.com": { "auth": "${auth}" }\n  },\n  "psFormat": "table"\n}\n`, [{ value: 'dckr_pat_secret', line: 3, column: 40, keyPath: 'auths["registry.example.com"].auth', entry: 'x' }], K);
+    const docker = rewrite(
+      'docker',
+      `{\n  "auths": {\n    "registry.example.com": { "auth": "${auth}" }\n  },\n  "psFormat": "table"\n}\n`,
+      [{ value: 'dckr_pat_secret', line: 3, column: 40, keyPath: 'auths["registry.example.com"].auth', entry: 'x' }],
+      K,
+    );
     expect(JSON.parse(docker.text)).toEqual({ auths: {}, psFormat: 'table', credHelpers: { 'registry.example.com': 'keyward' } });
     expect(JSON.parse(docker.values['docker-registry.example.com'].value)).toEqual({ username: 'ada', secret: 'dckr_pat_secret' });
   });
@@ -146,7 +197,11 @@ describe('HTTP MCP servers with a key in a header', () => {
     const after = JSON.parse(r.text);
     expect(after.mcpServers.github).toEqual({ type: 'http', url: `${URL}/_mcp/github/mcp/?toolsets=repos`, headers: { 'X-Client': 'cli' } });
     expect(r.text).not.toContain(GH);
-    expect(r.values['github-mcp']).toEqual({ value: GH, provider: 'generic', attributes: { helper: 'mcp-http', server: 'github', upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' } });
+    expect(r.values['github-mcp']).toEqual({
+      value: GH,
+      provider: 'generic',
+      attributes: { helper: 'mcp-http', server: 'github', upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' },
+    });
     expect(r.consumers).toEqual([{ entry: 'github-mcp', agent: 'mcp:github', mode: 'proxy', permission: 'write' }]);
   });
 
@@ -203,4 +258,3 @@ describe('line endings', () => {
     expect(r.text.replace(/\r\n/g, '')).not.toContain('\n');
   });
 });
-

@@ -34,7 +34,20 @@ const finding = (over: Partial<RawFinding>): RawFinding => ({
 const findings = [
   finding({ keyPath: 'OPENAI_API_KEY', format: 'env' }),
   finding({ file: join(dir, 'other.env'), column: 5, keyPath: 'KEY', format: 'env' }),
-  finding({ ruleId: 'generic-secret-assignment', provider: 'generic', description: 'Secret-looking value', file: join(dir, '.netrc'), line: 3, column: 12, secret: NETRC, fingerprint: 'b'.repeat(64), confidence: 'pattern', profile: undefined, format: 'netrc', keyPath: '["git.example.com"].password' }),
+  finding({
+    ruleId: 'generic-secret-assignment',
+    provider: 'generic',
+    description: 'Secret-looking value',
+    file: join(dir, '.netrc'),
+    line: 3,
+    column: 12,
+    secret: NETRC,
+    fingerprint: 'b'.repeat(64),
+    confidence: 'pattern',
+    profile: undefined,
+    format: 'netrc',
+    keyPath: '["git.example.com"].password',
+  }),
 ];
 const plan = (choices?: Parameters<typeof toChoices>[1], items?: ReturnType<typeof wizardItems>) =>
   planMigration(findings, { launcher: ['keyward'], existing: new Set(['taken']), keysUrl: () => undefined, choices: items && choices ? toChoices(items, choices) : undefined });
@@ -45,7 +58,14 @@ function setup() {
   const items = wizardItems(findings, plan(), providers);
   let result: WizardChoice[] | undefined | null = null;
   const app = render(
-    <MigrateWizard items={items} providers={providers} existing={new Set(['taken'])} baselineFile=".keyward-baseline.json" review={(c) => summarise(plan(c, items), [OPENAI, NETRC])} onDone={(c) => (result = c)} />,
+    <MigrateWizard
+      items={items}
+      providers={providers}
+      existing={new Set(['taken'])}
+      baselineFile=".keyward-baseline.json"
+      review={(c) => summarise(plan(c, items), [OPENAI, NETRC])}
+      onDone={(c) => (result = c)}
+    />,
   );
   const press = async (...keys: string[]) => {
     for (const k of keys) {
@@ -173,21 +193,44 @@ describe('the plan never puts two secrets in one entry', () => {
     writeFileSync(join(dir, '.git-credentials'), `https://ada:${other}@git.example.com\n`);
     const both = [
       findings[2],
-      finding({ ruleId: 'generic-secret-assignment', provider: 'generic', file: join(dir, '.git-credentials'), line: 1, column: 13, secret: other, fingerprint: 'c'.repeat(64), format: 'git-credentials', profile: undefined }),
+      finding({
+        ruleId: 'generic-secret-assignment',
+        provider: 'generic',
+        file: join(dir, '.git-credentials'),
+        line: 1,
+        column: 13,
+        secret: other,
+        fingerprint: 'c'.repeat(64),
+        format: 'git-credentials',
+        profile: undefined,
+      }),
     ];
     const p = planMigration(both, { launcher: ['keyward'], existing: new Set(), keysUrl: () => undefined });
     expect([...p.entries.keys()]).toEqual(['git-git.example.com']);
     expect(JSON.parse(p.entries.get('git-git.example.com')!.value).password).toBe(NETRC);
     expect(p.files.map((f) => f.kind)).toEqual(['netrc']);
-    expect(p.skipped).toEqual([{ file: join(dir, '.git-credentials'), line: 1, ruleId: 'generic-secret-assignment', reason: expect.stringContaining('vault entry git-git.example.com already takes a different secret') }]);
+    expect(p.skipped).toEqual([
+      {
+        file: join(dir, '.git-credentials'),
+        line: 1,
+        ruleId: 'generic-secret-assignment',
+        reason: expect.stringContaining('vault entry git-git.example.com already takes a different secret'),
+      },
+    ]);
   });
 
   it('the same key in .env and in an HTTP MCP server header: two entries, the route keeps its own', () => {
     const token = 'ghp_Rt5yUi8oPa2sDf4gHj6kLz8xCv0bNm1qWe3r';
     writeFileSync(join(dir, 'gh.env'), `GITHUB_TOKEN=${token}\n`);
     writeFileSync(join(dir, 'mcp.json'), `{"mcpServers":{"github":{"url":"https://api.example.com/mcp","headers":{"Authorization":"Bearer ${token}"}}}}\n`);
-    const f = (file: string, keyPath: string, format: string) => finding({ ruleId: 'github-classic-pat', provider: 'github', file: join(dir, file), secret: token, fingerprint: 'd'.repeat(64), keyPath, format, profile: 'github' });
-    const p = planMigration([f('gh.env', 'GITHUB_TOKEN', 'env'), f('mcp.json', 'mcpServers.github.headers.Authorization', 'json')], { launcher: ['keyward'], existing: new Set(), keysUrl: () => undefined, proxy: { url: 'http://127.0.0.1:7419', used: new Map() } });
+    const f = (file: string, keyPath: string, format: string) =>
+      finding({ ruleId: 'github-classic-pat', provider: 'github', file: join(dir, file), secret: token, fingerprint: 'd'.repeat(64), keyPath, format, profile: 'github' });
+    const p = planMigration([f('gh.env', 'GITHUB_TOKEN', 'env'), f('mcp.json', 'mcpServers.github.headers.Authorization', 'json')], {
+      launcher: ['keyward'],
+      existing: new Set(),
+      keysUrl: () => undefined,
+      proxy: { url: 'http://127.0.0.1:7419', used: new Map() },
+    });
     expect([...p.entries.keys()]).toEqual(['github', 'github-2']);
     expect(p.entries.get('github')!.attributes).toBeUndefined();
     expect(p.entries.get('github-2')!.attributes).toMatchObject({ helper: 'mcp-http', server: 'github' });
@@ -207,7 +250,20 @@ describe('what the wizard cannot move, and what stays exposed', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ movable: false, reason: expect.stringContaining('cannot rewrite this kind of file') });
     let result: WizardChoice[] | undefined | null = null;
-    const app = render(<MigrateWizard items={items} providers={providers} existing={new Set()} baselineFile="b.json" review={(c) => summarise(planMigration(some, { launcher: ['keyward'], existing: new Set(), keysUrl: () => 'https://platform.openai.com/api-keys', choices: toChoices(items, c) }), [OPENAI])} onDone={(c) => (result = c)} />);
+    const app = render(
+      <MigrateWizard
+        items={items}
+        providers={providers}
+        existing={new Set()}
+        baselineFile="b.json"
+        review={(c) =>
+          summarise(planMigration(some, { launcher: ['keyward'], existing: new Set(), keysUrl: () => 'https://platform.openai.com/api-keys', choices: toChoices(items, c) }), [
+            OPENAI,
+          ])
+        }
+        onDone={(c) => (result = c)}
+      />,
+    );
     await tick();
     expect(app.lastFrame()).toContain('keyward cannot move this one');
     app.stdin.write('m');
@@ -223,4 +279,3 @@ describe('what the wizard cannot move, and what stays exposed', () => {
     expect(result).toEqual([{ action: 'accept' }]);
   });
 });
-

@@ -13,12 +13,14 @@ describe('keyward watch without paths', () => {
   writeFileSync(join(keywardHome, 'config', 'config.yaml'), 'watch:\n  - ~/code\n  - /srv/app\n');
   const env = { HOME: home, KEYWARD_HOME: keywardHome };
 
-  it('watches the current directory, the home credential and agent-config locations, and config.yaml\'s watch: list', async () => {
+  it("watches the current directory, the home credential and agent-config locations, and config.yaml's watch: list", async () => {
     const project = join(home, 'code', 'app');
     const { paths, description } = await defaultWatchPaths(project, env, 'linux');
     expect(paths.slice(0, 3)).toEqual([project, join(home, 'code'), '/srv/app']);
     for (const p of ['.npmrc', '.aws/credentials', '.claude.json', '.cursor/mcp.json', '.config/gh/hosts.yml', '.ssh']) expect(paths).toContain(join(home, p));
-    expect(description).toMatch(/^the current directory, \d+ credential and agent-config locations \(2 there now; the others are waited for\), the 2 path\(s\) under watch: in config\.yaml$/);
+    expect(description).toMatch(
+      /^the current directory, \d+ credential and agent-config locations \(2 there now; the others are waited for\), the 2 path\(s\) under watch: in config\.yaml$/,
+    );
   });
 
   it('in the home directory itself, watches its known locations rather than every file in it', async () => {
@@ -32,7 +34,19 @@ describe('keyward watch without paths', () => {
     const line = formatFinding({
       status: 'new',
       absolute: '/p/.env',
-      finding: { ruleId: 'github-classic-pat', provider: 'github', description: 'GitHub token', file: '.env', line: 2, column: 14, secret: 'ghp_********', fingerprint: 'f'.repeat(64), confidence: 'validated', migratable: true, source: 'file' },
+      finding: {
+        ruleId: 'github-classic-pat',
+        provider: 'github',
+        description: 'GitHub token',
+        file: '.env',
+        line: 2,
+        column: 14,
+        secret: 'ghp_********',
+        fingerprint: 'f'.repeat(64),
+        confidence: 'validated',
+        migratable: true,
+        source: 'file',
+      },
     });
     expect(line).toBe('NEW      github-classic-pat  .env:2:14  ghp_********  (GitHub token)');
   });

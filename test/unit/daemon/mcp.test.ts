@@ -3,7 +3,13 @@ import { builtinProviders } from '../../../daemon/providers/builtin.js';
 import { browserSignal, mcpPermission, mcpProfile, mcpTarget, splitMcpPath } from '../../../daemon/proxy/mcp.js';
 import type { VaultEntry } from '../../../daemon/vault/vault.js';
 
-const entry = (attributes: Record<string, string>, name = 'github-mcp'): VaultEntry => ({ name, provider: 'generic', created: '2025-01-01T00:00:00Z', source: 'migrate', attributes: { helper: 'mcp-http', server: 'github', ...attributes } });
+const entry = (attributes: Record<string, string>, name = 'github-mcp'): VaultEntry => ({
+  name,
+  provider: 'generic',
+  created: '2025-01-01T00:00:00Z',
+  source: 'migrate',
+  attributes: { helper: 'mcp-http', server: 'github', ...attributes },
+});
 const good = { upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' };
 const provider = (name: string) => builtinProviders.find((p) => p.name === name)!;
 
@@ -18,8 +24,18 @@ describe('the MCP route, pure parts', () => {
   });
 
   it('reads the entry attributes, with the upstream as an origin', () => {
-    expect(mcpTarget([entry(good)], 'github')).toEqual({ server: 'github', credential: 'github-mcp', upstream: 'https://api.githubcopilot.com', header: 'authorization', prefix: 'Bearer ' });
-    expect(mcpTarget([entry({ ...good, upstream: 'http://127.0.0.1:8080/', header: 'x-api-key', prefix: '' })], 'github')).toMatchObject({ upstream: 'http://127.0.0.1:8080', header: 'x-api-key', prefix: '' });
+    expect(mcpTarget([entry(good)], 'github')).toEqual({
+      server: 'github',
+      credential: 'github-mcp',
+      upstream: 'https://api.githubcopilot.com',
+      header: 'authorization',
+      prefix: 'Bearer ',
+    });
+    expect(mcpTarget([entry({ ...good, upstream: 'http://127.0.0.1:8080/', header: 'x-api-key', prefix: '' })], 'github')).toMatchObject({
+      upstream: 'http://127.0.0.1:8080',
+      header: 'x-api-key',
+      prefix: '',
+    });
     expect(mcpTarget([entry({ upstream: good.upstream, header: 'authorization' })], 'github').prefix).toBe('');
   });
 
@@ -40,7 +56,9 @@ describe('the MCP route, pure parts', () => {
   });
 
   it('says what to do when no entry or several match', () => {
-    expect(() => mcpTarget([], 'github')).toThrow(expect.objectContaining({ status: 404, code: 'unknown_mcp_server', details: { hint: expect.stringContaining('keyward migrate') } }));
+    expect(() => mcpTarget([], 'github')).toThrow(
+      expect.objectContaining({ status: 404, code: 'unknown_mcp_server', details: { hint: expect.stringContaining('keyward migrate') } }),
+    );
     expect(() => mcpTarget([entry(good, 'a'), entry(good, 'b')], 'github')).toThrow(expect.objectContaining({ status: 409, message: expect.stringContaining('a, b') }));
   });
 

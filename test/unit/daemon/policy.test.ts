@@ -11,7 +11,13 @@ rules:
   - { agent: "*", credential: "*", permission: release, mode: release, decision: ask, maxTtl: 5m }
 `;
 const policy = parsePolicy(TEXT, 'policy.yaml').policy as Policy;
-const req = (chain: string[], credential: string, permission: string, resource?: string, mode: 'proxy' | 'release' = 'proxy') => ({ chain, credential, permission, resource, mode });
+const req = (chain: string[], credential: string, permission: string, resource?: string, mode: 'proxy' | 'release' = 'proxy') => ({
+  chain,
+  credential,
+  permission,
+  resource,
+  mode,
+});
 
 describe('policy decisions', () => {
   it('allows what a rule allows, with the tighter maxTtl', () => {

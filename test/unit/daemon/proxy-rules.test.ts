@@ -21,7 +21,18 @@ describe('path normalisation', () => {
     expect(normalizePath('/v1/x?a=1&b=2')).toMatchObject({ ok: true, query: '?a=1&b=2' });
   });
   it('refuses traversal and ambiguity, however it is spelled', () => {
-    for (const t of ['/repos/acme/app/../other', '/repos/acme/app/./x', '/repos/acme/app/%2e%2e/other', '/repos/acme/app%2F..%2F..%2Fother/x', '/repos/acme/app%5C..%5Cother', '/x%00y', '/bad%zz', 'repos/acme', 'http://evil.example/repos', '/a#frag']) {
+    for (const t of [
+      '/repos/acme/app/../other',
+      '/repos/acme/app/./x',
+      '/repos/acme/app/%2e%2e/other',
+      '/repos/acme/app%2F..%2F..%2Fother/x',
+      '/repos/acme/app%5C..%5Cother',
+      '/x%00y',
+      '/bad%zz',
+      'repos/acme',
+      'http://evil.example/repos',
+      '/a#frag',
+    ]) {
       expect(normalizePath(t).ok, t).toBe(false);
     }
   });
@@ -32,7 +43,7 @@ describe('path normalisation', () => {
 
 describe('permission rules', () => {
   const repoRead = github.permissions['repo:read'];
-  it('allow the method and paths of the grant\'s resource only', () => {
+  it("allow the method and paths of the grant's resource only", () => {
     expect(allowedBy(repoRead, 'GET', '/repos/acme/app', 'acme/app', github.resource)).toBe(true);
     expect(allowedBy(repoRead, 'GET', '/repos/acme/app/issues/1', 'acme/app', github.resource)).toBe(true);
     expect(allowedBy(repoRead, 'POST', '/repos/acme/app/issues', 'acme/app', github.resource)).toBe(false);

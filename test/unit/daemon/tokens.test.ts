@@ -14,7 +14,7 @@ describe('tokens', () => {
     expect(isWellFormedToken(a, 'kws')).toBe(false);
     expect(isWellFormedToken(a.slice(0, -1) + (a.endsWith('A') ? 'B' : 'A'), 'kwg')).toBe(false);
   });
-  it('are found and validated by keyward\'s own scanner when they leak', () => {
+  it("are found and validated by keyward's own scanner when they leak", () => {
     const token = newToken('kws');
     const [m] = new Detector(builtinRules).detect({ path: 'leak.log', data: Buffer.from(`export KEYWARD_SESSION=${token}\n`) });
     expect(m).toMatchObject({ ruleId: 'keyward-session-token', confidence: 'validated' });

@@ -139,7 +139,7 @@ describe('KeywordAutomaton on large buffers (two interleaved streams)', () => {
     const ac = new KeywordAutomaton(keywords);
     const alphabet = 'abTOKENtoken_ghp-sk-antapisecret_access_key \n';
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (const size of [0, 1, 100, 511, 512, 513, 1000, 4097, 20000]) {
       let text = '';
       for (let i = 0; i < size; i++) text += alphabet[Math.floor(rand() * alphabet.length)];

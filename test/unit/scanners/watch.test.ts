@@ -65,7 +65,7 @@ describe('watching files for new secrets', () => {
     expect(places(found)[2]).toBe('new copy.txt:1');
   });
 
-  it('skips .git and node_modules, editors\' swap files, allowlisted paths and keyward:allow lines', async () => {
+  it("skips .git and node_modules, editors' swap files, allowlisted paths and keyward:allow lines", async () => {
     const root = dir();
     mkdirSync(join(root, '.git'));
     mkdirSync(join(root, 'node_modules', 'pkg'), { recursive: true });
@@ -123,7 +123,13 @@ describe('watching files for new secrets', () => {
     const file = join(root, 'growing.env');
     const tokens = Array.from({ length: 5 }, () => githubToken());
     for (let i = 1; i <= tokens.length; i++) {
-      writeFileSync(file, tokens.slice(0, i).map((t) => `GITHUB_TOKEN=${t}`).join('\n') + '\n');
+      writeFileSync(
+        file,
+        tokens
+          .slice(0, i)
+          .map((t) => `GITHUB_TOKEN=${t}`)
+          .join('\n') + '\n',
+      );
       await new Promise((r) => setTimeout(r, 10));
     }
     await until('the findings', () => found.length === 5);
