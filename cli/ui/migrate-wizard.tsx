@@ -199,21 +199,43 @@ export function MigrateWizard(props: WizardProps) {
           <Text bold>{item.description}</Text> ({item.ruleId}, {item.confidence})
         </Text>
         <Text>
-          File {first.file}:{first.line}
+          {'File      '}
+          {first.file}:{first.line}
         </Text>
-        {first.keyPath ? <Text>Key path {first.keyPath}</Text> : null}
-        <Text>Provider {item.provider}</Text>
-        <Text>Secret {item.masked}</Text>
+        {first.keyPath ? (
+          <Text>
+            {'Key path  '}
+            {first.keyPath}
+          </Text>
+        ) : null}
+        <Text>
+          {'Provider  '}
+          {item.provider}
+        </Text>
+        <Text>
+          {'Secret    '}
+          {item.masked}
+        </Text>
         {others.length ? (
           <Box flexDirection="column">
-            <Text>Also in {where(others[0])}</Text>
+            <Text>
+              {'Also in   '}
+              {where(others[0])}
+            </Text>
             {others.slice(1, 6).map((l, i) => (
-              <Text key={i}> {where(l)}</Text>
+              <Text key={i}>
+                {' '.repeat(10)}
+                {where(l)}
+              </Text>
             ))}
-            {others.length > 6 ? <Text> … and {others.length - 6} more</Text> : null}
+            {others.length > 6 ? (
+              <Text>
+                {' '.repeat(10)}… and {others.length - 6} more
+              </Text>
+            ) : null}
           </Box>
         ) : (
-          <Text dimColor>Also in nowhere else that was scanned</Text>
+          <Text dimColor>{'Also in   '}nowhere else that was scanned</Text>
         )}
       </Box>
       {!item.movable ? (
@@ -225,11 +247,13 @@ export function MigrateWizard(props: WizardProps) {
         {choice.action === 'move' || mode.editing !== undefined ? (
           <>
             <Text>
-              Vault entry {mode.editing !== undefined ? <Text inverse>{mode.editing + ' '}</Text> : <Text bold>{moving?.name}</Text>}
+              {'Vault entry       '}
+              {mode.editing !== undefined ? <Text inverse>{mode.editing + ' '}</Text> : <Text bold>{moving?.name}</Text>}
               {item.nameFixed ? <Text dimColor> (named for how the tool finds it)</Text> : null}
             </Text>
             <Text>
-              Provider profile <Text bold>{moving?.provider ?? item.suggestedProfile}</Text>
+              {'Provider profile  '}
+              <Text bold>{moving?.provider ?? item.suggestedProfile}</Text>
               {item.profileFixed ? <Text dimColor> (read by a credential helper or the proxy)</Text> : null}
             </Text>
           </>
@@ -280,7 +304,10 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
         <Box flexDirection="column" marginTop={1}>
           <Text>Policy rules to add to policy.yaml:</Text>
           {review.rules.map((r, i) => (
-            <Text key={i}> {r}</Text>
+            <Text key={i}>
+              {'  '}
+              {r}
+            </Text>
           ))}
         </Box>
       ) : null}
@@ -309,7 +336,10 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
         <Box flexDirection="column" marginTop={1}>
           <Text color="yellow">Exposed where keyward cannot rewrite (rotate these at the provider):</Text>
           {review.exposed.map((e, i) => (
-            <Text key={i}> {e}</Text>
+            <Text key={i}>
+              {'  '}
+              {e}
+            </Text>
           ))}
         </Box>
       ) : null}
