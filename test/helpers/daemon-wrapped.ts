@@ -8,7 +8,7 @@ import { apiCall, socketFile } from './daemon.js';
  * The real daemon started through a wrapper command (prlimit, dbus-run-session…), in its own
  * process group so that `kill()` ends the wrapper and everything it started.
  */
-export async function startDaemonWrapped(home: string, wrapper: string[], policy?: string): Promise<{ kill(): void; output(): string }> {
+export async function startDaemonWrapped(home: string, wrapper: string[], policy?: string): Promise<{ kill(): Promise<void>; output(): string }> {
   mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
   if (policy) writeFileSync(join(home, 'config', 'policy.yaml'), policy);
   const child = spawn(wrapper[0], [...wrapper.slice(1), process.execPath, BIN, 'daemon', 'start', '--foreground'], {
@@ -29,13 +29,33 @@ export async function startDaemonWrapped(home: string, wrapper: string[], policy
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not start: ${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+  const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      /* gone */
+    }
+  };
   return {
-    kill() {
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-      } catch {
-        /* gone */
+    /** Ends the wrapper and the daemon, and resolves once they have exited (so the home can be removed). */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        signalGroup('SIGTERM');
+        const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
       }
+      // The daemon may outlive the wrapper by a moment: wait until nothing in the group is left.
+      for (let i = 0; i < 200; i++) {
+        try {
+          process.kill(-child.pid!, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      signalGroup('SIGKILL');
     },
     output: () => output,
   };

@@ -82,7 +82,7 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
     expect(lastError).toMatch(/cannot write the audit log: the disk is full|file size limit/);
     expect((await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health')).status).toBe(200);
     await s.close();
-    d.kill();
+    await d.kill();
     const verify = await runCli(['audit', 'verify'], { env: { KEYWARD_HOME: home } });
     expect(verify.code, verify.stdout).toBe(0);
     removeDir(home);
@@ -245,7 +245,7 @@ describe.skipIf(!HAS_KEYRING || spawnSync('sh', ['-c', 'command -v dbus-send']).
     expect(r.stderr).toContain('the keychain is locked');
     expect(r.stderr).toContain('Unlock your login keyring');
     expect((await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health')).status).toBe(200);
-    d.kill();
+    await d.kill();
     removeDir(home);
   });
 });
