@@ -49,6 +49,7 @@ const STATUS = {
   timeout: 408,
   // State does not allow it.
   already_answered: 409,
+  always_ineffective: 409,
   ambiguous_mcp_server: 409,
   conflict: 409,
   already_running: 409,

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { KeywardError } from '../kernel/errors.js';
 import { writeFileAtomic } from '../kernel/atomic-file.js';
+import { keywardPaths } from '../kernel/paths.js';
 import type { Finding } from './types.js';
 
 /**
@@ -91,4 +92,12 @@ export function addToBaseline(file: string, findings: Finding[], now: Date = new
   };
   writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
   return added.length;
+}
+
+/**
+ * keyward's own baseline, for findings accepted in files outside any project (`~/.cursor/mcp.json`,
+ * `~/.aws/credentials`): a project's `.keyward-baseline.json` is for the project's files.
+ */
+export function homeBaselinePath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(keywardPaths(env).config, 'home-baseline.json');
 }

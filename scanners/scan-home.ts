@@ -23,6 +23,8 @@ export interface HomeScanOptions {
   projects?: string[];
   configFile?: string;
   baselineFile?: string;
+  /** Findings accepted in files outside any project (`keyward migrate`'s accept): keyward's own baseline, not a project's. */
+  homeBaselineFile?: string;
   showSecrets?: boolean;
   maxFileSize?: number;
   decodeDepth?: number;
@@ -67,6 +69,7 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
     root: options.cwd,
     configFile: options.configFile,
     baselineFile: options.baselineFile,
+    extraBaselineFile: options.homeBaselineFile,
     showSecrets: options.showSecrets,
     decodeDepth: options.decodeDepth,
   });
@@ -116,7 +119,7 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
         } catch {
           continue;
         }
-        await check({ absolute: file, display: display(file), client: spec.client, format: spec.format, migratable: false });
+        await check({ absolute: file, display: display(file), client: spec.client, format: spec.format, migratable: spec.migratable });
       }
     }
   }

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { KeywardError } from '../kernel/errors.js';
 import { loadBaseline } from './baseline.js';
@@ -274,6 +274,8 @@ export async function prepareScan(options: {
   root: string;
   configFile?: string;
   baselineFile?: string;
+  /** A second baseline, read if it exists (keyward's own, for files in the home directory). */
+  extraBaselineFile?: string;
   showSecrets?: boolean;
   decodeDepth?: number;
 }): Promise<Prepared> {
@@ -281,6 +283,7 @@ export async function prepareScan(options: {
   const config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
   const ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
   const baseline = options.baselineFile ? loadBaseline(resolve(options.cwd, options.baselineFile)) : new Set<string>();
+  if (options.extraBaselineFile && existsSync(options.extraBaselineFile)) for (const f of loadBaseline(options.extraBaselineFile)) baseline.add(f);
   const stats = emptyStats();
   const issues: ScanIssue[] = [];
   for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });

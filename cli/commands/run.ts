@@ -20,6 +20,11 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
     grant: Flags.string({ char: 'g', multiple: true, description: 'A grant to obtain before starting: credential:permission[:resource].', helpValue: 'SPEC' }),
     env: Flags.string({ char: 'e', multiple: true, description: 'NAME=keyward://entry: release the secret itself into NAME.', helpValue: 'NAME=REF' }),
     ttl: Flags.string({ description: 'How long the grants last (default 15m, capped by policy maxTtl).', helpValue: 'DURATION' }),
+    'daemon-env': Flags.string({
+      multiple: true,
+      helpValue: 'NAME=PATH',
+      description: 'Where the daemon is, whatever the environment says: KEYWARD_HOME or XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR (keyward migrate writes these).',
+    }),
     'env-file': Flags.string({ description: 'A dotenv file: keyward:// values are released (as with --env), the others set as they are.', helpValue: 'FILE' }),
   };
 
@@ -40,6 +45,7 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       ttl: flags.ttl,
       command: argv as string[],
       stderr: process.stderr,
+      daemonEnv: flags['daemon-env'],
     });
   }
 }

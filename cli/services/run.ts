@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { call, ensureDaemon, rawCall, socketPath } from '../daemon-client.js';
 import { KeywardError } from '../../kernel/errors.js';
+import { keywardPaths } from '../../kernel/paths.js';
 
 /**
  * `keyward run`: opens a session for an agent, obtains its grants (waiting for a person where the
@@ -21,6 +22,26 @@ export interface RunOptions {
   command: string[];
   /** Where progress and consent hints go. */
   stderr: NodeJS.WritableStream;
+  /** NAME=VALUE of keyward's location variables (KEYWARD_HOME, XDG_*): which daemon and vault, whatever the environment says. */
+  daemonEnv?: string[];
+}
+
+const LOCATION = /^(KEYWARD_HOME|XDG_CONFIG_HOME|XDG_STATE_HOME|XDG_RUNTIME_DIR)=(\/.*)$/;
+
+/**
+ * `--daemon-env`, written by keyward migrate into the servers it rewrites: clients that filter the
+ * environment they start servers with (Gemini CLI drops names holding KEY, others pass an
+ * allow-list) would otherwise send keyward run to another home, and a second, empty daemon.
+ */
+export function applyDaemonEnv(specs: string[], env: NodeJS.ProcessEnv = process.env): void {
+  for (const spec of specs) {
+    const m = LOCATION.exec(spec);
+    if (!m)
+      throw new KeywardError(`--daemon-env ${spec} is not NAME=/absolute/path for one of KEYWARD_HOME, XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR`, {
+        exitCode: RUN_SETUP_FAILED,
+      });
+    env[m[1]] = m[2];
+  }
 }
 
 /** Exit codes of keyward run itself (otherwise it exits with the command's code). */
@@ -130,6 +151,7 @@ async function asSetup<T>(step: () => Promise<T>): Promise<T> {
 export async function runAgent(options: RunOptions): Promise<number> {
   if (options.command.length === 0)
     throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
+  applyDaemonEnv(options.daemonEnv ?? []);
   const references = options.env.map(parseEnvReference);
   const plain: Record<string, string> = {};
   if (options.envFile) {
@@ -139,7 +161,9 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
   }
   const opened = await asSetup(async () => {
-    await ensureDaemon();
+    // A daemon started here has only the vault of this home: say which, so that a missing entry
+    // is not a mystery when the caller meant another one.
+    if ((await ensureDaemon()).started) options.stderr.write(`keyward: started the daemon for ${keywardPaths().config} (no daemon was running there)\n`);
     const parentToken = process.env.KEYWARD_SESSION;
     return call<{ session: { id: string; chain: string[] }; token: string; proxy?: { url: string; caCert?: string; bundle?: string } }>(
       'agent',

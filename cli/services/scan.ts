@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../../kernel/atomic-file.js';
-import { writeBaseline } from '../../scanners/baseline.js';
+import { homeBaselinePath, writeBaseline } from '../../scanners/baseline.js';
 import { renderReport, REPORT_FORMATS, type ReportFormat } from '../../scanners/report/index.js';
 import { DEFAULT_MAX_FILE_SIZE, runScan } from '../../scanners/scan.js';
 import { gitToplevel } from '../../scanners/sources/git.js';
@@ -162,6 +162,7 @@ export async function executeHomeScan(flags: HomeFlags, io: ScanIo): Promise<num
       projects: flags.project,
       configFile: flags.config,
       baselineFile: flags.baseline,
+      homeBaselineFile: flags.home ? undefined : homeBaselinePath(),
       showSecrets: flags['show-secrets'],
       maxFileSize,
       decodeDepth,

@@ -1,4 +1,4 @@
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useReducer } from 'react';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
 
@@ -68,9 +68,13 @@ export interface WizardProps {
   baselineFile: string;
   /** Called once: the choices to apply, or undefined to change nothing. */
   onDone(choices: WizardChoice[] | undefined): void;
+  /** Choices from an interrupted run, per item (undefined where there was none): the screens start from them. */
+  resumed?: (WizardChoice | undefined)[];
+  /** Called after each change of the choices, so that an interrupted run can resume. */
+  onChange?(choices: WizardChoice[]): void;
 }
 
-type Mode = { screen: 'item'; index: number; editing?: string; error?: string } | { screen: 'review' };
+type Mode = { screen: 'item'; index: number; editing?: string; error?: string } | { screen: 'review'; /** First detail line shown. */ scroll?: number };
 
 export interface WizardState {
   choices: WizardChoice[];
@@ -81,14 +85,34 @@ export interface WizardState {
 
 interface KeyPress {
   input: string;
-  key: { return?: boolean; escape?: boolean; backspace?: boolean; delete?: boolean; leftArrow?: boolean; rightArrow?: boolean; ctrl?: boolean; meta?: boolean };
+  key: {
+    return?: boolean;
+    escape?: boolean;
+    backspace?: boolean;
+    delete?: boolean;
+    leftArrow?: boolean;
+    rightArrow?: boolean;
+    upArrow?: boolean;
+    downArrow?: boolean;
+    pageUp?: boolean;
+    pageDown?: boolean;
+    ctrl?: boolean;
+    meta?: boolean;
+  };
 }
 
-type Context = Pick<WizardProps, 'items' | 'providers' | 'existing'>;
+type Context = Pick<WizardProps, 'items' | 'providers' | 'existing'> & {
+  /** The review's scrolling: detail lines in all, and how many fit on the screen. */
+  reviewLines?: { total: number; height: number };
+};
 
-export function initialState(items: WizardItem[]): WizardState {
+export function initialState(items: WizardItem[], resumed?: (WizardChoice | undefined)[]): WizardState {
   return {
-    choices: items.map((i) => (i.movable ? { action: 'move', name: i.suggestedName, provider: i.suggestedProfile } : { action: 'skip' })),
+    choices: items.map(
+      (i, n) =>
+        (resumed?.[n] && (resumed[n].action !== 'move' || i.movable) ? resumed[n] : undefined) ??
+        (i.movable ? { action: 'move', name: i.suggestedName, provider: i.suggestedProfile } : { action: 'skip' }),
+    ),
     mode: items.length ? { screen: 'item', index: 0 } : { screen: 'review' },
   };
 }
@@ -113,6 +137,11 @@ export function step(state: WizardState, { input, key }: KeyPress, ctx: Context)
   const after = (index: number): Mode => (index + 1 < items.length ? { screen: 'item', index: index + 1 } : { screen: 'review' });
   if (mode.screen === 'review') {
     if (input === 'y') return { ...state, result: { choices } };
+    const { total, height } = ctx.reviewLines ?? { total: 0, height: 1 };
+    const max = Math.max(0, total - height);
+    const at = Math.min(mode.scroll ?? 0, max);
+    const by = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -height : key.pageDown || input === ' ' ? height : 0;
+    if (by) return { ...state, mode: { screen: 'review', scroll: Math.max(0, Math.min(max, at + by)) } };
     if (input === 'q' || key.escape) return { ...state, result: { choices: undefined } };
     if ((key.leftArrow || input === 'b') && items.length) return { ...state, mode: { screen: 'item', index: items.length - 1 } };
     return state;
@@ -173,9 +202,14 @@ export function step(state: WizardState, { input, key }: KeyPress, ctx: Context)
 export function MigrateWizard(props: WizardProps) {
   const { items } = props;
   const { exit } = useApp();
-  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress) => step(s, press, props), items, initialState);
+  const { stdout } = useStdout();
+  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress): WizardState => step(s, press, { ...props, reviewLines }), items, (i) => initialState(i, props.resumed));
   const { mode, choices } = state;
-  const review = useMemo(() => (mode.screen === 'review' ? props.review(choices) : undefined), [mode.screen, choices]);
+  const review = useMemo((): Review | undefined => (mode.screen === 'review' ? props.review(choices) : undefined), [mode.screen, choices]);
+  const details = useMemo((): Line[] => (review ? reviewDetails(review, props.baselineFile) : []), [review]);
+  // The header, the summary, the footer and their margins take 7 rows.
+  const reviewLines: { total: number; height: number } = { total: details.length, height: Math.max(3, (stdout.rows || 24) - 7) };
+  useEffect(() => props.onChange?.(choices), [choices]);
   useEffect(() => {
     if (!state.result) return;
     props.onDone(state.result.choices);
@@ -183,7 +217,18 @@ export function MigrateWizard(props: WizardProps) {
   }, [state.result]);
   useInput((input, key) => dispatch({ input, key }));
 
-  if (mode.screen === 'review' && review) return <ReviewScreen review={review} baselineFile={props.baselineFile} hasItems={items.length > 0} />;
+  // Once answered, the last frame left on the terminal is one line, not a screen the output runs into.
+  if (state.result) return <Text dimColor>keyward migrate: {state.result.choices ? 'applying…' : 'nothing changed'}</Text>;
+  if (mode.screen === 'review' && review)
+    return (
+      <ReviewScreen
+        review={review}
+        details={details}
+        scroll={Math.min(mode.scroll ?? 0, Math.max(0, details.length - reviewLines.height))}
+        height={reviewLines.height}
+        hasItems={items.length > 0}
+      />
+    );
   if (mode.screen !== 'item') return null;
   const item = items[mode.index];
   const choice = choices[mode.index];
@@ -193,6 +238,7 @@ export function MigrateWizard(props: WizardProps) {
     <Box flexDirection="column">
       <Text bold>
         keyward migrate: key {mode.index + 1} of {items.length}
+        {props.resumed ? <Text dimColor> (choices from the interrupted run)</Text> : null}
       </Text>
       <Box flexDirection="column" marginTop={1} marginLeft={2}>
         <Text>
@@ -277,77 +323,77 @@ export function MigrateWizard(props: WizardProps) {
 
 const where = (l: WizardLocation) => `${l.file}:${l.line}${l.keyPath ? `  ${l.keyPath}` : ''}`;
 
-function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; baselineFile: string; hasItems: boolean }) {
+type Line = { text: string; color?: 'green' | 'red' | 'yellow'; bold?: boolean; dim?: boolean };
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** One line that says what the review holds. */
+export function reviewSummary(review: Review): string {
+  const parts = [
+    plural(review.files.length, 'file changes', 'files change'),
+    plural(review.entries.length, 'vault entry', 'vault entries'),
+    plural(review.rules.length, 'policy rule', 'policy rules'),
+  ];
+  if (review.accepted) parts.push(`${review.accepted} accepted`);
+  if (review.skipped.length) parts.push(`${review.skipped.length} skipped`);
+  if (review.exposed.length) parts.push(`${review.exposed.length} exposed (rotate)`);
+  return parts.join(' · ');
+}
+
+/** Everything the review shows below its summary, a line each: the part that scrolls. */
+export function reviewDetails(review: Review, baselineFile: string): Line[] {
+  const out: Line[] = [];
+  const gap = () => out.length && out.push({ text: '' });
+  for (const f of review.files) {
+    gap();
+    out.push({ text: `${f.path} (${f.kind})`, bold: true });
+    for (const c of f.changes) out.push({ text: `  ${c}`, color: c.startsWith('+') ? 'green' : c.startsWith('-') ? 'red' : undefined });
+  }
+  if (review.entries.length) {
+    gap();
+    out.push({ text: `Vault entries: ${review.entries.map((e) => `${e.name} (${e.provider})`).join(', ')}` });
+  }
+  if (review.rules.length) {
+    gap();
+    out.push({ text: 'Policy rules to add to policy.yaml:' }, ...review.rules.map((r) => ({ text: `  ${r}` })));
+  }
+  if (review.accepted) {
+    gap();
+    out.push({ text: `${review.accepted} finding(s) accepted: added to ${baselineFile}` });
+  }
+  const notes = [...new Set(review.notes)];
+  if (notes.length || review.skipped.length) {
+    gap();
+    out.push(...notes.map((n) => ({ text: `note: ${n}`, dim: true })), ...review.skipped.map((s) => ({ text: `skipped: ${s}`, dim: true })));
+  }
+  if (review.exposed.length) {
+    gap();
+    out.push({ text: 'Exposed where keyward cannot rewrite (rotate these at the provider):', color: 'yellow' }, ...review.exposed.map((e) => ({ text: `  ${e}` })));
+  }
+  return out;
+}
+
+function ReviewScreen({ review, details, scroll, height, hasItems }: { review: Review; details: Line[]; scroll: number; height: number; hasItems: boolean }) {
   const nothing = review.files.length === 0 && review.accepted === 0;
+  const shown = details.slice(scroll, scroll + height);
+  const scrolls = details.length > height;
   return (
     <Box flexDirection="column">
       <Text bold>keyward migrate: review</Text>
-      {review.files.map((f) => (
-        <Box key={f.path} flexDirection="column" marginTop={1}>
-          <Text bold>
-            {f.path} ({f.kind})
+      <Text>{reviewSummary(review)}</Text>
+      <Box flexDirection="column" marginTop={1}>
+        {shown.map((l, i) => (
+          <Text key={scroll + i} color={l.color} bold={l.bold} dimColor={l.dim} wrap="truncate-end">
+            {l.text || ' '}
           </Text>
-          {f.changes.map((c, i) => (
-            <Text key={i} color={c.startsWith('+') ? 'green' : c.startsWith('-') ? 'red' : undefined}>
-              {'  '}
-              {c}
-            </Text>
-          ))}
-        </Box>
-      ))}
-      {review.entries.length ? (
-        <Box marginTop={1}>
-          <Text>Vault entries: {review.entries.map((e) => `${e.name} (${e.provider})`).join(', ')}</Text>
-        </Box>
-      ) : null}
-      {review.rules.length ? (
-        <Box flexDirection="column" marginTop={1}>
-          <Text>Policy rules to add to policy.yaml:</Text>
-          {review.rules.map((r, i) => (
-            <Text key={i}>
-              {'  '}
-              {r}
-            </Text>
-          ))}
-        </Box>
-      ) : null}
-      {review.accepted ? (
-        <Box marginTop={1}>
-          <Text>
-            {review.accepted} finding(s) accepted: added to {baselineFile}
-          </Text>
-        </Box>
-      ) : null}
-      {review.notes.length || review.skipped.length ? (
-        <Box flexDirection="column" marginTop={1}>
-          {review.notes.map((n, i) => (
-            <Text key={`n${i}`} dimColor>
-              note: {n}
-            </Text>
-          ))}
-          {review.skipped.map((s, i) => (
-            <Text key={`s${i}`} dimColor>
-              skipped: {s}
-            </Text>
-          ))}
-        </Box>
-      ) : null}
-      {review.exposed.length ? (
-        <Box flexDirection="column" marginTop={1}>
-          <Text color="yellow">Exposed where keyward cannot rewrite (rotate these at the provider):</Text>
-          {review.exposed.map((e, i) => (
-            <Text key={i}>
-              {'  '}
-              {e}
-            </Text>
-          ))}
-        </Box>
-      ) : null}
+        ))}
+      </Box>
       <Box marginTop={1}>
         <Text>
           {nothing ? 'Nothing to change. ' : ''}
           <Text dimColor>
             {nothing ? 'q quit' : 'y apply these changes · q quit without changes'}
+            {scrolls ? ` · ↑/↓ PgUp/PgDn scroll (lines ${scroll + 1}–${scroll + shown.length} of ${details.length})` : ''}
             {hasItems ? ' · ← back' : ''}
           </Text>
         </Text>

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import { base62FromBytes } from '../../kernel/checksum.js';
-import { decide, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
+import { decide, decideFor, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderProfile } from '../providers/types.js';
 import { digestsEqual, isWellFormedToken, newToken, pooledRandom, tokenDigest } from '../tokens.js';
@@ -627,14 +627,23 @@ export class Broker extends EventEmitter {
     let rule: string | undefined;
     if (answer === 'always') {
       if (!this.deps.addPolicyRule) throw new DaemonError('unsupported', 'this daemon cannot write policy rules');
-      rule = await this.deps.addPolicyRule({
+      const always: PolicyRule = {
         agent: c.session.agent,
         credential: c.request.credential,
         permission: c.request.permission,
         resource: c.request.resource,
         mode: c.request.mode,
         decision: 'allow',
-      });
+      };
+      // A stricter rule (ask or deny) for the same request outranks an allow: say so rather than
+      // write a rule that would not stop the asking.
+      const policy = this.deps.policy();
+      const after = decideFor({ ...policy, rules: [...policy.rules, always] }, c.session.agent, { chain: c.session.chain, ...c.request });
+      if (after.decision !== 'allow')
+        throw new DaemonError('always_ineffective', `an "always" rule would not take effect: ${after.reason}, and ${after.decision} outranks allow`, {
+          hint: 'Change or remove that rule in policy.yaml (keyward policy check shows it), or allow this request once or for the session.',
+        });
+      rule = await this.deps.addPolicyRule(always);
     }
     if (answer === 'allow-session') c.session.allowed.add(this.allowKey(c.request));
     await this.audit({

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../../kernel/atomic-file.js';
 import { daemonFiles } from '../../../daemon/files.js';
 import { appendPolicyRule } from '../../../daemon/policy/append.js';
@@ -72,12 +72,13 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }),
     entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider, state: 'planned' })),
     policyRules: plan.rules.map(ruleText),
-    // Two files may hand git the same host (.netrc and .git-credentials): one helper each.
-    gitHelpers: [...new Map(plan.files.flatMap((f) => f.rewrite.actions).map((a) => [`${a.url} ${a.entry}`, a])).values()].map((a) => ({
-      url: a.url,
-      value: gitHelperValue(launcher, a.entry),
-      state: 'planned' as const,
-    })),
+    // Two files may hand git the same host (.netrc and .git-credentials): one helper each. An
+    // empty helper first resets git's list for that host, so that a `credential.helper = store`
+    // (or any other) is no longer asked, nor told to store the key again after a fetch.
+    gitHelpers: [...new Map(plan.files.flatMap((f) => f.rewrite.actions).map((a) => [`${a.url} ${a.entry}`, a])).values()].flatMap((a) => [
+      { url: a.url, value: '', state: 'planned' as const },
+      { url: a.url, value: gitHelperValue(launcher, a.entry), state: 'planned' as const },
+    ]),
   };
   const store = JournalStore.create(journal);
   try {
@@ -106,7 +107,7 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     // 4. The files, each atomically.
     for (const file of journal.files) {
       const planned = plan.files.find((f) => f.path === file.path)!;
-      writeFileAtomic(file.path, planned.after, { mode: file.mode });
+      writeFileAtomic(linkTarget(file.path), planned.after, { mode: file.mode });
       keepOwner(file);
       file.state = 'written';
       store.save();
@@ -147,15 +148,28 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     files: journal.files.map((f) => ({ path: f.path, kind: f.kind })),
     entries: journal.entries.map((e) => e.name),
     rules: journal.policyRules,
-    gitHelpers: journal.gitHelpers.map((h) => h.url),
+    gitHelpers: [...new Set(journal.gitHelpers.map((h) => h.url))],
   };
+}
+
+/**
+ * The file a path names, through symlinks: a config kept by a dotfile manager (stow, chezmoi,
+ * yadm) is rewritten where it lives, and the link stays a link.
+ */
+function linkTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function keepOwner(file: JournalFile): void {
   try {
-    const st = lstatSync(file.path);
-    if (st.uid !== file.uid || st.gid !== file.gid) chownSync(file.path, file.uid, file.gid);
-    if ((st.mode & 0o7777) !== file.mode) chmodSync(file.path, file.mode);
+    const target = linkTarget(file.path);
+    const st = statSync(target);
+    if (st.uid !== file.uid || st.gid !== file.gid) chownSync(target, file.uid, file.gid);
+    if ((st.mode & 0o7777) !== file.mode) chmodSync(target, file.mode);
   } catch {
     /* not ours to change: the content is what matters */
   }
@@ -203,7 +217,7 @@ export async function undoMigration(id: string | undefined, options: { force?: b
     }
     const original = await unseal(readFileSync(store.backupPath(file)));
     if (sha256(original) !== file.beforeSha) throw new KeywardError(`the backup of ${file.path} does not match what was recorded; the file is left as it is`);
-    writeFileAtomic(file.path, original, { mode: file.mode });
+    writeFileAtomic(linkTarget(file.path), original, { mode: file.mode });
     keepOwner(file);
     file.state = 'restored';
     store.save();
@@ -211,13 +225,13 @@ export async function undoMigration(id: string | undefined, options: { force?: b
   }
   for (const h of journal.gitHelpers) {
     if (h.state !== 'configured') continue;
-    const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`]).stdout.split('\n');
+    const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`]).stdout.split('\n').slice(0, -1);
     if (values.includes(h.value)) {
       const pattern = `^${h.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
       git(['config', '--global', '--unset', `credential.${h.url}.helper`, pattern]);
     }
     h.state = 'removed';
-    result.gitHelpers.push(h.url);
+    if (!result.gitHelpers.includes(h.url)) result.gitHelpers.push(h.url);
   }
   if (result.conflicts.length === 0) {
     journal.status = 'undone';

@@ -1,9 +1,9 @@
-import { resolve } from 'node:path';
-import { addToBaseline } from '../../../scanners/baseline.js';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { addToBaseline, homeBaselinePath } from '../../../scanners/baseline.js';
 import { KeywardError } from '../../../kernel/errors.js';
 import { applyPlan } from './apply.js';
 import { call } from '../../daemon-client.js';
-import { collectFindings, launcher, planner } from './index.js';
+import { collectFindings, planner, resolveLauncher } from './index.js';
 import { redactedDiff, ruleText, type MigrationPlan } from './plan.js';
 
 export interface MigrateCommand {
@@ -76,18 +76,22 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
   };
   const interactive = !options.yes && !options.json && process.stdin.isTTY;
   if (interactive && (plan.files.length || plan.skipped.length)) {
-    const { runWizard } = await import('./wizard.js');
+    // The vault must take the keys: find out before anyone spends time on the screens.
+    if (plan.files.length) await checkVault();
+    const { runWizard, clearWizardChoices } = await import('./wizard.js');
     const chosen = await runWizard(findings, planning, baselineFile);
     if (!chosen || (chosen.files.length === 0 && chosen.accepted.length === 0)) {
       say('Nothing was changed.');
       return exposedLines();
     }
-    if (chosen.accepted.length) {
-      const added = addToBaseline(resolve(baselineFile), chosen.accepted, undefined, { cwd: process.cwd(), home: options.home ? resolve(options.home) : undefined });
-      say(`${added} accepted finding(s) added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
+    if (chosen.accepted.length) acceptFindings(chosen.accepted, baselineFile, options, say);
+    if (chosen.files.length === 0) {
+      clearWizardChoices();
+      return exposedLines();
     }
-    if (chosen.files.length === 0) return exposedLines();
-    return finish(chosen, options, say);
+    const code = await finish(chosen, options, say, { reviewed: true });
+    clearWizardChoices();
+    return code;
   }
   if (plan.files.length === 0) {
     if (options.json) say(JSON.stringify({ applied: false, ...summary }, null, 2));
@@ -104,13 +108,51 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
   return finish(plan, options, say);
 }
 
-async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: string) => void): Promise<number> {
-  if (!options.json) for (const r of plan.rules) say(`adding policy rule ${ruleText(r)}`);
-  const result = await applyPlan(plan, launcher());
+/**
+ * Accepted findings go to a baseline: the project's for files in the project, keyward's own
+ * (home-baseline.json) for files elsewhere (`~/.cursor/mcp.json`), which `keyward scan home` and
+ * `keyward migrate` read.
+ */
+function acceptFindings(accepted: MigrationPlan['accepted'], baselineFile: string, options: MigrateCommand, say: (line: string) => void): void {
+  const cwd = process.cwd();
+  const inProject = (file: string) => !relative(cwd, resolve(file)).startsWith('..') && !isAbsolute(relative(cwd, resolve(file)));
+  const where = { cwd, home: options.home ? resolve(options.home) : undefined };
+  const project = accepted.filter((f) => inProject(f.file));
+  const home = accepted.filter((f) => !inProject(f.file));
+  if (project.length) {
+    const added = addToBaseline(resolve(baselineFile), project, undefined, where);
+    say(`${added} accepted finding(s) added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
+  }
+  if (home.length) {
+    const file = homeBaselinePath();
+    const added = addToBaseline(file, home, undefined, where);
+    say(`${added} accepted finding(s) outside this project added to ${file} (keyward scan home and keyward migrate leave them out)`);
+  }
+}
+
+/** The vault answers (a keychain that opens, a passphrase for the file vault): sealing probes both. */
+async function checkVault(): Promise<void> {
+  try {
+    await call('admin', 'POST', '/v1/seal', { data: '' });
+  } catch (error) {
+    const e = error instanceof KeywardError ? error : undefined;
+    throw new KeywardError(`the vault cannot take keys now, so nothing was asked and nothing changed: ${e?.message ?? String(error)}`, {
+      code: e?.code,
+      hint: e?.hint ?? 'keyward vault list shows whether the vault opens.',
+    });
+  }
+}
+
+async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: string) => void, shown: { reviewed?: boolean } = {}): Promise<number> {
+  const resolved = resolveLauncher();
+  if (resolved.warning && !options.json) process.stderr.write(`warning: ${resolved.warning}\n`);
+  const result = await applyPlan(plan, resolved.argv);
   if (options.json) say(JSON.stringify({ applied: true, ...result, notes: plan.notes, skipped: plan.skipped, exposed: plan.exposed }, null, 2));
   else {
     for (const f of result.files) say(`migrated ${f.path} (${f.kind})`);
-    for (const n of plan.notes) say(`note: ${n}`);
+    for (const r of result.rules) say(`added policy rule ${r}`);
+    // The review showed the notes already.
+    if (!shown.reviewed) for (const n of [...new Set(plan.notes)]) say(`note: ${n}`);
     for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
     say(
       `Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`,

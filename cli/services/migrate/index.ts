@@ -1,20 +1,58 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScan } from '../../../scanners/scan.js';
 import { runHomeScan } from '../../../scanners/scan-home.js';
 import { buildRuleSet } from '../../../scanners/ruleset.js';
 import { keywardPaths } from '../../../kernel/paths.js';
+import { homeBaselinePath } from '../../../scanners/baseline.js';
 import { loadProviders } from '../../../daemon/providers/registry.js';
 import type { Finding } from '../../../scanners/types.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
 import { KeywardError } from '../../../kernel/errors.js';
 import { planMigration, type Choice, type MigrationPlan, type RawFinding } from './plan.js';
 
-/** How rewritten configs start keyward: this Node and this copy of keyward, by absolute path. */
+/**
+ * How rewritten configs start keyward: the `keyward` found on PATH, by the absolute path of that
+ * PATH entry (npm's bin link, which survives upgrades), so that clients with a trimmed PATH find
+ * it too. Without one on PATH, this Node and this copy's bin/run.js, with a warning: moving or
+ * deleting the copy would break every rewritten config.
+ */
+export function resolveLauncher(env: NodeJS.ProcessEnv = process.env): { argv: string[]; warning?: string } {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, 'keyward');
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return { argv: [candidate] };
+    } catch {
+      continue;
+    }
+  }
+  const runJs = fileURLToPath(new URL('../../../../bin/run.js', import.meta.url));
+  return {
+    argv: [process.execPath, runJs],
+    warning: `keyward is not on PATH, so the configs name ${process.execPath} ${runJs}: moving or deleting ${dirname(dirname(runJs))} breaks them. Install keyward (npm install -g keyward) and migrate again to have them name it.`,
+  };
+}
+
 export function launcher(): string[] {
-  return [process.execPath, fileURLToPath(new URL('../../../../bin/run.js', import.meta.url))];
+  return resolveLauncher().argv;
+}
+
+/** Variables that say where keyward keeps its daemon and vault (kernel/paths.ts). */
+export const LOCATION_VARIABLES = ['KEYWARD_HOME', 'XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_RUNTIME_DIR'] as const;
+
+/**
+ * What a rewritten server's `keyward run` needs to reach this daemon when its client starts it with
+ * a filtered environment (Gemini CLI drops every variable whose name holds KEY): the location
+ * variables set now, as `--daemon-env NAME=VALUE`.
+ */
+export function locationArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const names = env.KEYWARD_HOME ? ['KEYWARD_HOME'] : LOCATION_VARIABLES.filter((n) => n !== 'KEYWARD_HOME' && env[n]);
+  return names.flatMap((n) => ['--daemon-env', `${n}=${env[n]}`]);
 }
 
 export interface CollectOptions {
@@ -42,7 +80,7 @@ function absolutePath(file: string, home: string, cwd: string): string {
 
 async function scanHome(options: CollectOptions): Promise<RawFinding[]> {
   const home = resolve(options.home ?? homedir());
-  const r = await runHomeScan({ cwd: options.cwd, home, projects: ['.'], showSecrets: true, baselineFile: options.baselineFile });
+  const r = await runHomeScan({ cwd: options.cwd, home, projects: ['.'], showSecrets: true, baselineFile: options.baselineFile, homeBaselineFile: homeBaselinePath() });
   // A file that could not be read or parsed is not migrated: say so rather than skip it quietly.
   for (const issue of r.issues) process.stderr.write(`warning: ${issue.path ? `${issue.path}: ` : ''}${issue.message}\n`);
   return r.findings.map((f) => withProfile({ ...f, file: absolutePath(f.file, home, options.cwd) }));
@@ -93,11 +131,18 @@ export async function planner(findings: RawFinding[]): Promise<{ plan: Planner; 
     call<{ proxyPort?: { configured: number; actual: number | null; fallback: boolean } }>('admin', 'GET', '/v1/status'),
   ]);
   // HTTP MCP servers are pointed at the proxy's configured port: the one a restarted daemon takes
-  // again (0 means any free port: no address to write into a config).
+  // again (0 means any free port: no address to write into a config). A daemon that had to fall
+  // back to another port is not reachable there: writing the port would point clients at
+  // whatever holds it.
   const port = status.proxyPort?.configured;
+  const fellBack = status.proxyPort?.fallback && status.proxyPort.actual !== port;
   const proxy = {
-    url: port ? `http://127.0.0.1:${port}` : undefined,
+    url: port && !fellBack ? `http://127.0.0.1:${port}` : undefined,
+    unavailable: fellBack
+      ? `port ${port} (proxy.port in config.yaml) is taken by another program, so the daemon's proxy listens on ${status.proxyPort?.actual ?? 'another port'}: free port ${port} or set proxy.port to a free one, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`
+      : undefined,
     used: new Map(entries.filter((e) => e.attributes?.helper === 'mcp-http' && e.attributes.server).map((e) => [e.attributes!.server, e.name])),
+    runArgs: locationArgs(),
   };
   const providers = loadProviders(keywardPaths().config).all();
   const keysUrls = new Map(providers.map((p) => [p.name, p.keysUrl]));

@@ -226,8 +226,14 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
         result = rewrite(group.kind, before, active, options.launcher, proxyRoutes);
       } catch (error) {
         if (!(error instanceof RewriteError)) throw error;
-        for (const f of group.findings) plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
+        // A problem on one line skips that line's secrets; the rest of the file still moves.
+        const online = error.line !== undefined ? active.filter((r) => r.line === error.line) : [];
+        const bad = online.length ? online : active;
+        for (const f of group.findings.filter((x) => bad.some((r) => r.line === x.line && r.value === x.secret)))
+          plan.skipped.push({ file: f.file, line: f.line, ruleId: f.ruleId, reason: error.message });
+        active = active.filter((r) => !bad.includes(r));
         result = undefined;
+        if (bad.length && active.length) continue;
         break;
       }
       const clashes = Object.entries(result.values).filter(([entry, v]) => {
@@ -284,18 +290,23 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
         );
         continue;
       }
-      const rule: PolicyRuleText =
-        c.permission === 'write'
-          ? // Writes through the proxy (an HTTP MCP server's calls) are asked for, once per client session at most.
-            { agent: c.agent, credential: c.entry, permission: c.permission, decision: 'ask' }
-          : // The tools and servers a file was written for read their key on their own, briefly.
-            {
-              agent: c.agent,
-              credential: c.entry,
-              permission: c.permission,
-              decision: 'allow',
-              maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m',
-            };
+      if (c.permission === 'write') {
+        // Calls through the proxy (an HTTP MCP server's) are left to the policy's default (ask,
+        // unless changed): no rule is written, so that an allow rule ("always" in keyward
+        // approve, or one added by hand) takes effect; an ask rule here would outrank it.
+        plan.notes.push(
+          `${path}: ${c.agent} reaches its server through keyward's proxy as policy.yaml decides (by default a person is asked, once per client session); to allow it: - { agent: "${c.agent}", credential: ${c.entry}, permission: write, decision: allow }`,
+        );
+        continue;
+      }
+      // The tools and servers a file was written for read their key on their own, briefly.
+      const rule: PolicyRuleText = {
+        agent: c.agent,
+        credential: c.entry,
+        permission: c.permission,
+        decision: 'allow',
+        maxTtl: c.agent.startsWith('mcp:') ? '1h' : c.agent.startsWith('aws:') ? '15m' : '1m',
+      };
       if (!plan.rules.some((r) => r.agent === rule.agent && r.credential === rule.credential && r.permission === rule.permission)) plan.rules.push(rule);
     }
     plan.notes.push(...result.notes.map((n) => `${path}: ${n}`));

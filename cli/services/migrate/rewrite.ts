@@ -41,7 +41,15 @@ export interface Rewrite {
   consumers: { entry: string; agent: string; mode: 'release' | 'proxy'; permission: string }[];
 }
 
-export class RewriteError extends Error {}
+export class RewriteError extends Error {
+  /** The 1-based line the problem is on, when it is one line's: the rest of the file can still move. */
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
 
 const lines = (text: string) => text.split(/(?<=\n)/);
 
@@ -54,7 +62,7 @@ export function rewriteEnv(text: string, secrets: SecretRef[]): Rewrite {
   for (const s of secrets) {
     const i = s.line - 1;
     const line = out[i];
-    if (line === undefined || !line.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`);
+    if (line === undefined || !line.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`, s.line);
     const m = /^(\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=\s*)(["']?)(.*?)\2(\s*(?:#.*)?)(\r?\n?)$/.exec(line);
     if (m && m[3] === s.value) out[i] = `${m[1]}${m[2]}keyward://${s.entry}${m[2]}${m[4]}${m[5]}`;
     else if (m && m[3].includes(s.value)) {
@@ -62,7 +70,7 @@ export function rewriteEnv(text: string, secrets: SecretRef[]): Rewrite {
       values[s.entry] = { value: m[3] };
       out[i] = `${m[1]}${m[2]}keyward://${s.entry}${m[2]}${m[4]}${m[5]}`;
       continue;
-    } else throw new RewriteError(`line ${s.line} is not a KEY=value assignment`);
+    } else throw new RewriteError(`line ${s.line} is not a KEY=value assignment`, s.line);
     values[s.entry] = { value: s.value };
   }
   return {
@@ -119,8 +127,8 @@ export function locateMcp(keyPath: string): McpLocation | undefined {
 }
 
 /** The `keyward run` prefix a rewritten server starts with. */
-function runPrefix(name: string, envRefs: { variable: string; entry: string }[]): string[] {
-  return ['run', '--agent', `mcp:${name}`, ...envRefs.flatMap((r) => ['--env', `${r.variable}=keyward://${r.entry}`]), '--'];
+function runPrefix(name: string, envRefs: { variable: string; entry: string }[], proxy: ProxyRoutes | undefined): string[] {
+  return ['run', ...(proxy?.runArgs ?? []), '--agent', `mcp:${name}`, ...envRefs.flatMap((r) => ['--env', `${r.variable}=keyward://${r.entry}`]), '--'];
 }
 
 /** An `--api-key=VALUE` style argument: the flag name becomes an environment variable. */
@@ -148,6 +156,13 @@ export interface ProxyRoutes {
   url?: string;
   /** Route name → the vault entry serving it (existing entries, and this migration's so far). */
   used: Map<string, string>;
+  /** Why `url` is undefined, for the error. */
+  unavailable?: string;
+  /**
+   * Arguments every rewritten server's `keyward run` gets before `--agent`: where the daemon and
+   * vault are (`--daemon-env KEYWARD_HOME=…`), since clients may start servers with a filtered environment.
+   */
+  runArgs?: string[];
 }
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
@@ -230,6 +245,7 @@ function proxiedServer(
   const field = URL_FIELDS.find((f) => typeof server[f] === 'string');
   if (!field) throw new RewriteError(`MCP server ${plan.name} has neither a command nor a url`);
   const proxyUrl = proxy?.url;
+  if (proxy?.unavailable) throw new RewriteError(`MCP server ${plan.name} cannot be pointed at keyward's proxy: ${proxy.unavailable}`);
   if (!proxy || !proxyUrl)
     throw new RewriteError(
       `the daemon's proxy has no fixed port, so MCP server ${plan.name} cannot be pointed at it: set proxy.port in config.yaml, restart the daemon (keyward daemon stop; keyward daemon start) and migrate again`,
@@ -284,7 +300,7 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
       continue;
     }
     const args = fixArgs((zedCommand ? zedCommand.args : (server.args as string[] | undefined)) ?? [], plan);
-    const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...args];
+    const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), command, ...args];
     const base = zedCommand ? [...plan.serverPath, 'command'] : plan.serverPath;
     for (const variable of plan.removeEnv) out = applyEdits(out, modify(out, [...base, 'env', variable], undefined, options));
     out = applyEdits(out, modify(out, [...base, zedCommand ? 'path' : 'command'], launcher[0], options));
@@ -345,7 +361,7 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
     for (const variable of plan.removeEnv) env?.delete(variable);
     if (env && isMap(env) && env.items.length === 0) server.delete('env');
     server.set('command', launcher[0]);
-    server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
+    server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
   }
   const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
   // The YAML printer writes \n: a file written with \r\n keeps them.
@@ -354,7 +370,7 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
 }
 
 /** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */
-export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: string[]): Rewrite {
+export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: string[], proxy?: ProxyRoutes): Rewrite {
   const plans = planServers(secrets);
   const parsed = parseToml(text) as Record<string, unknown>;
   let out = lines(text);
@@ -369,7 +385,7 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
     let end = out.findIndex((l, i) => i > start && /^\s*\[/.test(l));
     if (end === -1) end = out.length;
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const argsLine = `args = ${JSON.stringify([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs), server.command, ...fixed])}${eol}`;
+    const argsLine = `args = ${JSON.stringify([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), server.command, ...fixed])}${eol}`;
     const section = out.slice(start, end).map((l) => {
       if (/^\s*command\s*=/.test(l)) return `command = ${JSON.stringify(launcher[0])}${eol}`;
       if (/^\s*args\s*=/.test(l)) return argsLine;
@@ -455,20 +471,25 @@ export function rewriteAws(text: string, secrets: SecretRef[], launcher: string[
   return { text: all.join(''), notes, actions: [], values, consumers };
 }
 
-/** .npmrc: `_authToken=VALUE` → `_authToken=${NPM_TOKEN…}`, npm's own environment expansion. */
+/**
+ * .npmrc: `_authToken=VALUE` → `_authToken=${NPM_TOKEN…?}`, npm's own environment expansion. The
+ * `?` makes npm read an unset variable as empty, so outside `keyward run` npm sends no credential
+ * (and says it needs a login) rather than the literal `${…}`. Registry keys carry a port and a
+ * path: `//localhost:4873/:_authToken=`, `//npm.pkg.github.com/acme/:_authToken=`.
+ */
 export function rewriteNpmrc(text: string, secrets: SecretRef[]): Rewrite {
   const all = lines(text);
   const values: Rewrite['values'] = {};
   const notes: string[] = [];
   for (const s of secrets) {
     const i = s.line - 1;
-    const m = /^(\s*(?:\/\/([^/:\s]+)[^:\s]*:)?(_authToken|_auth|_password|token)\s*=\s*)(.*?)(\s*)(\r?\n?)$/.exec(all[i] ?? '');
-    if (!m || !m[4].includes(s.value)) throw new RewriteError(`line ${s.line} is not a registry credential`);
+    const m = /^(\s*(?:\/\/([^/:\s=]+(?::\d+)?)(?:\/[^\s=]*)?:)?(_authToken|_auth|_password|token)\s*=\s*)(.*?)(\s*)(\r?\n?)$/.exec(all[i] ?? '');
+    if (!m || !m[4].includes(s.value)) throw new RewriteError(`line ${s.line} is not a registry credential`, s.line);
     const host = m[2] ?? 'default';
     const variable = `NPM_TOKEN${host === 'default' || host === 'registry.npmjs.org' ? '' : '_' + host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
     values[s.entry] = { value: m[4].replace(/^["']|["']$/g, ''), attributes: { helper: 'npm', registry: host } };
-    all[i] = `${m[1]}\${${variable}}${m[5]}${m[6]}`;
-    notes.push(`npm reads \${${variable}} from the environment: keyward run --agent npm --env ${variable}=keyward://${s.entry} -- npm publish`);
+    all[i] = `${m[1]}\${${variable}?}${m[5]}${m[6]}`;
+    notes.push(`npm reads \${${variable}} from the environment (unset, npm sends no credential): keyward run --agent npm --env ${variable}=keyward://${s.entry} -- npm publish`);
   }
   return { text: all.join(''), notes, actions: [], values, consumers: secrets.map((s) => ({ entry: s.entry, agent: '*', mode: 'release', permission: 'release' })) };
 }
@@ -481,7 +502,7 @@ export function rewritePypirc(text: string, secrets: SecretRef[]): Rewrite {
   for (const s of [...secrets].sort((a, b) => b.line - a.line)) {
     const i = s.line - 1;
     const m = /^\s*password\s*[=:]\s*(.*?)\s*$/.exec((all[i] ?? '').trimEnd());
-    if (!m || !m[1].includes(s.value)) throw new RewriteError(`line ${s.line} is not a password = line`);
+    if (!m || !m[1].includes(s.value)) throw new RewriteError(`line ${s.line} is not a password = line`, s.line);
     const section = iniSections(all).find((sec) => sec.start < i && i < sec.end)?.name ?? 'pypi';
     values[s.entry] = { value: m[1], attributes: { helper: 'twine', repository: section } };
     all.splice(i, 1);
@@ -529,6 +550,26 @@ export function rewriteNetrc(text: string, secrets: SecretRef[]): Rewrite {
   return { text: out, notes, actions, values, consumers: Object.keys(values).map((entry) => ({ entry, agent: 'git-credential:*', mode: 'release', permission: 'release' })) };
 }
 
+/**
+ * A `.git-credentials` line as git's store helper writes it: `scheme://user:pass@host[:port][/path]`,
+ * each part percent-encoded, the port's colon included (`127.0.0.1%3a8080`).
+ */
+export function parseGitCredentialLine(line: string): { protocol: string; host: string; path: string; username: string; password: string } | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/]+)(\/.*)?$/i.exec(line.trim());
+  if (!m) return undefined;
+  const decode = (v: string | undefined) => {
+    try {
+      return decodeURIComponent(v ?? '');
+    } catch {
+      return undefined;
+    }
+  };
+  const [username, password, host, path] = [decode(m[2]), decode(m[3]), decode(m[4]), decode(m[5])];
+  if (username === undefined || password === undefined || host === undefined || path === undefined) return undefined;
+  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) return undefined;
+  return { protocol: m[1].toLowerCase(), host: host.toLowerCase(), path, username, password };
+}
+
 /** ~/.git-credentials: the line leaves; git gets a credential helper for that host. */
 export function rewriteGitCredentials(text: string, secrets: SecretRef[]): Rewrite {
   const all = lines(text);
@@ -536,20 +577,15 @@ export function rewriteGitCredentials(text: string, secrets: SecretRef[]): Rewri
   const actions: ExtraAction[] = [];
   for (const s of [...secrets].sort((a, b) => b.line - a.line)) {
     const i = s.line - 1;
-    let url: URL;
-    try {
-      url = new URL((all[i] ?? '').trim());
-    } catch {
-      throw new RewriteError(`line ${s.line} is not a credential URL`);
-    }
-    if (!decodeURIComponent(url.password).includes(s.value) && !decodeURIComponent(url.username).includes(s.value))
-      throw new RewriteError(`line ${s.line} no longer holds the secret`);
+    const url = parseGitCredentialLine(all[i] ?? '');
+    if (!url) throw new RewriteError(`line ${s.line} is not a credential URL`, s.line);
+    if (!url.password.includes(s.value) && !url.username.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`, s.line);
     const entry = `git-${url.host}`;
     values[entry] = {
-      value: JSON.stringify({ username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }),
+      value: JSON.stringify({ username: url.username, password: url.password }),
       attributes: { helper: 'git', host: url.host },
     };
-    actions.push({ kind: 'git-helper', url: `${url.protocol}//${url.host}`, entry });
+    actions.push({ kind: 'git-helper', url: `${url.protocol}://${url.host}`, entry });
     all.splice(i, 1);
   }
   return {
@@ -599,7 +635,7 @@ export function rewrite(kind: FileKind, text: string, secrets: SecretRef[], laun
     case 'mcp-yaml':
       return rewriteMcpYaml(text, secrets, launcher, proxy);
     case 'mcp-toml':
-      return rewriteMcpToml(text, secrets, launcher);
+      return rewriteMcpToml(text, secrets, launcher, proxy);
     case 'aws':
       return rewriteAws(text, secrets, launcher);
     case 'npmrc':

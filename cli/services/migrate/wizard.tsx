@@ -1,4 +1,8 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { render } from 'ink';
+import { writeFileAtomic } from '../../../kernel/atomic-file.js';
+import { keywardPaths } from '../../../kernel/paths.js';
 import { redact } from '../../../scanners/ruleset.js';
 import { MigrateWizard, type Review, type WizardChoice, type WizardItem } from '../../ui/migrate-wizard.js';
 import type { Planner } from './index.js';
@@ -71,6 +75,43 @@ export function summarise(plan: MigrationPlan, secrets: string[]): Review {
 }
 
 /**
+ * The wizard's choices so far, by occurrence (fingerprint and file; no secret), kept until the
+ * migration is applied or the wizard is quit: an interrupted run (a vault that failed at the end,
+ * a closed terminal) starts from them next time.
+ */
+export function wizardChoicesFile(): string {
+  return join(keywardPaths().state, 'migrate-wizard.json');
+}
+
+function loadChoices(items: WizardItem[]): (WizardChoice | undefined)[] | undefined {
+  let saved: Record<string, WizardChoice>;
+  try {
+    saved = JSON.parse(readFileSync(wizardChoicesFile(), 'utf8')) as Record<string, WizardChoice>;
+  } catch {
+    return undefined;
+  }
+  const out = items.map((i) => i.occurrences.map((o) => saved[o]).find((c) => c && ['move', 'skip', 'accept'].includes(c.action)));
+  return out.some(Boolean) ? out : undefined;
+}
+
+function saveChoices(items: WizardItem[], choices: WizardChoice[]): void {
+  try {
+    mkdirSync(dirname(wizardChoicesFile()), { recursive: true, mode: 0o700 });
+    const out: Record<string, WizardChoice> = {};
+    items.forEach((item, i) => {
+      for (const o of item.occurrences) out[o] = choices[i];
+    });
+    writeFileAtomic(wizardChoicesFile(), JSON.stringify(out) + '\n', { mode: 0o600, sync: false });
+  } catch {
+    /* resuming is a convenience: the wizard goes on without it */
+  }
+}
+
+export function clearWizardChoices(): void {
+  rmSync(wizardChoicesFile(), { force: true });
+}
+
+/**
  * The interactive path of `keyward migrate`: returns the plan the user approved, or undefined to
  * change nothing.
  */
@@ -83,9 +124,12 @@ export async function runWizard(
   const items = wizardItems(findings, initial, planner.providers);
   const secrets = findings.map((f) => f.secret);
   let result: WizardChoice[] | undefined;
+  const resumed = loadChoices(items);
   const app = render(
     <MigrateWizard
       items={items}
+      resumed={resumed}
+      onChange={(chosen) => saveChoices(items, chosen)}
       providers={planner.providers}
       existing={planner.existing}
       baselineFile={baselineFile}
@@ -95,5 +139,6 @@ export async function runWizard(
     { exitOnCtrlC: true, stdout: process.stderr },
   );
   await app.waitUntilExit();
+  if (!result) clearWizardChoices();
   return result ? planner.plan(toChoices(items, result)) : undefined;
 }

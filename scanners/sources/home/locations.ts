@@ -85,7 +85,9 @@ export const HOME_LOCATIONS: LocationSpec[] = [
 
   // MCP and agent clients
   { client: 'Claude Desktop', format: 'json', migratable: true, paths: (e) => [join(appConfig(e), 'Claude', 'claude_desktop_config.json')] },
-  { client: 'Claude Code', format: 'json', migratable: true, paths: (e) => [join(e.home, '.claude.json')] },
+  { client: 'Claude Code', format: 'json', migratable: true, paths: (e) => [join(e.home, '.claude.json'), join(e.home, '.claude.json.backup')] },
+  // Claude Code keeps timestamped copies of ~/.claude.json: the same keys, in the same format.
+  { client: 'Claude Code backups', format: 'json', migratable: true, directory: true, paths: (e) => [join(e.env.CLAUDE_CONFIG_DIR || join(e.home, '.claude'), 'backups')] },
   {
     client: 'Claude Code',
     format: 'json',
