@@ -64,9 +64,10 @@ interface Pending {
 }
 type GrantReply = Issued | Pending | { status?: undefined; error: { code: string; message: string; hint?: string; needs?: string } };
 
-const REFERENCE = /^keyward:\/\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
+/** `keyward://entry`, or `keyward://entry#Field` for one field of an entry holding JSON (an AWS key pair). */
+const REFERENCE = /^keyward:\/\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:#([A-Za-z][A-Za-z0-9_]{0,63}))?$/;
 
-export function parseEnvReference(spec: string): { name: string; credential: string } {
+export function parseEnvReference(spec: string): { name: string; credential: string; field?: string } {
   const eq = spec.indexOf('=');
   const name = spec.slice(0, eq);
   const m = REFERENCE.exec(spec.slice(eq + 1));
@@ -76,7 +77,24 @@ export function parseEnvReference(spec: string): { name: string; credential: str
       hint: 'For example --env DATABASE_URL=keyward://prod-db',
     });
   }
-  return { name, credential: m[1] };
+  return { name, credential: m[1], ...(m[2] ? { field: m[2] } : {}) };
+}
+
+/** One field of an entry that holds JSON; the value itself never goes into the error. */
+function jsonField(value: string, ref: { name: string; credential: string; field?: string }): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const field = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>)[ref.field!] : undefined;
+  if (typeof field !== 'string')
+    throw new KeywardError(`${ref.name}=keyward://${ref.credential}#${ref.field}: the entry ${ref.credential} has no text field ${ref.field}`, {
+      exitCode: RUN_SETUP_FAILED,
+      hint: 'Name the entry alone (keyward://entry) for its whole value.',
+    });
+  return field;
 }
 
 /** Requests one grant and, if a person must decide, waits for the answer. */
@@ -191,7 +209,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     for (const ref of references) {
       const issued = await obtain(token, { credential: ref.credential, mode: 'release', ttl: options.ttl }, `release of ${ref.credential} into ${ref.name}`, options.stderr);
       const resolved = await call<{ value: string }>('agent', 'POST', '/v1/resolve', { grant: issued.token }, { token });
-      childEnv[ref.name] = resolved.value;
+      childEnv[ref.name] = ref.field ? jsonField(resolved.value, ref) : resolved.value;
     }
   } catch (error) {
     await end();

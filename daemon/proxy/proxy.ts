@@ -210,6 +210,9 @@ export class CredentialProxy {
         const hostHeader = (req.headers.host ?? '').toLowerCase();
         if (hostHeader && hostHeader !== tHost && hostHeader !== `${tHost}:${tPort}`)
           throw new DaemonError('host_mismatch', `Host header ${hostHeader} does not match the tunnel to ${tHost}`);
+      } else if (/^http:\/\//i.test(target)) {
+        // Plain HTTP sent to the proxy (npm sends it to HTTPS_PROXY): relayed as CONNECT is.
+        return this.tunnels.relayPlain(req, res, target);
       } else if (!target.startsWith('/')) {
         throw new DaemonError('absolute_form', 'this is not an open proxy: send requests to /<credential>/<path>, or use CONNECT');
       }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ProxyDeps } from './proxy.js';
@@ -80,6 +80,42 @@ export class Tunnels {
         client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
       },
     );
+  }
+
+  /**
+   * A plain-HTTP request in absolute form (`GET http://host:port/path`), which clients that read
+   * HTTPS_PROXY for every scheme send (npm): no grant applies to plain HTTP (keys are only injected
+   * into intercepted TLS), so it is relayed untouched like a CONNECT to an uncovered host, or
+   * refused under `egress: deny`.
+   */
+  relayPlain(req: IncomingMessage, res: ServerResponse, target: string): void {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      url = new URL('http://invalid.');
+    }
+    const json = (status: number, code: string, message: string) => {
+      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: { code, message } }));
+      req.resume();
+    };
+    if (!url.hostname || url.hostname === 'invalid.') return json(400, 'bad_request', 'not an http:// URL');
+    if (this.deps.policy().egress === 'deny') {
+      void this.deps.audit
+        .append({ event: 'proxy.request', downstream: { method: req.method ?? 'GET', host: url.host, path: url.pathname, status: 403 }, decision: 'deny', reason: 'egress: deny, and no grant covers plain HTTP' })
+        .catch(() => {});
+      return json(403, 'egress_denied', 'policy egress is deny and no grant covers plain HTTP');
+    }
+    const headers = { ...req.headers };
+    for (const h of ['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade']) delete headers[h];
+    const upstream = httpRequest({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), method: req.method, path: url.pathname + url.search, headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.setTimeout(30_000, () => upstream.destroy(new Error('timeout')));
+    upstream.on('error', () => (res.headersSent ? res.destroy() : json(502, 'bad_gateway', `cannot reach ${url.host}`)));
+    req.pipe(upstream);
   }
 
   private passThrough(client: Socket, head: Buffer, host: string, port: number): void {

@@ -55,11 +55,48 @@ const lines = (text: string) => text.split(/(?<=\n)/);
 
 // ── .env ────────────────────────────────────────────────────────────────────────────────────
 
+const ENV_LINE = /^(\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)(["']?)(.*?)\3(\s*(?:#.*)?)(\r?\n?)$/;
+
+/**
+ * An AWS key pair in a dotenv file (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, with the same
+ * prefix) is one vault entry, as in ~/.aws/credentials: the lines name its fields (`keyward://aws#AccessKeyId`).
+ */
+function envAwsPair(out: string[], secrets: SecretRef[]): { entry: string; lines: Map<number, string>; value: string } | undefined {
+  const vars = out.map((l) => ENV_LINE.exec(l));
+  for (const [i, m] of vars.entries()) {
+    const prefix = m?.[2].match(/^(.*)AWS_SECRET_ACCESS_KEY$/)?.[1];
+    if (prefix === undefined || !m) continue;
+    const secretRef = secrets.find((s) => s.line === i + 1 && m[4] === s.value);
+    const idAt = vars.findIndex((x) => x?.[2] === `${prefix}AWS_ACCESS_KEY_ID`);
+    const tokenAt = vars.findIndex((x) => x?.[2] === `${prefix}AWS_SESSION_TOKEN`);
+    if (!secretRef || idAt === -1 || !/^[A-Z0-9]{16,128}$/.test(vars[idAt]![4])) continue;
+    const idRef = secrets.find((s) => s.line === idAt + 1);
+    const entry = idRef?.entry || secretRef.entry;
+    const pair = { AccessKeyId: vars[idAt]![4], SecretAccessKey: m[4], ...(tokenAt !== -1 && vars[tokenAt]![4] ? { SessionToken: vars[tokenAt]![4] } : {}) };
+    const fields = new Map<number, string>([
+      [idAt, 'AccessKeyId'],
+      [i, 'SecretAccessKey'],
+      ...(pair.SessionToken ? ([[tokenAt, 'SessionToken']] as [number, string][]) : []),
+    ]);
+    return { entry, lines: fields, value: JSON.stringify(pair) };
+  }
+  return undefined;
+}
+
 /** `KEY=value` → `KEY=keyward://entry`, keeping `export`, quotes and trailing comments. */
 export function rewriteEnv(text: string, secrets: SecretRef[]): Rewrite {
   const out = lines(text);
   const values: Rewrite['values'] = {};
+  const pair = envAwsPair(out, secrets);
+  if (pair) {
+    for (const [i, field] of pair.lines) {
+      const m = ENV_LINE.exec(out[i])!;
+      out[i] = `${m[1]}${m[3]}keyward://${pair.entry}#${field}${m[3]}${m[5]}${m[6]}`;
+    }
+    values[pair.entry] = { value: pair.value };
+  }
   for (const s of secrets) {
+    if (pair?.lines.has(s.line - 1)) continue;
     const i = s.line - 1;
     const line = out[i];
     if (line === undefined || !line.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`, s.line);
