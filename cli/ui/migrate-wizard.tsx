@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useMemo, useReducer } from 'react';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
 
 /**
@@ -203,12 +203,17 @@ export function MigrateWizard(props: WizardProps) {
   const { items } = props;
   const { exit } = useApp();
   const { stdout } = useStdout();
-  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress): WizardState => step(s, press, { ...props, reviewLines }), items, (i) => initialState(i, props.resumed));
+  // The review's size, as last drawn, for the key handler (scrolling stops at the end).
+  const drawn = useRef({ total: 0, height: 1 });
+  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress): WizardState => step(s, press, { ...props, reviewLines: drawn.current }), items, (i) =>
+    initialState(i, props.resumed),
+  );
   const { mode, choices } = state;
   const review = useMemo((): Review | undefined => (mode.screen === 'review' ? props.review(choices) : undefined), [mode.screen, choices]);
   const details = useMemo((): Line[] => (review ? reviewDetails(review, props.baselineFile) : []), [review]);
   // The header, the summary, the footer and their margins take 7 rows.
   const reviewLines: { total: number; height: number } = { total: details.length, height: Math.max(3, (stdout.rows || 24) - 7) };
+  drawn.current = reviewLines;
   useEffect(() => props.onChange?.(choices), [choices]);
   useEffect(() => {
     if (!state.result) return;

@@ -210,8 +210,9 @@ export class CredentialProxy {
         const hostHeader = (req.headers.host ?? '').toLowerCase();
         if (hostHeader && hostHeader !== tHost && hostHeader !== `${tHost}:${tPort}`)
           throw new DaemonError('host_mismatch', `Host header ${hostHeader} does not match the tunnel to ${tHost}`);
-      } else if (/^http:\/\//i.test(target)) {
-        // Plain HTTP sent to the proxy (npm sends it to HTTPS_PROXY): relayed as CONNECT is.
+      } else if (/^http:\/\//i.test(target) && !carriesKeywardToken(req)) {
+        // Plain HTTP sent to the proxy (npm sends it to HTTPS_PROXY): relayed as CONNECT is. A
+        // request holding a grant or session token is not: the token is for this proxy alone.
         return this.tunnels.relayPlain(req, res, target);
       } else if (!target.startsWith('/')) {
         throw new DaemonError('absolute_form', 'this is not an open proxy: send requests to /<credential>/<path>, or use CONNECT');
@@ -258,4 +259,9 @@ export class CredentialProxy {
       })
       .catch((e) => this.deps.log({ level: 'error', msg: 'audit of a proxied request failed', error: String(e) }));
   }
+}
+
+/** A grant or session token anywhere in the request's headers. */
+function carriesKeywardToken(req: IncomingMessage): boolean {
+  return Object.values(req.headers).some((v) => (Array.isArray(v) ? v : [v ?? '']).some((x) => /kw[gs]_[A-Za-z0-9]{20}/.test(x)));
 }

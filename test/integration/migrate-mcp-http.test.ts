@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
@@ -52,7 +52,9 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MC
     });
     expect(migrate.status, migrate.stderr).toBe(0);
     const result = JSON.parse(migrate.stdout);
-    expect(result.rules).toEqual([`- { agent: "mcp:github", credential: github, permission: write, decision: ask }`]);
+    // No ask rule: the policy's default asks, and an allow rule ("always") can take effect.
+    expect(result.rules).toEqual([]);
+    expect(result.notes.join('\n')).toContain('- { agent: "mcp:github", credential: github, permission: write, decision: allow }');
 
     const after = readFileSync(join(home, '.cursor/mcp.json'), 'utf8');
     expect(after).not.toContain(token);
@@ -88,6 +90,53 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MC
     const audit = JSON.parse((await d.cli(['audit', '--agent', 'mcp:github', '--json'])).stdout);
     expect(audit.filter((a: { event: string }) => a.event === 'consent.request')).toHaveLength(1);
     expect(JSON.stringify(audit)).not.toContain(token);
+
+    // Another client process is another session: asked again. "Always" writes a rule that takes
+    // effect: the next client is not asked.
+    const client = () => {
+      const child = spawn(
+        process.execPath,
+        ['-e', `fetch(${JSON.stringify(server.url)}, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' }).then((r) => console.log(r.status))`],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b));
+      return new Promise<string>((resolve) => child.on('close', () => resolve(out.trim())));
+    };
+    const second = client();
+    let again: { id: string } | undefined;
+    for (let i = 0; i < 200 && !again; i++) {
+      again = (await d.api('admin', 'GET', '/v1/consent')).body.pending.find((c: { agent: string }) => c.agent === 'mcp:github');
+      if (!again) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(again).toBeDefined();
+    const always = await d.cli(['consent', 'allow', again!.id, '--always']);
+    expect(always.code, always.stderr).toBe(0);
+    expect(await second).toBe('200');
+    expect(await client()).toBe('200');
+    const asked = JSON.parse((await d.cli(['audit', '--agent', 'mcp:github', '--json'])).stdout).filter((a: { event: string }) => a.event === 'consent.request');
+    expect(asked).toHaveLength(2);
+
+    // Where a stricter rule outranks it, "always" says so and writes nothing; the request still
+    // waits for another answer.
+    const policyFile = join(d.home, 'config', 'policy.yaml');
+    const before = readFileSync(policyFile, 'utf8');
+    writeFileSync(policyFile, before + '  - { agent: "mcp:*", credential: github, permission: write, decision: ask }\n');
+    for (let i = 0; i < 200 && (await d.api('admin', 'GET', '/v1/status')).body.policy.rules !== 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const fourth = client();
+    let outranked: { id: string } | undefined;
+    for (let i = 0; i < 200 && !outranked; i++) {
+      outranked = (await d.api('admin', 'GET', '/v1/consent')).body.pending.find((c: { agent: string }) => c.agent === 'mcp:github');
+      if (!outranked) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(outranked).toBeDefined();
+    const refused = await d.cli(['consent', 'allow', outranked!.id, '--always']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/would not take effect: rule 2 \(policy.yaml line \d+\).*says ask/);
+    expect(readFileSync(policyFile, 'utf8')).toBe(before + '  - { agent: "mcp:*", credential: github, permission: write, decision: ask }\n');
+    const once = await d.cli(['consent', 'allow', outranked!.id]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(await fourth).toBe('200');
 
     const undo = await d.cli(['migrate', 'undo', result.id]);
     expect(undo.code, undo.stderr).toBe(0);
