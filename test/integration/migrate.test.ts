@@ -137,7 +137,7 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
     expect(fill.status, fill.stderr).toBe(0);
     expect(fill.stdout).toContain(`password=${f.secrets.gitCred}`);
     // npm reads the variable migrate put in .npmrc.
-    expect(readFileSync(join(f.dir, 'home/.npmrc'), 'utf8')).toBe('//registry.npmjs.org/:_authToken=${NPM_TOKEN}\nfund=false\n');
+    expect(readFileSync(join(f.dir, 'home/.npmrc'), 'utf8')).toBe('//registry.npmjs.org/:_authToken=${NPM_TOKEN?}\nfund=false\n');
 
     const undo = await d.cli(['migrate', 'undo', result.id, '--json']);
     expect(undo.code, undo.stderr).toBe(0);

@@ -135,7 +135,7 @@ export interface PlanOptions {
   /** How rewritten configs start keyward: [node, bin/run.js] by default. */
   launcher: string[];
   /** The daemon's proxy on its fixed port and the /_mcp/ routes in use, for HTTP MCP servers. */
-  proxy?: { url?: string; used: Map<string, string> };
+  proxy?: { url?: string; used: Map<string, string>; unavailable?: string; runArgs?: string[] };
   /** Entry names already in the vault (not to be reused). */
   existing: Set<string>;
   /** Provider profiles' key-management pages, for "rotate it" advice. */
@@ -167,7 +167,7 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
   };
 
   // Each plan starts from the routes the vault already serves (the wizard plans many times).
-  const proxyRoutes = { url: options.proxy?.url, used: new Map(options.proxy?.used) };
+  const proxyRoutes = { ...options.proxy, used: new Map(options.proxy?.used) };
   const byFile = new Map<string, { kind: FileKind; findings: RawFinding[] }>();
   for (const f of findings) {
     const choice = choiceFor(f);

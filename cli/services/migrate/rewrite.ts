@@ -617,7 +617,8 @@ export function rewriteGitCredentials(text: string, secrets: SecretRef[]): Rewri
     const url = parseGitCredentialLine(all[i] ?? '');
     if (!url) throw new RewriteError(`line ${s.line} is not a credential URL`, s.line);
     if (!url.password.includes(s.value) && !url.username.includes(s.value)) throw new RewriteError(`line ${s.line} no longer holds the secret`, s.line);
-    const entry = `git-${url.host}`;
+    // An entry name has no `:`: a port joins with `-` (git-127.0.0.1-8080).
+    const entry = `git-${url.host.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '')}`;
     values[entry] = {
       value: JSON.stringify({ username: url.username, password: url.password }),
       attributes: { helper: 'git', host: url.host },

@@ -143,7 +143,7 @@ describe('rewriters keep everything but the secret', () => {
       [{ value: 'npm_abc123', line: 2, column: 35, entry: 'npm' }],
       K,
     );
-    expect(npm.text).toBe('registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n');
+    expect(npm.text).toBe('registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${NPM_TOKEN?}\n');
     const pypi = rewrite(
       'pypirc',
       '[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\npassword = pypi-AgEIsecret\n',
@@ -171,6 +171,60 @@ describe('rewriters keep everything but the secret', () => {
     );
     expect(JSON.parse(docker.text)).toEqual({ auths: {}, psFormat: 'table', credHelpers: { 'registry.example.com': 'keyward' } });
     expect(JSON.parse(docker.values['docker-registry.example.com'].value)).toEqual({ username: 'ada', secret: 'dckr_pat_secret' });
+  });
+
+  it('.npmrc for a registry with a port and a path (Verdaccio, GitHub Packages)', () => {
+    const text = 'registry=http://localhost:4873/\n//localhost:4873/:_authToken="tokA"\n//npm.pkg.github.com/acme/:_authToken=tokB\n';
+    const r = rewrite(
+      'npmrc',
+      text,
+      [
+        { value: 'tokA', line: 2, column: 27, entry: 'npm-local' },
+        { value: 'tokB', line: 3, column: 38, entry: 'npm-gh' },
+      ],
+      K,
+    );
+    expect(r.text).toBe('registry=http://localhost:4873/\n//localhost:4873/:_authToken=${NPM_TOKEN_LOCALHOST_4873?}\n//npm.pkg.github.com/acme/:_authToken=${NPM_TOKEN_NPM_PKG_GITHUB_COM?}\n');
+    expect(r.values['npm-local']).toEqual({ value: 'tokA', attributes: { helper: 'npm', registry: 'localhost:4873' } });
+  });
+
+  it('.git-credentials as git writes it: the port colon percent-encoded; a bad line names itself', () => {
+    const text = 'http://ada:tok%2Fone@127.0.0.1%3a18436\nhttps://bob:tok2@github.com/acme/app.git\n';
+    const r = rewrite(
+      'git-credentials',
+      text,
+      [
+        { value: 'tok/one', line: 1, column: 12, entry: 'x' },
+        { value: 'tok2', line: 2, column: 13, entry: 'y' },
+      ],
+      K,
+    );
+    expect(r.text).toBe('');
+    expect(JSON.parse(r.values['git-127.0.0.1-18436'].value)).toEqual({ username: 'ada', password: 'tok/one' });
+    expect(r.actions.map((a) => a.url).sort()).toEqual(['http://127.0.0.1:18436', 'https://github.com']);
+    let error: unknown;
+    try {
+      rewrite('git-credentials', 'not a url tok3\n', [{ value: 'tok3', line: 1, column: 11, entry: 'z' }], K);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ message: 'line 1 is not a credential URL', line: 1 });
+  });
+
+  it('.env: an AWS key pair is one entry, each line naming its field', () => {
+    const text = 'REGION=eu-west-1\nAWS_ACCESS_KEY_ID=AKIAEXAMPLEKEYID1234\nexport AWS_SECRET_ACCESS_KEY="abcSECRETabc"\n';
+    const r = rewrite(
+      'env',
+      text,
+      [
+        { value: 'AKIAEXAMPLEKEYID1234', line: 2, column: 19, entry: 'aws' },
+        { value: 'abcSECRETabc', line: 3, column: 31, entry: 'aws-2' },
+      ],
+      K,
+    );
+    expect(r.text).toBe('REGION=eu-west-1\nAWS_ACCESS_KEY_ID=keyward://aws#AccessKeyId\nexport AWS_SECRET_ACCESS_KEY="keyward://aws#SecretAccessKey"\n');
+    expect(Object.keys(r.values)).toEqual(['aws']);
+    expect(JSON.parse(r.values.aws.value)).toEqual({ AccessKeyId: 'AKIAEXAMPLEKEYID1234', SecretAccessKey: 'abcSECRETabc' });
   });
 
   it('refuses a line that no longer holds the secret', () => {

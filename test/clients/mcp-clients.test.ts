@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { githubToken } from '../helpers/secrets.js';
+import { CLAUDE, GEMINI, keywardOnPath, MCP_SERVER, NODE22, QUIET, requireClients, run } from './helpers.js';
+
+/**
+ * Claude Code and Gemini CLI list the MCP servers of configs keyward migrated: before, after and
+ * after undo, each server connected (it starts only when it got the real key). Gemini CLI removes
+ * every variable whose name holds KEY (KEYWARD_HOME included) before starting a server: the
+ * rewritten entry carries where the daemon is itself.
+ */
+describe('MCP clients on migrated configs', () => {
+  let d: TestDaemon;
+  let work: string;
+  beforeAll(async () => {
+    requireClients();
+    d = await startDaemon();
+    work = tempDir('keyward-clients-mcp-');
+  });
+  afterAll(async () => {
+    await d?.stop();
+    removeDir(work);
+  });
+
+  it('claude mcp list and gemini mcp list: connected before, after migrate, after undo', async () => {
+    const home = join(work, 'home');
+    const bin = keywardOnPath(join(work, 'bin'));
+    const key = githubToken();
+    const sha = createHash('sha256').update(key).digest('hex');
+    const server = { command: process.execPath, args: [MCP_SERVER, sha, 'GITHUB_PERSONAL_ACCESS_TOKEN'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: key } };
+    const claudeJson = JSON.stringify({ hasCompletedOnboarding: true, mcpServers: { github: { type: 'stdio', ...server } } }, null, 2) + '\n';
+    const gemini =
+      JSON.stringify(
+        {
+          mcpServers: { github: server },
+          security: { folderTrust: { enabled: false } },
+          telemetry: { enabled: false },
+          privacy: { usageStatisticsEnabled: false },
+          general: { disableAutoUpdate: true, enableAutoUpdate: false, enableAutoUpdateNotification: false },
+        },
+        null,
+        2,
+      ) + '\n';
+    writeTree(home, {
+      '.claude.json': claudeJson,
+      // Claude Code's own copies of its config hold the same key.
+      '.claude/backups/.claude.json.backup.1733300000000': claudeJson,
+      '.gemini/settings.json': gemini,
+    });
+    const env = { ...process.env, ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home };
+    const claude = () => run(CLAUDE, ['mcp', 'list'], { env, cwd: home });
+    const geminiList = () => run(NODE22, [GEMINI, 'mcp', 'list'], { env, cwd: home });
+    const connected = async (label: string) => {
+      const c = await claude();
+      expect(c.stdout + c.stderr, `claude, ${label}`).toMatch(/github: .*[✓✔] Connected/);
+      const g = await geminiList();
+      expect(g.stdout + g.stderr, `gemini, ${label}`).toMatch(/✓ github: .*Connected/);
+    };
+
+    await connected('before migration');
+
+    const migrate = await run(process.execPath, [BIN, 'migrate', '--home', home, '--yes', '--json'], { env, cwd: home, timeout: 120_000 });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    const result = JSON.parse(migrate.stdout);
+    const backups = readdirSync(join(home, '.claude', 'backups')).map((f) => join(home, '.claude', 'backups', f));
+    for (const file of [join(home, '.claude.json'), join(home, '.gemini', 'settings.json'), ...backups]) {
+      const text = readFileSync(file, 'utf8');
+      expect(text, file).not.toContain(key);
+      const entry = JSON.parse(text).mcpServers.github;
+      // keyward from PATH, and where the daemon is: a client's filtered environment cannot lose it.
+      expect(entry.command, file).toBe(join(bin, 'keyward'));
+      expect(entry.args.slice(0, 3), file).toEqual(['run', '--daemon-env', `KEYWARD_HOME=${d.home}`]);
+    }
+    expect(migrate.stderr).not.toContain('is not on PATH');
+
+    await connected('after migration');
+
+    const undo = await run(process.execPath, [BIN, 'migrate', 'undo', result.id], { env, cwd: home });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(readFileSync(join(home, '.claude.json'), 'utf8')).toBe(claudeJson);
+    expect(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).toBe(gemini);
+    await connected('after undo');
+  });
+});
