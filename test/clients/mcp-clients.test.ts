@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken } from '../helpers/secrets.js';
-import { CLAUDE, GEMINI, keywardOnPath, MCP_SERVER, NODE22, QUIET, requireClients, run } from './helpers.js';
+import { CLAUDE, cleanEnv, GEMINI, keywardOnPath, MCP_SERVER, NODE22, QUIET, requireClients, run } from './helpers.js';
 
 /**
  * Claude Code and Gemini CLI list the MCP servers of configs keyward migrated: before, after and
@@ -36,7 +36,9 @@ describe('MCP clients on migrated configs', () => {
     const gemini =
       JSON.stringify(
         {
-          mcpServers: { github: server },
+          // gemini mcp list gives a server 5 s to connect; keyward run's start-up (a session, a
+          // release) takes part of that, more on a loaded CI machine.
+          mcpServers: { github: { ...server, timeout: 60_000 } },
           security: { folderTrust: { enabled: false } },
           telemetry: { enabled: false },
           privacy: { usageStatisticsEnabled: false },
@@ -51,7 +53,7 @@ describe('MCP clients on migrated configs', () => {
       '.claude/backups/.claude.json.backup.1733300000000': claudeJson,
       '.gemini/settings.json': gemini,
     });
-    const env = { ...process.env, ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home };
+    const env = { ...cleanEnv(), ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home };
     const claude = () => run(CLAUDE, ['mcp', 'list'], { env, cwd: home });
     const geminiList = () => run(NODE22, [GEMINI, 'mcp', 'list'], { env, cwd: home });
     const connected = async (label: string) => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { checksummedToken, githubToken } from '../helpers/secrets.js';
-import { keywardOnPath, QUIET, run } from './helpers.js';
+import { cleanEnv, keywardOnPath, QUIET, run } from './helpers.js';
 
 function listen(server: Server, host: string): Promise<number> {
   return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as AddressInfo).port)));
@@ -116,7 +116,7 @@ describe('git and npm on migrated credential files', () => {
       const gitconfig = '[credential]\n\thelper = store\n[user]\n\tname = Ada\n\temail = ada@example.test\n';
       writeTree(home, { '.git-credentials': credentials, '.gitconfig': gitconfig });
       const bin = keywardOnPath(join(work, 'bin'));
-      const env = { ...process.env, ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+      const env = { ...cleanEnv(), ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
       const url = `http://127.0.0.1:${server.port}/app.git`;
       const git = (...args: string[]) => run('git', args, { env, cwd: home });
 
@@ -164,9 +164,7 @@ describe('git and npm on migrated credential files', () => {
         'pkg/index.js': 'module.exports = 1;\n',
       });
       const bin = keywardOnPath(join(work, 'bin'));
-      // Only this test's npm settings: none inherited from the npm that started the suite.
-      const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-      const env = { ...inherited, ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home, npm_config_cache: join(work, 'npm-cache') };
+      const env = { ...cleanEnv(), ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home, npm_config_cache: join(work, 'npm-cache') };
       const npm = (args: string[], cwd = home) => run('npm', args, { env, cwd });
       const whoami = await npm(['whoami']);
       expect(whoami.stdout.trim(), whoami.stderr).toBe('ada');
@@ -187,7 +185,10 @@ describe('git and npm on migrated credential files', () => {
 
       const inside = await run(process.execPath, [BIN, 'run', '--agent', 'npm', '--env', `${variable}=keyward://${entry}`, '--', 'npm', 'whoami'], { env, cwd: home });
       expect(inside.stdout.trim(), inside.stderr).toBe('ada');
-      const publish = await run(process.execPath, [BIN, 'run', '--agent', 'npm', '--env', `${variable}=keyward://${entry}`, '--', 'npm', 'publish'], { env, cwd: join(home, 'pkg') });
+      const publish = await run(process.execPath, [BIN, 'run', '--agent', 'npm', '--env', `${variable}=keyward://${entry}`, '--', 'npm', 'publish'], {
+        env,
+        cwd: join(home, 'pkg'),
+      });
       expect(publish.code, publish.stderr).toBe(0);
       expect(registry.seen.some((s) => s.method === 'PUT' && s.auth === `Bearer ${token}`)).toBe(true);
 

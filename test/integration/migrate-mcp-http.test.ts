@@ -96,7 +96,10 @@ describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MC
     const client = () => {
       const child = spawn(
         process.execPath,
-        ['-e', `fetch(${JSON.stringify(server.url)}, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' }).then((r) => console.log(r.status))`],
+        [
+          '-e',
+          `fetch(${JSON.stringify(server.url)}, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' }).then((r) => console.log(r.status))`,
+        ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let out = '';

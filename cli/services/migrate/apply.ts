@@ -225,7 +225,9 @@ export async function undoMigration(id: string | undefined, options: { force?: b
   }
   for (const h of journal.gitHelpers) {
     if (h.state !== 'configured') continue;
-    const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`]).stdout.split('\n').slice(0, -1);
+    const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
+      .stdout.split('\n')
+      .slice(0, -1);
     if (values.includes(h.value)) {
       const pattern = `^${h.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
       git(['config', '--global', '--unset', `credential.${h.url}.helper`, pattern]);

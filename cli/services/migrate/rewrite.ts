@@ -73,11 +73,7 @@ function envAwsPair(out: string[], secrets: SecretRef[]): { entry: string; lines
     const idRef = secrets.find((s) => s.line === idAt + 1);
     const entry = idRef?.entry || secretRef.entry;
     const pair = { AccessKeyId: vars[idAt]![4], SecretAccessKey: m[4], ...(tokenAt !== -1 && vars[tokenAt]![4] ? { SessionToken: vars[tokenAt]![4] } : {}) };
-    const fields = new Map<number, string>([
-      [idAt, 'AccessKeyId'],
-      [i, 'SecretAccessKey'],
-      ...(pair.SessionToken ? ([[tokenAt, 'SessionToken']] as [number, string][]) : []),
-    ]);
+    const fields = new Map<number, string>([[idAt, 'AccessKeyId'], [i, 'SecretAccessKey'], ...(pair.SessionToken ? ([[tokenAt, 'SessionToken']] as [number, string][]) : [])]);
     return { entry, lines: fields, value: JSON.stringify(pair) };
   }
   return undefined;

@@ -184,7 +184,9 @@ describe('rewriters keep everything but the secret', () => {
       ],
       K,
     );
-    expect(r.text).toBe('registry=http://localhost:4873/\n//localhost:4873/:_authToken=${NPM_TOKEN_LOCALHOST_4873?}\n//npm.pkg.github.com/acme/:_authToken=${NPM_TOKEN_NPM_PKG_GITHUB_COM?}\n');
+    expect(r.text).toBe(
+      'registry=http://localhost:4873/\n//localhost:4873/:_authToken=${NPM_TOKEN_LOCALHOST_4873?}\n//npm.pkg.github.com/acme/:_authToken=${NPM_TOKEN_NPM_PKG_GITHUB_COM?}\n',
+    );
     expect(r.values['npm-local']).toEqual({ value: 'tokA', attributes: { helper: 'npm', registry: 'localhost:4873' } });
   });
 
