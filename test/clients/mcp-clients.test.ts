@@ -64,6 +64,9 @@ describe('MCP clients on migrated configs', () => {
     };
 
     await connected('before migration');
+    // Claude Code writes its own state into ~/.claude.json: undo gives back what migrate found.
+    const claudeBefore = readFileSync(join(home, '.claude.json'), 'utf8');
+    const geminiBefore = readFileSync(join(home, '.gemini', 'settings.json'), 'utf8');
 
     const migrate = await run(process.execPath, [BIN, 'migrate', '--home', home, '--yes', '--json'], { env, cwd: home, timeout: 120_000 });
     expect(migrate.code, migrate.stderr).toBe(0);
@@ -83,8 +86,8 @@ describe('MCP clients on migrated configs', () => {
 
     const undo = await run(process.execPath, [BIN, 'migrate', 'undo', result.id], { env, cwd: home });
     expect(undo.code, undo.stderr).toBe(0);
-    expect(readFileSync(join(home, '.claude.json'), 'utf8')).toBe(claudeJson);
-    expect(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).toBe(gemini);
+    expect(readFileSync(join(home, '.claude.json'), 'utf8')).toBe(claudeBefore);
+    expect(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).toBe(geminiBefore);
     await connected('after undo');
   });
 });

@@ -45,7 +45,7 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate and where files and programs real
     expect(undo.code, undo.stderr).toBe(0);
     expect(lstatSync(join(home, '.aws', 'credentials')).isSymbolicLink()).toBe(true);
     expect(readFileSync(target, 'utf8')).toBe(credentials);
-  });
+  }, 120_000);
 
   it('refuses to point an HTTP MCP server at a proxy port the daemon could not take', async () => {
     // Another program holds the configured port: the daemon's proxy falls back to another one.
@@ -72,5 +72,5 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate and where files and programs real
       await other.stop();
       await new Promise<void>((r) => holder.close(() => r()));
     }
-  });
+  }, 120_000);
 });

@@ -145,7 +145,7 @@ async function checkVault(): Promise<void> {
 
 async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: string) => void, shown: { reviewed?: boolean } = {}): Promise<number> {
   const resolved = resolveLauncher();
-  if (resolved.warning && !options.json) process.stderr.write(`warning: ${resolved.warning}\n`);
+  if (resolved.warning) process.stderr.write(`warning: ${resolved.warning}\n`);
   const result = await applyPlan(plan, resolved.argv);
   if (options.json) say(JSON.stringify({ applied: true, ...result, notes: plan.notes, skipped: plan.skipped, exposed: plan.exposed }, null, 2));
   else {
