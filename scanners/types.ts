@@ -17,6 +17,26 @@ export type ValidatorName =
   | 'slack-webhook' // path segments are well formed
   | 'luhn-free'; // reserved for future use
 
+/** Alphabets a keyword-context rule's value is drawn from (see `rules/context.ts`). */
+export type ContextAlphabet = 'hex' | 'hex-upper' | 'base62' | 'alnum-lower' | 'alnum-upper' | 'base64' | 'base64url' | 'uuid' | 'digits';
+
+/**
+ * A keyword-context rule: a key with no prefix of its own, found because a provider or variable
+ * name (`ASANA_TOKEN`, `sendbird`) stands within a short window before a value of the right
+ * alphabet and length. The pattern is built from this data.
+ */
+export interface ContextSpec {
+  /** Provider, product or variable names (matched case-insensitively, also the prefilter keywords). */
+  words: string[];
+  /** Most characters allowed between the end of a word and the value, on the same line (default 40). */
+  window?: number;
+  alphabet: ContextAlphabet;
+  /** Exact length, or [min, max]. Ignored for `uuid`. */
+  length: number | [number, number];
+  /** Regex source of the value when an alphabet and a length cannot describe it. */
+  shape?: string;
+}
+
 /** A detection rule: data, with the examples that prove it. */
 export interface Rule {
   /** Stable identifier, kebab-case, e.g. `github-classic-pat`. Used in baselines and allowlists. */
@@ -47,6 +67,13 @@ export interface Rule {
   generic?: boolean;
   /** Apply the placeholder/example/hash false-positive filters to the secret (default true). */
   filters?: boolean;
+  /**
+   * Set on keyword-context rules: the data the pattern was built from. Their values must also mix
+   * letters and digits (random keys do; words, counters and names do not).
+   */
+  context?: ContextSpec;
+  /** Group shown by `keyward rules list` (cloud, ai, payments, …); set by the rule index. */
+  category?: string;
   /** Provider profile `keyward migrate` maps this secret to, when it can move it. */
   migrate?: string;
   /** Strings that must produce a finding. */

@@ -53,7 +53,7 @@ const trees: Record<string, Record<string, string>> = {
     'secret.pub.key': 'x',
     '!bang': 'x',
     'space ': 'x',
-    'space': 'x',
+    space: 'x',
   },
 };
 
