@@ -15,6 +15,7 @@ export type ValidatorName =
   | 'base64-json' // payload decodes from base64 to a JSON object
   | 'aws-access-key-id' // account id decodes from the key id
   | 'slack-webhook' // path segments are well formed
+  | 'basic-auth-base64' // base64 of `user:password` (Docker config.json `auth`), printable, with a password
   | 'luhn-free'; // reserved for future use
 
 /** Alphabets a keyword-context rule's value is drawn from (see `rules/context.ts`). */
