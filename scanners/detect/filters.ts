@@ -117,7 +117,7 @@ export function genericReason(secret: string, path: string): string | undefined 
   if (/^[A-Za-z_][A-Za-z_.-]*$/.test(secret)) return 'identifier';
   if (/^[A-Za-z][a-z]+(?:[A-Z][a-z]+)+\d{0,3}$/.test(secret)) return 'camelCase identifier';
   if (isSnakeName(secret)) return 'snake_case or CONSTANT_CASE name';
-  if (QUALIFIED_NAME.test(secret)) return 'qualified name';
+  if (QUALIFIED_NAME.test(secret) && !secret.split('.').some(isRandomPart)) return 'qualified name';
   if (/^[a-z][a-z_.-]*(?:\/[a-z_.-]+)+\/?$/.test(secret)) return 'path of words';
   if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\(/.test(secret)) return 'function call';
   if (/^(?:[\\/.~]|[A-Za-z]:\\)[\w./\\-]*$/.test(secret)) return 'file path';
@@ -148,6 +148,9 @@ export function genericReason(secret: string, path: string): string | undefined 
  */
 const NAME_PART = '[A-Za-z_$][A-Za-z_$]*(?:\\d+[A-Za-z_$]*){0,2}';
 const QUALIFIED_NAME = new RegExp(`^[-!]?${NAME_PART}(?:\\.${NAME_PART}){1,8}(?::${NAME_PART})?(?:\\+\\+|--|\\(\\))?$`);
+/** A long run mixing upper case, lower case and digits is a key's body, not a word of a name. */
+const isRandomPart = (part: string) => part.length >= 16 && /\d/.test(part) && /[a-z]/.test(part) && /[A-Z]/.test(part);
+
 /**
  * `max_tokens_per_1_minute`, `crypto_sign_curve25519_BYTES`, `_IMDSV2_SESSION_TOKEN_TTL_SECONDS`:
  * words of one case joined by underscores. Each part is short with at most one run of digits,

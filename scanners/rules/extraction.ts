@@ -22,7 +22,7 @@ export const extractionRules: Rule[] = [
     description: 'Password in a user:password option of curl, wget, httpie or xh',
     provider: 'http',
     keywords: ['-u ', '-u=', '--user', '-a ', '--auth'],
-    pattern: re`(?<![\w.-])(?:curl|wget|https?|xh)(?:\.exe)?(?:\s[^\n]{0,300}?)?\s(?:-u|--user|-a|--auth)(?:=|[ \t]+)["']?[^\s:"'$]{1,64}:(?![$%<{])(?<secret>[^\s"'@]{6,128})(?=["']?(?:\s|$))`,
+    pattern: re`(?<![\w.-])(?:curl|wget|https?|xh)(?:\.exe)?(?:\s[^\n]{0,300}?)?\s(?:-u|--user|-a|--auth)(?:=|[ \t]+)["']?[^\s:"'$]{1,64}:(?![$%<{])(?<secret>[^\s"']{6,128})(?=["']?(?:\s|$))`,
     entropy: 2.5,
     generic: true,
     truePositives: [

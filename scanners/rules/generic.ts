@@ -79,6 +79,7 @@ export const genericRules: Rule[] = [
       "Acme::API_TOKEN = 'Qm7xZ2pL9vK4tR8wN1cB5jH3'",
       '{"auth_token":"dG9rZW4tNzY0Mi1zZWNyZXQtdmFsdWU"}',
       'private_key: 0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318',
+      '    token: rs7X5h.QFSHwRxfnBm8BiJEMXySFaAv3LeppK',
     ],
     falsePositives: [
       'api_key = "YOUR_API_KEY"',
