@@ -157,6 +157,8 @@ export interface Finding extends FindingOrigin {
   confidence: Confidence;
   migratable: boolean;
   decoded?: string;
+  /** With `--verify`, for rules that have a verifier: what the provider said about the key. */
+  verification?: 'live' | 'revoked' | 'unknown';
 }
 
 /** Counters every scan reports, so that nothing is skipped silently. */
