@@ -6,7 +6,7 @@ export default class Run extends BaseCommand {
   static override description = `Opens a session for the agent (the OS user delegates; inside another \`keyward run\` the session is a sub-agent of that one), obtains each grant (waiting for a person where the policy says ask), then starts the command with the grants' environment and KEYWARD_AGENT_SOCK / KEYWARD_SESSION. Signals are forwarded; when the command exits its session ends and its grants are revoked.
 
 Grants: --grant credential:permission[:resource], e.g. openai:chat, github:repo:read:acme/app. The agent gets a placeholder token (kwg_…) where the SDK reads its key; the real key never enters its environment.
-Release: --env NAME=keyward://entry puts the secret itself into NAME, for what cannot be proxied (policy can forbid it).
+Release: --env NAME=keyward://entry puts the secret itself into NAME, for what cannot be proxied (policy can forbid it). \${NAME} in the command is filled with it only with --secret-in-argv, since argv is visible to every user of the machine.
 
 Exit code: the command's own, or 125 when keyward could not set up the run (daemon, grant denied), 126 when the command cannot be executed, 127 when it is not found.`;
   static override examples = [
@@ -20,6 +20,9 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
     grant: Flags.string({ char: 'g', multiple: true, description: 'A grant to obtain before starting: credential:permission[:resource].', helpValue: 'SPEC' }),
     env: Flags.string({ char: 'e', multiple: true, description: 'NAME=keyward://entry: release the secret itself into NAME.', helpValue: 'NAME=REF' }),
     ttl: Flags.string({ description: 'How long the grants last (default 15m, capped by policy maxTtl).', helpValue: 'DURATION' }),
+    'secret-in-argv': Flags.boolean({
+      description: 'Allow ${NAME} in the command to be filled with a value released by --env. Every user of the machine can then read it (ps).',
+    }),
     'env-file': Flags.string({ description: 'A dotenv file: keyward:// values are released (as with --env), the others set as they are.', helpValue: 'FILE' }),
   };
 
@@ -40,6 +43,7 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       ttl: flags.ttl,
       command: argv as string[],
       stderr: process.stderr,
+      secretsInArgv: flags['secret-in-argv'],
     });
   }
 }

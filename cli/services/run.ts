@@ -21,6 +21,11 @@ export interface RunOptions {
   command: string[];
   /** Where progress and consent hints go. */
   stderr: NodeJS.WritableStream;
+  /**
+   * Fill `${NAME}` in the command's arguments with released values (--secret-in-argv). Off by
+   * default: argv is readable by every user of the machine (ps, /proc/<pid>/cmdline).
+   */
+  secretsInArgv?: boolean;
 }
 
 /** Exit codes of keyward run itself (otherwise it exits with the command's code). */
@@ -131,12 +136,23 @@ export async function runAgent(options: RunOptions): Promise<number> {
   if (options.command.length === 0)
     throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
   const references = options.env.map(parseEnvReference);
+  const argvRefs = new Set<string>();
   const plain: Record<string, string> = {};
   if (options.envFile) {
     for (const [name, value] of Object.entries(readEnvFile(options.envFile))) {
       if (REFERENCE.test(value)) references.push(parseEnvReference(`${name}=${value}`));
       else plain[name] = value;
     }
+  }
+  // A released value in argv is readable by every user of the machine: only on request.
+  const releasedNames = new Set(references.map((r) => r.name));
+  for (const arg of options.command) for (const m of arg.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) if (releasedNames.has(m[1])) argvRefs.add(m[1]);
+  if (argvRefs.size > 0 && !options.secretsInArgv) {
+    const names = [...argvRefs].map((n) => '${' + n + '}').join(', ');
+    throw new KeywardError(`${names} in the command line would put a released secret into the command's arguments, which every user of this machine can read (ps, /proc/<pid>/cmdline)`, {
+      exitCode: RUN_SETUP_FAILED,
+      hint: 'Let the command read it from the environment variable instead; if it only takes the key as an argument, add --secret-in-argv to accept that.',
+    });
   }
   const opened = await asSetup(async () => {
     await ensureDaemon();
@@ -159,6 +175,8 @@ export async function runAgent(options: RunOptions): Promise<number> {
   };
 
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...plain, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token, ...proxyEnvironment(opened.proxy, process.env) };
+  // The file vault's passphrase opens every key: the agent never gets it, not even by accident.
+  delete childEnv.KEYWARD_VAULT_PASSPHRASE;
   try {
     for (const spec of options.grants) {
       const issued = await obtain(token, { spec, ttl: options.ttl }, `grant ${spec}`, options.stderr);
@@ -176,9 +194,10 @@ export async function runAgent(options: RunOptions): Promise<number> {
 
   // `${NAME}` in the command's arguments is filled from the variables released above: how a
   // migrated MCP server that only takes --api-key=… gets its key without it on disk.
-  const released = new Set(references.map((r) => r.name));
+  // Only with --secret-in-argv (checked above).
+  if (argvRefs.size > 0) options.stderr.write(`keyward: --secret-in-argv: the value of ${[...argvRefs].join(', ')} is in the command's arguments, visible to every user of this machine\n`);
   const [cmd, ...args] = options.command.map((arg) =>
-    arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (released.has(name) ? (childEnv[name] ?? '') : whole)),
+    arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (argvRefs.has(name) ? (childEnv[name] ?? '') : whole)),
   );
   const child = spawn(cmd, args, { stdio: 'inherit', env: childEnv });
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
