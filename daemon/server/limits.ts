@@ -29,9 +29,9 @@ export interface ConnectionCaps {
 /** Caps that keep the daemon below its descriptor limit with room for files and the audit log. */
 export function connectionCaps(limit = descriptorLimit()): ConnectionCaps {
   const available = Math.max(64, limit - 64);
-  const unix = Math.max(16, Math.min(128, Math.floor(available / 8)));
+  const unix = Math.max(16, Math.floor(available / 8));
   const total = Math.max(16, Math.floor((available - 2 * unix) / 2));
-  return { total, perPeer: Math.max(8, Math.floor(total / 4)), unix, unixPerPeer: Math.max(4, Math.min(32, Math.floor(unix / 4))) };
+  return { total, perPeer: Math.max(8, Math.floor(total / 4)), unix, unixPerPeer: Math.max(8, Math.floor(unix / 2)) };
 }
 
 /** Counts live connections by key and says whether one more fits. */
