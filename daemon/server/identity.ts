@@ -319,7 +319,16 @@ export class TcpPeerResolver {
         if (want.has(key)) wanted.set(key, { uid: Number(f[7]), inode: f[9] });
       }
     }
-    const holders = this.holders(new Set([...wanted.values()].map((w) => w.inode).filter((i) => i !== '0')));
+    // Another user's connection is refused on its uid alone: its process is not looked for.
+    const ownUid = process.getuid?.();
+    const holders = this.holders(
+      new Set(
+        [...wanted.values()]
+          .filter((w) => ownUid === undefined || w.uid === ownUid)
+          .map((w) => w.inode)
+          .filter((i) => i !== '0'),
+      ),
+    );
     batch.forEach(({ resolve }, i) => {
       const found = keys[i] && wanted.get(keys[i]!.key);
       if (!found) return resolve({});
@@ -340,6 +349,8 @@ export class TcpPeerResolver {
         return false;
       }
       let hit = false;
+      // Newest descriptors first: a connection just opened usually has the highest number.
+      fds.sort((a, b) => Number(b) - Number(a));
       for (const fd of fds) {
         let link: string;
         try {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
@@ -45,6 +45,8 @@ export function auditText(d: TestDaemon): string {
 /** Writes a script into a fresh directory and returns its path. */
 export function script(name: string, text: string): string {
   const dir = tempDir('keyward-attack-');
+  // Readable by a second OS user too (the attacker of some tests).
+  chmodSync(dir, 0o755);
   const file = join(dir, name);
   writeFileSync(file, text, { mode: 0o755 });
   return file;
