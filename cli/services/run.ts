@@ -149,10 +149,13 @@ export async function runAgent(options: RunOptions): Promise<number> {
   for (const arg of options.command) for (const m of arg.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) if (releasedNames.has(m[1])) argvRefs.add(m[1]);
   if (argvRefs.size > 0 && !options.secretsInArgv) {
     const names = [...argvRefs].map((n) => '${' + n + '}').join(', ');
-    throw new KeywardError(`${names} in the command line would put a released secret into the command's arguments, which every user of this machine can read (ps, /proc/<pid>/cmdline)`, {
-      exitCode: RUN_SETUP_FAILED,
-      hint: 'Let the command read it from the environment variable instead; if it only takes the key as an argument, add --secret-in-argv to accept that.',
-    });
+    throw new KeywardError(
+      `${names} in the command line would put a released secret into the command's arguments, which every user of this machine can read (ps, /proc/<pid>/cmdline)`,
+      {
+        exitCode: RUN_SETUP_FAILED,
+        hint: 'Let the command read it from the environment variable instead; if it only takes the key as an argument, add --secret-in-argv to accept that.',
+      },
+    );
   }
   const opened = await asSetup(async () => {
     await ensureDaemon();
@@ -195,7 +198,8 @@ export async function runAgent(options: RunOptions): Promise<number> {
   // `${NAME}` in the command's arguments is filled from the variables released above: how a
   // migrated MCP server that only takes --api-key=… gets its key without it on disk.
   // Only with --secret-in-argv (checked above).
-  if (argvRefs.size > 0) options.stderr.write(`keyward: --secret-in-argv: the value of ${[...argvRefs].join(', ')} is in the command's arguments, visible to every user of this machine\n`);
+  if (argvRefs.size > 0)
+    options.stderr.write(`keyward: --secret-in-argv: the value of ${[...argvRefs].join(', ')} is in the command's arguments, visible to every user of this machine\n`);
   const [cmd, ...args] = options.command.map((arg) =>
     arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (argvRefs.has(name) ? (childEnv[name] ?? '') : whole)),
   );

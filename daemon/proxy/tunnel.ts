@@ -25,7 +25,12 @@ export class Tunnels {
 
   private refuseLoop(client: Socket, host: string, port: number): void {
     void this.deps.audit
-      .append({ event: 'proxy.request', downstream: { method: 'CONNECT', host: `${host}:${port}`, path: '', status: 403 }, decision: 'deny', reason: 'a tunnel to the proxy itself' })
+      .append({
+        event: 'proxy.request',
+        downstream: { method: 'CONNECT', host: `${host}:${port}`, path: '', status: 403 },
+        decision: 'deny',
+        reason: 'a tunnel to the proxy itself',
+      })
       .catch(() => {});
     if (client.writable)
       client.end(

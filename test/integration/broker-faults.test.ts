@@ -28,7 +28,8 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
     const s = await holdSession(d.home, 'burst');
     const acknowledged: string[] = [];
     const requests = Array.from({ length: 600 }, () =>
-      s.api('POST', '/v1/grants', { spec: 'openai:chat' })
+      s
+        .api('POST', '/v1/grants', { spec: 'openai:chat' })
         .then((r) => {
           if (r.status === 201) acknowledged.push(r.body.grant.id);
         })

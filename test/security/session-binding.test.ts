@@ -91,10 +91,14 @@ for i in $(seq 100); do [ -s ${out} ] && exit 0; sleep 0.1; done; exit 1`;
   });
 
   it.skipIf(!HAS_CURL || !HAS_SETSID)('a detached process with a KEYWARD_SESSION of an ended session opens nothing', async () => {
-    const r = spawnSync('setsid', ['curl', '-sS', '--unix-socket', join(d.home, 'run', 'agent.sock'), '-H', 'content-type: application/json', '-d', '{"agent":"x"}', 'http://keyward/v1/sessions'], {
-      env: { ...process.env, KEYWARD_SESSION: 'kws_' + 'a'.repeat(49) },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'setsid',
+      ['curl', '-sS', '--unix-socket', join(d.home, 'run', 'agent.sock'), '-H', 'content-type: application/json', '-d', '{"agent":"x"}', 'http://keyward/v1/sessions'],
+      {
+        env: { ...process.env, KEYWARD_SESSION: 'kws_' + 'a'.repeat(49) },
+        encoding: 'utf8',
+      },
+    );
     expect(JSON.parse(r.stdout).error.code).toBe('invalid_session');
   });
 });

@@ -355,7 +355,10 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
     for (const variable of plan.removeEnv) env?.delete(variable);
     if (env && isMap(env) && env.items.length === 0) server.delete('env');
     server.set('command', launcher[0]);
-    server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, plan.argFixes.length > 0), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
+    server.set(
+      'args',
+      doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, plan.argFixes.length > 0), command, ...fixed], { flow: argsNode ? argsNode.flow : true }),
+    );
   }
   const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
   // The YAML printer writes \n: a file written with \r\n keeps them.
