@@ -138,6 +138,7 @@ export async function holdSession(home: string, agent: string, parentToken?: str
     pid: child.pid!,
     api(method, path, body, token) {
       const id = next++;
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error('the session holder has exited'));
       return new Promise((resolve) => {
         waiting.set(id, resolve);
         child.stdin!.write(JSON.stringify({ id, method, path, body, token }) + '\n');

@@ -232,11 +232,12 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const mine = await rel.api('POST', '/v1/resolve', { grant: granted.body.token });
     expect(mine).toMatchObject({ status: 200, body: { value: openaiKey } });
     // The session ends when its process exits: the reaper notices within a few seconds.
+    // (Its token is refused from here first as another tree's, then as unknown.)
     await rel.close();
-    let ended = await rel.api('POST', '/v1/resolve', { grant: granted.body.token });
+    let ended = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
     for (let i = 0; i < 60 && ended.status !== 401; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      ended = await rel.api('POST', '/v1/resolve', { grant: granted.body.token });
+      ended = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
     }
     expect(ended.status).toBe(401);
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');

@@ -121,10 +121,14 @@ describe.skipIf(!IS_LINUX)('attack 2: the vault passphrase', () => {
         // On a loaded machine the start can outlast the CLI's wait: the daemon is then still coming up.
         const screen = await tmux.waitFor('main', /keyward daemon started|the daemon did not start/, 30_000);
         expect(screen).not.toContain(PASSPHRASE);
-        const status = await until(async () => {
-          const r = await runCli(['daemon', 'status', '--json'], { env: { ...env, KEYWARD_VAULT_PASSPHRASE: '' } });
-          return r.code === 0 ? JSON.parse(r.stdout) : undefined;
-        }, 'the daemon', 60_000);
+        const status = await until(
+          async () => {
+            const r = await runCli(['daemon', 'status', '--json'], { env: { ...env, KEYWARD_VAULT_PASSPHRASE: '' } });
+            return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+          },
+          'the daemon',
+          60_000,
+        );
         expect(status.detail.vaultLocked).toBe(false);
       } finally {
         await runCli(['daemon', 'stop'], { env });
