@@ -209,7 +209,11 @@ export class CredentialProxy {
         const why = refusal(peer, process.getuid?.());
         if (why) {
           this.deps.log({ level: 'warn', msg: 'proxy connection refused', reason: why, pid: peer.pid });
-          socket.destroy();
+          if (peer.pid === process.pid) socket.destroy();
+          else {
+            const body = JSON.stringify({ error: { code: 'foreign_user', message: `refused: ${why}` } });
+            socket.end(`HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          }
           return false;
         }
         if (!this.perPeer.admit(peerKey(peer), socket)) {

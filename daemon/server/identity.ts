@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import type { Socket } from 'node:net';
@@ -260,6 +261,9 @@ function procAddress(address: string): { table: 'tcp' | 'tcp6'; hex: string } | 
   return undefined;
 }
 
+/** How long the first lookup of a batch waits for others to join it. */
+const BATCH_WINDOW_MS = 3;
+
 const portHex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
 
 /**
@@ -278,45 +282,54 @@ export class TcpPeerResolver {
       this.waiting.push({ socket, resolve });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.run());
+        // A short window lets a burst of connections share one read of the tables.
+        setTimeout(() => this.run(), BATCH_WINDOW_MS);
       }
     });
   }
 
   private run(): void {
+    void this.resolveBatch().catch(() => {});
+  }
+
+  private async resolveBatch(): Promise<void> {
     this.scheduled = false;
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
-    const tables: Record<'tcp' | 'tcp6', string | undefined> = { tcp: undefined, tcp6: undefined };
-    const read = (table: 'tcp' | 'tcp6') => {
-      if (tables[table] === undefined) {
-        try {
-          tables[table] = readFileSync(`/proc/net/${table}`, 'latin1');
-        } catch {
-          tables[table] = '';
-        }
-      }
-      return tables[table]!;
-    };
     // Client socket key (local = the client's address, remote = ours) → inode and uid.
     const wanted = new Map<string, { inode: string; uid: number }>();
     const keys = batch.map(({ socket }) => {
-      const client = procAddress(socket.remoteAddress!);
-      const server = procAddress(socket.localAddress!);
+      const client = socket.remoteAddress ? procAddress(socket.remoteAddress) : undefined;
+      const server = socket.localAddress ? procAddress(socket.localAddress) : undefined;
       if (!client || !server || client.table !== server.table) return undefined;
       const key = `${client.hex}:${portHex(socket.remotePort!)} ${server.hex}:${portHex(socket.localPort!)}`;
       return { key, table: client.table };
     });
-    for (const table of ['tcp', 'tcp6'] as const) {
-      const want = new Set(keys.filter((k) => k?.table === table).map((k) => k!.key));
-      if (want.size === 0) continue;
-      for (const line of read(table).split('\n')) {
-        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
-        const f = line.trim().split(/\s+/);
-        if (f.length < 10) continue;
-        const key = `${f[1]} ${f[2]}`;
-        if (want.has(key)) wanted.set(key, { uid: Number(f[7]), inode: f[9] });
+    try {
+      for (const table of ['tcp', 'tcp6'] as const) {
+        const want = new Set(keys.filter((k) => k?.table === table).map((k) => k!.key));
+        if (want.size === 0) continue;
+        // Read off the event loop: with many sockets on the machine the kernel takes a while.
+        let text = '';
+        try {
+          text = await readFile(`/proc/net/${table}`, 'latin1');
+        } catch {
+          /* no table: nothing found */
+        }
+        for (const line of text.split('\n')) {
+          // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+          const f = line.trim().split(/\s+/);
+          if (f.length < 10) continue;
+          const key = `${f[1]} ${f[2]}`;
+          if (want.has(key)) wanted.set(key, { uid: Number(f[7]), inode: f[9] });
+        }
+      }
+    } finally {
+      // The next batch may start while this one looks for processes.
+      if (this.waiting.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        setTimeout(() => this.run(), BATCH_WINDOW_MS);
       }
     }
     // Another user's connection is refused on its uid alone: its process is not looked for.

@@ -58,7 +58,7 @@ describe.skipIf(!IS_LINUX || !HAS_CURL)('the proxy never becomes the caller', ()
     const viaSelf = await curl(['-sS', '-p', '-x', `http://127.0.0.1:${port}`, '-H', 'content-type: application/json', '-d', body, `http://127.0.0.1:${port}/_mcp/demo/mcp`], true);
     expect(viaSelf.status).not.toBe(0);
     const direct = await curl(['-sS', '-H', 'content-type: application/json', '-d', body, `http://127.0.0.1:${port}/_mcp/demo/mcp`], true);
-    expect(direct.status).not.toBe(0); // closed: the proxy serves the daemon's user only
+    expect(JSON.parse(direct.stdout).error.code).toBe('foreign_user'); // the proxy serves the daemon's user only
     expect(sawKey(mcpKey)).toBe(false);
     // The same request from this user reaches the upstream with the key: the refusals above
     // are about who asks.
