@@ -86,23 +86,39 @@ export async function call<T = Record<string, unknown>>(socket: SocketName, meth
   throw new KeywardError(error?.message ?? `the daemon answered ${r.status}`, { code: error?.code ?? 'api_error', hint: error?.hint });
 }
 
+export { ping };
+
+/** admin.sock of this user's daemon. */
+export function adminSocket(): string {
+  return daemonFiles(keywardPaths()).adminSock;
+}
+
 const runJs = () => fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
 /**
  * Starts the daemon in the background if it is not running (idempotent) and waits until it
  * answers. Its output goes to daemon.log in the state directory.
  */
-export async function ensureDaemon(options: { timeoutMs?: number } = {}): Promise<{ started: boolean; pid?: number }> {
+export async function ensureDaemon(options: { timeoutMs?: number; passphrase?: string } = {}): Promise<{ started: boolean; pid?: number }> {
   const paths = keywardPaths();
   const files = daemonFiles(paths);
   if (await ping(files.adminSock)) return { started: false };
   ensurePrivateDir(paths.state);
   const logFd = openSync(files.log, 'a', 0o600);
-  const child = spawn(process.execPath, [runJs(), 'daemon', 'start', '--foreground'], {
+  // The file vault's passphrase goes to the daemon through a pipe, never its environment: a
+  // process's initial environment stays readable in /proc/<pid>/environ for its whole life.
+  const passphrase = options.passphrase ?? process.env.KEYWARD_VAULT_PASSPHRASE;
+  const env = { ...process.env };
+  delete env.KEYWARD_VAULT_PASSPHRASE;
+  const child = spawn(process.execPath, [runJs(), 'daemon', 'start', '--foreground', ...(passphrase ? ['--passphrase-stdin'] : [])], {
     detached: true,
-    stdio: ['ignore', logFd, logFd],
-    env: process.env,
+    stdio: [passphrase ? 'pipe' : 'ignore', logFd, logFd],
+    env,
   });
+  if (passphrase) {
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(passphrase + '\n');
+  }
   closeSync(logFd);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));

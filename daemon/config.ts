@@ -13,6 +13,7 @@ const schema = z.strictObject({
   consent: z.strictObject({ timeout: duration.optional() }).optional(),
   grants: z.strictObject({ defaultTtl: duration.optional() }).optional(),
   watch: z.array(z.string()).optional(),
+  security: z.strictObject({ requireCallerIdentity: z.boolean({ message: 'must be true or false' }).optional() }).optional(),
   proxy: z
     .strictObject({
       maxBody: z.string().optional(),
@@ -40,6 +41,12 @@ export interface DaemonConfig {
    * the proxy falls back to a free port and says so in the log and in the status.
    */
   proxyPort: number;
+  /**
+   * Refuse admin calls and session or grant tokens when the platform cannot say which process
+   * is calling (default true: fail closed). `security: { requireCallerIdentity: false }` turns
+   * the check off where no peer identity exists; `keyward daemon status` shows the mode.
+   */
+  requireCallerIdentity: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -50,6 +57,7 @@ export const DEFAULTS: DaemonConfig = {
   proxyMaxBody: 64 * 1024 * 1024,
   proxyUpstreamTimeoutMs: 60_000,
   proxyPort: 7419,
+  requireCallerIdentity: true,
 };
 
 export function configFile(paths: KeywardPaths = keywardPaths()): string {
@@ -76,6 +84,7 @@ export function loadDaemonConfig(paths: KeywardPaths = keywardPaths()): { config
       proxyMaxBody: (v.proxy?.maxBody && parseSize(v.proxy.maxBody)) || DEFAULTS.proxyMaxBody,
       proxyUpstreamTimeoutMs: v.proxy?.upstreamTimeout ? parseDuration(v.proxy.upstreamTimeout)! : DEFAULTS.proxyUpstreamTimeoutMs,
       proxyPort: v.proxy?.port ?? DEFAULTS.proxyPort,
+      requireCallerIdentity: v.security?.requireCallerIdentity ?? DEFAULTS.requireCallerIdentity,
     },
     problems: [],
   };

@@ -14,8 +14,8 @@ import { DEFAULT_POLICY, type Policy } from './policy/policy.js';
 import { loadProviders, type ProviderRegistry } from './providers/registry.js';
 import { LocalCA } from './proxy/ca.js';
 import { CredentialProxy } from './proxy/proxy.js';
-import { createApiServer } from './server/http.js';
-import { isAlive } from './server/identity.js';
+import { createApiServer, type IdentityMode } from './server/http.js';
+import { identityMechanisms, isAlive, loadPeerCredentials } from './server/identity.js';
 import { adminRoutes, agentRoutes } from './server/routes.js';
 import { FileStore } from './vault/file-store.js';
 import { KeychainStore } from './vault/keychain.js';
@@ -24,9 +24,20 @@ import { Sealer } from './vault/sealer.js';
 import { Vault } from './vault/vault.js';
 import { FindingRecorder, startDaemonWatch, type DaemonWatch } from './watch.js';
 
-export function secretStoreFor(config: DaemonConfig, files: DaemonFiles, env: NodeJS.ProcessEnv): SecretStore {
-  if (config.vaultBackend === 'file') return new FileStore(files.fileVault, () => env.KEYWARD_VAULT_PASSPHRASE);
+export function secretStoreFor(config: DaemonConfig, files: DaemonFiles, passphrase: string | undefined): SecretStore {
+  if (config.vaultBackend === 'file') return new FileStore(files.fileVault, () => passphrase);
   return new KeychainStore();
+}
+
+/**
+ * Takes the file vault's passphrase out of the environment: it is read once, here, and removed
+ * from this process's environment so that nothing the daemon starts inherits it.
+ */
+function takePassphrase(env: NodeJS.ProcessEnv, given: string | undefined): string | undefined {
+  const fromEnv = env.KEYWARD_VAULT_PASSPHRASE;
+  delete env.KEYWARD_VAULT_PASSPHRASE;
+  delete process.env.KEYWARD_VAULT_PASSPHRASE;
+  return given || fromEnv || undefined;
 }
 
 export interface RunningDaemon {
@@ -41,6 +52,8 @@ export interface DaemonOptions {
   /** JSON lines go here; undefined silences logging. */
   log?: (line: string) => void;
   logLevel?: 'info' | 'debug';
+  /** The file vault's passphrase, when it did not come through the environment (a prompt, stdin). */
+  passphrase?: string;
 }
 
 /**
@@ -51,6 +64,7 @@ export interface DaemonOptions {
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const paths = options.paths ?? keywardPaths(options.env);
   const env = options.env ?? process.env;
+  let passphrase = takePassphrase(env, options.passphrase);
   const files = daemonFiles(paths);
   const debug = options.logLevel === 'debug';
   const log = (entry: Record<string, unknown>) => {
@@ -108,7 +122,23 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     return { ok: true, problems: [] };
   };
 
-  const vault = new Vault(secretStoreFor(config, files, env), files.vaultIndex);
+  // Who is calling, from the kernel; where the platform cannot tell, fail closed unless
+  // config.yaml turns the check off.
+  const identityLoaded = loadPeerCredentials() !== undefined;
+  const identity: IdentityMode = identityLoaded ? 'kernel' : config.requireCallerIdentity ? 'fail-closed' : 'off';
+  if (!identityLoaded) log({ level: 'warn', msg: `callers cannot be identified on this platform; identity mode ${identity}`, ...identityMechanisms() });
+
+  const store = secretStoreFor(config, files, passphrase);
+  if (store instanceof FileStore && passphrase) {
+    // Open it now, so the passphrase is needed only this once.
+    try {
+      await store.check();
+    } catch (error) {
+      log({ level: 'warn', msg: 'the file vault stays locked', error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  passphrase = undefined;
+  const vault = new Vault(store, files.vaultIndex);
   const approvers = new Set<ServerResponse>();
   let proxy: CredentialProxy | undefined;
   const broker = new Broker({
@@ -135,7 +165,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   } catch (error) {
     log({ level: 'warn', msg: 'proxy interception is off: the local CA could not be loaded', error: error instanceof Error ? error.message : String(error) });
   }
-  proxy = new CredentialProxy({
+  const proxyDeps: ConstructorParameters<typeof CredentialProxy>[0] = {
     broker,
     vault,
     audit,
@@ -147,7 +177,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     upstreamTimeout: config.proxyUpstreamTimeoutMs,
     port: config.proxyPort,
     consentTimeout: config.consentTimeoutMs,
-  });
+  };
+  proxy = new CredentialProxy(proxyDeps);
   await proxy.listen();
 
   const findings = new FindingRecorder(audit);
@@ -171,6 +202,20 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     forgetSecret: (credential: string) => proxy?.forget(credential),
     sealer: new Sealer(vault.store),
     findings,
+    vaultLocked: () => store instanceof FileStore && store.locked,
+    unlockVault: async (typed: string) => {
+      if (!(store instanceof FileStore)) return;
+      await store.unlockWith(typed);
+      if (!ca && proxy) {
+        // The local CA's key lives in the vault: interception can start now.
+        try {
+          ca = await LocalCA.load(vault.store, paths.config);
+          proxyDeps.ca = ca;
+        } catch (error) {
+          log({ level: 'warn', msg: 'proxy interception is still off', error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    },
     status: () => ({
       pid: process.pid,
       proxy: proxy?.url ?? null,
@@ -181,6 +226,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       started: started.toISOString(),
       sockets: { agent: files.agentSock, admin: files.adminSock },
       vault: vault.store.kind,
+      vaultLocked: store instanceof FileStore && store.locked,
+      callerIdentity: { mode: identity, ...identityMechanisms() },
       policy: { file: files.policy, rules: policy.rules.length, defaults: policy.defaults.decision },
       approvers: approvers.size,
       ...(daemonWatch ? { watch: daemonWatch.status() } : {}),
@@ -199,8 +246,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         resolve();
       });
     });
-  const agentServer = createApiServer({ socket: 'agent', router: agentRoutes(deps), log });
-  const adminServer = createApiServer({ socket: 'admin', router: adminRoutes(deps), log });
+  const agentServer = createApiServer({ socket: 'agent', router: agentRoutes(deps), log, identity });
+  const adminServer = createApiServer({ socket: 'admin', router: adminRoutes(deps), log, identity });
   servers.push(agentServer, adminServer);
   await listen(agentServer, files.agentSock);
   await listen(adminServer, files.adminSock);

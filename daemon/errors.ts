@@ -33,6 +33,7 @@ const STATUS = {
   method_override: 403,
   out_of_scope: 403,
   peer_lookup_unsupported: 403,
+  proxy_loop: 403,
   proxy_only: 403,
   release_grant: 403,
   session_ended: 403,

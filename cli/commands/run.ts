@@ -6,7 +6,7 @@ export default class Run extends BaseCommand {
   static override description = `Opens a session for the agent (the OS user delegates; inside another \`keyward run\` the session is a sub-agent of that one), obtains each grant (waiting for a person where the policy says ask), then starts the command with the grants' environment and KEYWARD_AGENT_SOCK / KEYWARD_SESSION. Signals are forwarded; when the command exits its session ends and its grants are revoked.
 
 Grants: --grant credential:permission[:resource], e.g. openai:chat, github:repo:read:acme/app. The agent gets a placeholder token (kwg_…) where the SDK reads its key; the real key never enters its environment.
-Release: --env NAME=keyward://entry puts the secret itself into NAME, for what cannot be proxied (policy can forbid it).
+Release: --env NAME=keyward://entry puts the secret itself into NAME, for what cannot be proxied (policy can forbid it). \${NAME} in the command is filled with it only with --secret-in-argv, since argv is visible to every user of the machine.
 
 Exit code: the command's own, or 125 when keyward could not set up the run (daemon, grant denied), 126 when the command cannot be executed, 127 when it is not found.`;
   static override examples = [
@@ -24,6 +24,9 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       multiple: true,
       helpValue: 'NAME=PATH',
       description: 'Where the daemon is, whatever the environment says: KEYWARD_HOME or XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR (keyward migrate writes these).',
+    }),
+    'secret-in-argv': Flags.boolean({
+      description: 'Allow ${NAME} in the command to be filled with a value released by --env. Every user of the machine can then read it (ps).',
     }),
     'env-file': Flags.string({ description: 'A dotenv file: keyward:// values are released (as with --env), the others set as they are.', helpValue: 'FILE' }),
   };
@@ -46,6 +49,8 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       command: argv as string[],
       stderr: process.stderr,
       daemonEnv: flags['daemon-env'],
+    }),
+      secretsInArgv: flags['secret-in-argv'],
     });
   }
 }

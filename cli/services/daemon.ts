@@ -10,14 +10,36 @@ import { call } from '../daemon-client.js';
 import { KeywardError } from '../../kernel/errors.js';
 
 /** `keyward daemon start --foreground`: runs until SIGTERM/SIGINT, logging JSON lines to stderr. */
-export async function runForeground(options: { debug?: boolean } = {}): Promise<void> {
+export async function runForeground(options: { debug?: boolean; passphrase?: string } = {}): Promise<void> {
   const { startDaemon } = await import('../../daemon/daemon.js');
-  const daemon = await startDaemon({ log: (line) => process.stderr.write(line + '\n'), logLevel: options.debug || process.env.KEYWARD_LOG === 'debug' ? 'debug' : 'info' });
+  const daemon = await startDaemon({
+    log: (line) => process.stderr.write(line + '\n'),
+    logLevel: options.debug || process.env.KEYWARD_LOG === 'debug' ? 'debug' : 'info',
+    passphrase: options.passphrase,
+  });
   const onSignal = (signal: NodeJS.Signals) => void daemon.stop(`received ${signal}`);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.once('SIGHUP', onSignal);
   await daemon.stopped;
+}
+
+/**
+ * The file vault's passphrase for a daemon about to start: from stdin when asked (how `daemon
+ * start` hands it to the background daemon), from KEYWARD_VAULT_PASSPHRASE, or typed at a
+ * terminal. Undefined when the vault is not a file vault, or nobody can be asked (the daemon then
+ * starts locked; `keyward vault unlock` opens it).
+ */
+export async function vaultPassphrase(options: { stdin?: boolean } = {}): Promise<string | undefined> {
+  if (options.stdin) {
+    const { readStdin } = await import('../prompt.js');
+    return (await readStdin()).split('\n')[0] || undefined;
+  }
+  if (process.env.KEYWARD_VAULT_PASSPHRASE) return process.env.KEYWARD_VAULT_PASSPHRASE;
+  const { loadDaemonConfig } = await import('../../daemon/config.js');
+  if (loadDaemonConfig().config.vaultBackend !== 'file' || !process.stdin.isTTY) return undefined;
+  const { promptHidden } = await import('../prompt.js');
+  return (await promptHidden('Vault passphrase: ')) || undefined;
 }
 
 export async function daemonStatus(): Promise<{ running: boolean; detail?: Record<string, unknown> }> {

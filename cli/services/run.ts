@@ -24,6 +24,11 @@ export interface RunOptions {
   stderr: NodeJS.WritableStream;
   /** NAME=VALUE of keyward's location variables (KEYWARD_HOME, XDG_*): which daemon and vault, whatever the environment says. */
   daemonEnv?: string[];
+  /**
+   * Fill `${NAME}` in the command's arguments with released values (--secret-in-argv). Off by
+   * default: argv is readable by every user of the machine (ps, /proc/<pid>/cmdline).
+   */
+  secretsInArgv?: boolean;
 }
 
 const LOCATION = /^(KEYWARD_HOME|XDG_CONFIG_HOME|XDG_STATE_HOME|XDG_RUNTIME_DIR)=(\/.*)$/;
@@ -171,12 +176,26 @@ export async function runAgent(options: RunOptions): Promise<number> {
     throw new KeywardError('no command to run', { exitCode: RUN_SETUP_FAILED, hint: 'Put it after --, e.g. keyward run --agent claude-code --grant openai:chat -- claude' });
   applyDaemonEnv(options.daemonEnv ?? []);
   const references = options.env.map(parseEnvReference);
+  const argvRefs = new Set<string>();
   const plain: Record<string, string> = {};
   if (options.envFile) {
     for (const [name, value] of Object.entries(readEnvFile(options.envFile))) {
       if (REFERENCE.test(value)) references.push(parseEnvReference(`${name}=${value}`));
       else plain[name] = value;
     }
+  }
+  // A released value in argv is readable by every user of the machine: only on request.
+  const releasedNames = new Set(references.map((r) => r.name));
+  for (const arg of options.command) for (const m of arg.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) if (releasedNames.has(m[1])) argvRefs.add(m[1]);
+  if (argvRefs.size > 0 && !options.secretsInArgv) {
+    const names = [...argvRefs].map((n) => '${' + n + '}').join(', ');
+    throw new KeywardError(
+      `${names} in the command line would put a released secret into the command's arguments, which every user of this machine can read (ps, /proc/<pid>/cmdline)`,
+      {
+        exitCode: RUN_SETUP_FAILED,
+        hint: 'Let the command read it from the environment variable instead; if it only takes the key as an argument, add --secret-in-argv to accept that.',
+      },
+    );
   }
   const opened = await asSetup(async () => {
     // A daemon started here has only the vault of this home: say which, so that a missing entry
@@ -201,6 +220,8 @@ export async function runAgent(options: RunOptions): Promise<number> {
   };
 
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...plain, KEYWARD_AGENT_SOCK: socketPath('agent'), KEYWARD_SESSION: token, ...proxyEnvironment(opened.proxy, process.env) };
+  // The file vault's passphrase opens every key: the agent never gets it, not even by accident.
+  delete childEnv.KEYWARD_VAULT_PASSPHRASE;
   try {
     for (const spec of options.grants) {
       const issued = await obtain(token, { spec, ttl: options.ttl }, `grant ${spec}`, options.stderr);
@@ -218,9 +239,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
 
   // `${NAME}` in the command's arguments is filled from the variables released above: how a
   // migrated MCP server that only takes --api-key=… gets its key without it on disk.
-  const released = new Set(references.map((r) => r.name));
+  // Only with --secret-in-argv (checked above).
+  if (argvRefs.size > 0)
+    options.stderr.write(`keyward: --secret-in-argv: the value of ${[...argvRefs].join(', ')} is in the command's arguments, visible to every user of this machine\n`);
   const [cmd, ...args] = options.command.map((arg) =>
-    arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (released.has(name) ? (childEnv[name] ?? '') : whole)),
+    arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (argvRefs.has(name) ? (childEnv[name] ?? '') : whole)),
   );
   const child = spawn(cmd, args, { stdio: 'inherit', env: childEnv });
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];

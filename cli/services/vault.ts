@@ -46,6 +46,6 @@ export async function initVault(options: { file?: boolean }): Promise<{ backend:
   setBackend('file');
   return {
     backend: 'file',
-    message: `The vault is the encrypted file ${files.fileVault}. The daemon needs KEYWARD_VAULT_PASSPHRASE in its environment (keyward daemon start asks for it on a terminal).${restart}`,
+    message: `The vault is the encrypted file ${files.fileVault}. keyward daemon start asks for its passphrase on a terminal; a daemon started without it stays locked until keyward vault unlock.${restart}`,
   };
 }

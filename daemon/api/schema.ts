@@ -15,6 +15,9 @@ export const openSessionBody = z.strictObject({
   pid: z.number().int().positive().optional(),
 });
 
+/** `keyward vault unlock`: the file vault's passphrase, typed by a person. */
+export const unlockBody = z.strictObject({ passphrase: z.string().min(1).max(1024) });
+
 export const grantBody = z
   .strictObject({
     /** `credential:permission[:resource]` as typed after --grant; the daemon splits it. */

@@ -32,6 +32,8 @@ export interface Session {
    * (an editor, a desktop app), whose other children (terminals, tools) are not that agent.
    */
   tree: boolean;
+  /** When the root process started (Linux), so a reused pid is not taken for it. */
+  start?: string;
   started: number;
   grants: Set<string>;
   /** Requests a person allowed "for this session": credential|permission|resource. */
@@ -189,7 +191,7 @@ export class Broker extends EventEmitter {
     return this.sessionsByDigest.get(session.digest.toString('hex')) === session;
   }
 
-  async openSession(input: { agent: string; task?: string; pid: number; parent?: Session; tree?: boolean }): Promise<{ session: SessionInfo; token: string }> {
+  async openSession(input: { agent: string; task?: string; pid: number; parent?: Session; tree?: boolean; start?: string }): Promise<{ session: SessionInfo; token: string }> {
     if (!AGENT_NAME.test(input.agent)) {
       throw new DaemonError('bad_request', `"${input.agent}" is not a valid agent name`, {
         hint: 'Use up to 64 letters, digits and . _ : @ / + -, e.g. claude-code or mcp:github.',
@@ -208,6 +210,7 @@ export class Broker extends EventEmitter {
       chain: [...(parent?.chain ?? []), input.agent],
       pid: input.pid,
       tree: input.tree ?? true,
+      start: input.start,
       started: this.now(),
       grants: new Set(),
       allowed: new Set(),

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Grant, Session } from '../broker/broker.js';
 import { DaemonError } from '../errors.js';
 import type { ProviderProfile } from '../providers/types.js';
-import { PEER_LOOKUP_SUPPORTED } from '../server/identity.js';
+import { PEER_LOOKUP_SUPPORTED, inSessionTree } from '../server/identity.js';
 import { GRANT_TOKEN, upstreamOf } from './forward.js';
 import type { ProxyContext, RecordContext } from './proxy.js';
 import { allowedBy, checkFraming, permissionFor } from './rules.js';
@@ -44,7 +44,7 @@ export async function handleGranted(
   // must descend from the session's root (a token copied to another agent is useless).
   if (ctx.deps.checkPeer !== false && PEER_LOOKUP_SUPPORTED) {
     const { pid, ancestors } = await ctx.peerOf(req);
-    if (pid === undefined || !ancestors.includes(session.pid)) {
+    if (pid === undefined || !inSessionTree(session, ancestors)) {
       throw new DaemonError(
         'foreign_session',
         pid === undefined ? 'the calling process could not be identified' : `process ${pid} is not part of the session that holds this grant`,

@@ -47,7 +47,7 @@ export async function handleMcp(
   const peer = await ctx.peerOf(req);
   if (peer.pid === undefined)
     throw new DaemonError('unknown_caller', 'the calling process could not be identified', {
-      hint: 'keyward reads it with ss (iproute2): check that ss is installed. Processes of other users are never identified.',
+      hint: 'keyward reads it from /proc/net/tcp and /proc/<pid>/fd; a process that has exited, or one of another user, is not identified.',
     });
   context.pid = peer.pid;
   peer.owner ??= processOwner(peer.pid) ?? null;

@@ -7,6 +7,7 @@ import { DaemonError, statusOf } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { ancestry, TcpPeerResolver } from '../server/identity.js';
+import { ConnectionCounter, connectionCaps, peerKey, refusal } from './admission.js';
 import type { Vault } from '../vault/vault.js';
 import type { LocalCA } from './ca.js';
 import { Forwarder, sendError } from './forward.js';
@@ -61,6 +62,8 @@ export type RecordContext = { grant?: Grant; session?: Session; host?: string; p
 /** The process behind a connection: looked up once per connection, its owner read when needed. */
 export interface Peer {
   pid?: number;
+  /** Owner of the client socket, from /proc/net/tcp. */
+  uid?: number;
   ancestors: number[];
   /** uids and start time, for the MCP route; null once found unreadable. */
   owner?: { uids: number[]; start: string } | null;
@@ -85,7 +88,11 @@ export class CredentialProxy {
   private readonly secrets = new Map<string, { value: string; until: number }>();
   private readonly mcp: McpClients;
   private readonly peers = new WeakMap<object, Promise<Peer>>();
-  private readonly resolver = new TcpPeerResolver(() => this.port);
+  private readonly resolver = new TcpPeerResolver();
+  /** Per connection: whether it may be served (its peer is known, of this user, within the caps). */
+  private readonly admitted = new WeakMap<Socket, Promise<boolean>>();
+  private readonly caps = connectionCaps();
+  private readonly perPeer = new ConnectionCounter(this.caps.perPeer);
   private readonly ctx: ProxyContext;
   port = 0;
   /** Set when the configured port was taken and the proxy listens on another one. */
@@ -105,12 +112,17 @@ export class CredentialProxy {
     // Requests decrypted from intercepted CONNECT tunnels land here.
     this.mitm = createServer((req, res) => void this.handle(req, res, (req.socket as InterceptedSocket).keywardHost));
     this.mitm.on('clientError', (_e, socket) => socket.destroy());
-    this.tunnels = new Tunnels(deps, this.mitm);
+    this.tunnels = new Tunnels(deps, this.mitm, () => this.port);
   }
 
   async listen(): Promise<number> {
     const server = createServer({ connectionsCheckingInterval: 1000, headersTimeout: 15_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res, undefined));
-    server.on('connect', (req, socket: Socket, head: Buffer) => this.tunnels.connect(req, socket, head));
+    // Beyond the cap the kernel's connection is accepted and closed at once.
+    server.maxConnections = this.caps.total;
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('connect', (req, socket: Socket, head: Buffer) => {
+      void this.admission(socket).then((ok) => ok && this.tunnels.connect(req, socket, head));
+    });
     server.on('clientError', (_error: NodeJS.ErrnoException, socket) => {
       if (socket.writable)
         socket.end(
@@ -172,13 +184,51 @@ export class CredentialProxy {
     this.ctx.forwarder.close();
   }
 
-  /** The process behind a request's TCP connection and its ancestors, looked up once per connection. */
+  /** The process behind a TCP connection and its ancestors, looked up once per connection. */
+  private peerOfSocket(tcp: Socket): Promise<Peer> {
+    let p = this.peers.get(tcp);
+    if (!p) this.peers.set(tcp, (p = this.resolver.lookup(tcp).then(({ pid, uid }) => ({ pid, uid, ancestors: pid === undefined ? [] : ancestry(pid) }))));
+    return p;
+  }
+
+  /** The process behind a request's TCP connection (for a tunnelled request, the tunnel's client). */
   private peerOf(req: IncomingMessage): Promise<Peer> {
     const socket = req.socket as InterceptedSocket;
-    const tcp = socket.keywardTcp ?? socket;
-    let p = this.peers.get(tcp);
-    if (!p) this.peers.set(tcp, (p = this.resolver.lookup(tcp).then((pid) => ({ pid, ancestors: pid === undefined ? [] : ancestry(pid) }))));
-    return p;
+    return this.peerOfSocket(socket.keywardTcp ?? socket);
+  }
+
+  /**
+   * Attributes a new connection to its process before anything on it is served: another user's,
+   * the daemon's own (a loop back through the proxy), or one over its peer's share is closed.
+   */
+  private admit(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    this.admitted.set(
+      socket,
+      this.peerOfSocket(socket).then((peer) => {
+        const why = refusal(peer, process.getuid?.());
+        if (why) {
+          this.deps.log({ level: 'warn', msg: 'proxy connection refused', reason: why, pid: peer.pid });
+          if (peer.pid === process.pid) socket.destroy();
+          else {
+            const body = JSON.stringify({ error: { code: 'foreign_user', message: `refused: ${why}` } });
+            socket.end(`HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          }
+          return false;
+        }
+        if (!this.perPeer.admit(peerKey(peer), socket)) {
+          this.deps.log({ level: 'warn', msg: 'proxy connection refused: too many connections from one process', pid: peer.pid, cap: this.caps.perPeer });
+          const body = `{"error":{"code":"too_many_connections","message":"this process holds ${this.caps.perPeer} connections to the proxy already"}}`;
+          socket.end(`HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          return false;
+        }
+        return true;
+      }),
+    );
+  }
+
+  private admission(socket: Socket): Promise<boolean> {
+    return this.admitted.get(socket) ?? Promise.resolve(true);
   }
 
   private async secretFor(credential: string): Promise<string> {
@@ -196,6 +246,11 @@ export class CredentialProxy {
   private async handle(req: IncomingMessage, res: ServerResponse, intercepted: string | undefined): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const context: RecordContext = {};
+    const tcp = (req.socket as InterceptedSocket).keywardTcp ?? req.socket;
+    if (!(await this.admission(tcp))) {
+      req.resume();
+      return;
+    }
     try {
       let target = req.url ?? '/';
       if (intercepted) {

@@ -3,6 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ProxyDeps } from './proxy.js';
 import { upstreamOf } from './forward.js';
+import { isOwnAddress, targetsSelf } from './admission.js';
 
 /** A TLS socket from an intercepted tunnel, with what the proxy needs to know about it. */
 export type InterceptedSocket = TLSSocket & { keywardHost?: string; keywardTcp?: Socket };
@@ -18,7 +19,25 @@ export class Tunnels {
     private readonly deps: Pick<ProxyDeps, 'broker' | 'providers' | 'policy' | 'ca' | 'audit' | 'log'>,
     /** The HTTP server that receives the requests decrypted from intercepted tunnels. */
     private readonly mitm: Server,
+    /** The proxy's own port: a tunnel back to it would make the daemon the caller. */
+    private readonly selfPort: () => number = () => 0,
   ) {}
+
+  private refuseLoop(client: Socket, host: string, port: number): void {
+    void this.deps.audit
+      .append({
+        event: 'proxy.request',
+        downstream: { method: 'CONNECT', host: `${host}:${port}`, path: '', status: 403 },
+        decision: 'deny',
+        reason: 'a tunnel to the proxy itself',
+      })
+      .catch(() => {});
+    if (client.writable)
+      client.end(
+        'HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n{"error":{"code":"proxy_loop","message":"refused: the CONNECT target is keyward\'s own proxy; requests must come from the calling process itself"}}',
+      );
+    else client.destroy();
+  }
 
   /** Hosts that some live grant's provider answers on: those CONNECTs are inspected. */
   private interceptedHosts(): Set<string> {
@@ -42,6 +61,7 @@ export class Tunnels {
       return;
     }
     const host = m[1].replace(/^\[|\]$/g, '').toLowerCase();
+    if (targetsSelf(host, port, this.selfPort())) return this.refuseLoop(client, host, port);
     if (this.interceptedHosts().has(`${host}:${port}`)) return this.intercept(client, head, host, port);
     if (this.deps.policy().egress === 'deny') {
       void this.deps.audit
@@ -128,6 +148,12 @@ export class Tunnels {
 
   private passThrough(client: Socket, head: Buffer, host: string, port: number): void {
     const upstream = netConnect(port, host, () => {
+      // Another name for this machine (127.1, 2130706433, a host name resolving to a local
+      // address) is caught once the address is known.
+      if (upstream.remotePort === this.selfPort() && isOwnAddress(upstream.remoteAddress ?? '')) {
+        upstream.destroy();
+        return this.refuseLoop(client, host, port);
+      }
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import type { z } from 'zod';
 import { isKeywardError } from '../../kernel/errors.js';
 import { DaemonError, errorBody, statusOf } from '../errors.js';
-import { peerPid } from './identity.js';
+import { unixPeer, type PeerCredentials } from './identity.js';
+import { ConnectionCounter, connectionCaps } from './limits.js';
 
 /** Largest request body either socket accepts. */
 export const MAX_BODY = 64 * 1024;
@@ -25,9 +26,18 @@ export interface Context {
   token?: string;
   /** The parsed, schema-checked JSON body (at most `limit` bytes, MAX_BODY unless a route says more). */
   body<S extends z.ZodType>(schema: S, limit?: number): Promise<z.infer<S>>;
-  /** The pid of the connecting process (Linux), looked up once per connection. */
+  /** The pid of the connecting process, from the kernel (undefined where it cannot tell). */
   peer(): Promise<number | undefined>;
+  /** How callers are identified: see IdentityMode. */
+  identity: IdentityMode;
 }
+
+/**
+ * `kernel`: every caller's pid and uid come from the kernel (SO_PEERCRED / LOCAL_PEERPID);
+ * `fail-closed`: the platform cannot tell, so admin calls and tokens are refused;
+ * `off`: the platform cannot tell and config.yaml says `security: { requireCallerIdentity: false }`.
+ */
+export type IdentityMode = 'kernel' | 'fail-closed' | 'off';
 
 export type Handler = (ctx: Context) => Promise<Reply | 'streaming'>;
 
@@ -106,6 +116,7 @@ export interface ServerOptions {
   socket: SocketName;
   router: Router;
   log: (entry: Record<string, unknown>) => void;
+  identity: IdentityMode;
 }
 
 /**
@@ -113,7 +124,13 @@ export interface ServerOptions {
  * sends can take the process down. Slow clients are bounded by the header and request timeouts.
  */
 export function createApiServer(options: ServerOptions): Server {
-  const peers = new WeakMap<Socket, Promise<number | undefined>>();
+  const peers = new WeakMap<Socket, PeerCredentials | null>();
+  const credentials = (socket: Socket): PeerCredentials | undefined => {
+    let c = peers.get(socket);
+    if (c === undefined) peers.set(socket, (c = unixPeer(socket) ?? null));
+    return c ?? undefined;
+  };
+  const ownUid = process.getuid?.();
   // Timeouts are checked every second (Node's default is every 30 s), so a slow client is cut off
   // close to the limit.
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1000 }, async (req, res) => {
@@ -121,6 +138,12 @@ export function createApiServer(options: ServerOptions): Server {
     let status = 500;
     try {
       const url = new URL(req.url ?? '/', 'http://keyward.local');
+      // The socket file is owner-only; a process of another user (root, or one that was handed
+      // the descriptor) is refused all the same.
+      const caller = credentials(req.socket);
+      if (caller && ownUid !== undefined && caller.uid !== ownUid) {
+        throw new DaemonError('foreign_user', `${options.socket}.sock serves only uid ${ownUid}; the caller (pid ${caller.pid}) runs as uid ${caller.uid}`);
+      }
       const found = options.router.match(req.method ?? 'GET', url.pathname);
       if (found === undefined) throw new DaemonError('not_found', `no route ${req.method} ${url.pathname} on ${options.socket}.sock`);
       if (found === 'method') throw new DaemonError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
@@ -150,10 +173,9 @@ export function createApiServer(options: ServerOptions): Server {
           return parsed.data;
         },
         peer() {
-          let p = peers.get(req.socket);
-          if (!p) peers.set(req.socket, (p = peerPid(req.socket)));
-          return p;
+          return Promise.resolve(caller?.pid);
         },
+        identity: options.identity,
       };
       const reply = await found.handler(ctx);
       if (reply === 'streaming') {
@@ -184,6 +206,18 @@ export function createApiServer(options: ServerOptions): Server {
         status,
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
+    }
+  });
+  // Caps: a flood of connections (from an agent, say) is refused before it takes the daemon's
+  // descriptors; each process gets a share, so keyward run and keyward approve still connect.
+  const caps = connectionCaps();
+  const perPeer = new ConnectionCounter(caps.unixPerPeer);
+  server.maxConnections = caps.unix;
+  server.on('connection', (socket: Socket) => {
+    const caller = credentials(socket);
+    if (caller && !perPeer.admit(`pid:${caller.pid}`, socket)) {
+      options.log({ level: 'warn', msg: `${options.socket}.sock: too many connections from one process`, pid: caller.pid, cap: caps.unixPerPeer });
+      socket.destroy();
     }
   });
   server.keepAliveTimeout = 5_000;

@@ -1,5 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import { consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
+import {
+  consentAnswerBody,
+  findingBody,
+  unlockBody,
+  grantBody,
+  migrationEventBody,
+  openSessionBody,
+  resolveBody,
+  revokeBody,
+  SEAL_LIMIT,
+  sealBody,
+  vaultAddBody,
+} from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import type { Broker, GrantOutcome, Session } from '../broker/broker.js';
@@ -8,7 +20,7 @@ import { globMatch } from '../policy/policy.js';
 import type { Vault } from '../vault/vault.js';
 import type { FindingRecorder } from '../watch.js';
 import { Router, type Context, type Reply } from './http.js';
-import { PEER_LOOKUP_SUPPORTED, ancestry, hasSessionEnvironment } from './identity.js';
+import { ancestry, inSessionTree, processStart, sessionTokenInEnvironment } from './identity.js';
 
 export interface RouteDeps {
   broker: Broker;
@@ -28,6 +40,10 @@ export interface RouteDeps {
   sealer: { seal(data: Buffer): Promise<Buffer>; unseal(data: Buffer): Promise<Buffer> };
   /** Writes new findings (from `keyward watch`) to the audit log, once each. */
   findings: FindingRecorder;
+  /** Whether the vault cannot be read until a person unlocks it (file vault without passphrase). */
+  vaultLocked: () => boolean;
+  /** Opens a locked file vault with a passphrase (`keyward vault unlock`). */
+  unlockVault: (passphrase: string) => Promise<void>;
 }
 
 const health = (deps: RouteDeps) => async (): Promise<Reply> => ({ status: 200, body: { ok: true, version: deps.version, pid: process.pid } });
@@ -41,8 +57,12 @@ function outcomeReply(outcome: GrantOutcome): Reply {
   });
 }
 
-/** The session a request acts for: a valid session token, else 401. */
-function requireSession(deps: RouteDeps, ctx: Context): Session {
+/**
+ * The session a request acts for: a valid session token (else 401), presented by a process of
+ * that session's tree (else 403): a token copied out of an agent's environment is useless to any
+ * process outside it.
+ */
+async function requireSession(deps: RouteDeps, ctx: Context): Promise<Session> {
   const session = deps.broker.sessionForToken(ctx.token);
   if (!session) {
     throw new DaemonError(
@@ -51,7 +71,35 @@ function requireSession(deps: RouteDeps, ctx: Context): Session {
       { hint: 'Start the agent with `keyward run`, which opens a session and sets KEYWARD_SESSION.' },
     );
   }
+  await requireInTree(deps, ctx, session);
   return session;
+}
+
+/** Refuses a session token presented by a process outside the session's tree (audited). */
+async function requireInTree(deps: RouteDeps, ctx: Context, session: Session): Promise<void> {
+  if (ctx.identity === 'off') return;
+  const pid = await ctx.peer();
+  if (pid !== undefined && inSessionTree(session, ancestry(pid))) return;
+  const why = pid === undefined ? 'the calling process could not be identified' : `process ${pid} is not part of session ${session.id}`;
+  await deps.audit.append({
+    event: 'token.refused',
+    pid,
+    agent: session.agent,
+    session: session.id,
+    reason: why,
+    detail: { route: `${ctx.req.method} ${ctx.url.pathname}`, socket: ctx.socket },
+  });
+  throw new DaemonError('foreign_session', `the session token is honoured only inside its session: ${why}`, {
+    hint: 'A session token works only for the process keyward run started and its descendants.',
+  });
+}
+
+function requireUnlocked(deps: RouteDeps): void {
+  if (deps.vaultLocked()) {
+    throw new DaemonError('vault_locked', 'the vault is locked: the daemon has no passphrase for the file vault, so no grant can be used', {
+      hint: 'Open it with: keyward vault unlock',
+    });
+  }
 }
 
 function parseTtl(ttl: number | string | undefined): number | undefined {
@@ -69,13 +117,32 @@ export function agentRoutes(deps: RouteDeps): Router {
     .add('GET', '/v1/health', health(deps))
     .add('POST', '/v1/sessions', async (ctx) => {
       const body = await ctx.body(openSessionBody);
-      // The parent is the session whose token is presented, or, if the caller runs inside a
-      // session without presenting it, that session anyway: a sub-agent cannot step out of its
-      // delegation chain by dropping an environment variable.
+      requireUnlocked(deps);
+      const peer = await ctx.peer();
+      if (peer === undefined && ctx.identity !== 'off') {
+        throw new DaemonError('unknown_caller', 'the calling process could not be identified, so no session is opened', {
+          hint: 'On a platform without peer credentials, set security: { requireCallerIdentity: false } in config.yaml (see docs/security-model.md).',
+        });
+      }
+      // The parent is the session whose token is presented (by a process of its tree), or, if the
+      // caller descends from a session root or carries KEYWARD_SESSION without presenting it,
+      // that session anyway: a sub-agent cannot step out of its delegation chain by dropping a
+      // header, detaching (setsid, double fork) or both.
       let parent = ctx.token ? broker.sessionForToken(ctx.token) : undefined;
       if (ctx.token && !parent) throw new DaemonError('invalid_session', 'the parent session token is not valid');
-      const peer = await ctx.peer();
+      if (parent) await requireInTree(deps, ctx, parent);
       if (!parent && peer !== undefined) parent = broker.sessionForProcesses(ancestry(peer));
+      if (!parent && peer !== undefined) {
+        const inherited = sessionTokenInEnvironment(peer);
+        if (inherited) {
+          parent = broker.sessionForToken(inherited);
+          if (!parent) {
+            throw new DaemonError('invalid_session', 'the calling process carries KEYWARD_SESSION of a session that is not live', {
+              hint: 'A process started inside an agent session opens sub-agent sessions only; outside any session, unset KEYWARD_SESSION first.',
+            });
+          }
+        }
+      }
       // The session's root is the caller itself where the kernel says who it is: a process cannot
       // claim another's tree (which would make the reaper keep a session alive through it).
       if (peer !== undefined && body.pid !== undefined && body.pid !== peer) {
@@ -83,18 +150,19 @@ export function agentRoutes(deps: RouteDeps): Router {
       }
       const pid = peer ?? body.pid;
       if (pid === undefined) throw new DaemonError('bad_request', 'pid: the root process of the session is required on this platform');
-      const opened = await broker.openSession({ agent: body.agent, task: body.task, pid, parent });
+      const opened = await broker.openSession({ agent: body.agent, task: body.task, pid, parent, start: processStart(pid) });
       return { status: 201, body: { ...opened, approvers: deps.approvers.size, proxy: deps.proxy() } };
     })
-    .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(requireSession(deps, ctx)) }))
+    .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(await requireSession(deps, ctx)) }))
     .add('DELETE', '/v1/sessions/current', async (ctx) => {
-      const session = requireSession(deps, ctx);
+      const session = await requireSession(deps, ctx);
       const revoked = await broker.endSession(session, 'ended by its process');
       return { status: 200, body: { ended: session.id, revoked } };
     })
     .add('POST', '/v1/grants', async (ctx) => {
-      const session = requireSession(deps, ctx);
+      const session = await requireSession(deps, ctx);
       const body = await ctx.body(grantBody);
+      requireUnlocked(deps);
       const mode = body.mode ?? 'proxy';
       const target =
         body.spec !== undefined
@@ -105,9 +173,9 @@ export function agentRoutes(deps: RouteDeps): Router {
       if (outcome.status === 'pending') (reply.body as Record<string, unknown>).approvers = deps.approvers.size;
       return reply;
     })
-    .add('GET', '/v1/grants', async (ctx) => ({ status: 200, body: { grants: broker.listGrants({ session: requireSession(deps, ctx).id }) } }))
+    .add('GET', '/v1/grants', async (ctx) => ({ status: 200, body: { grants: broker.listGrants({ session: (await requireSession(deps, ctx)).id }) } }))
     .add('DELETE', '/v1/grants/:id', async (ctx) => {
-      const session = requireSession(deps, ctx);
+      const session = await requireSession(deps, ctx);
       if (!broker.listGrants({ session: session.id }).some((g) => g.id === ctx.params.id)) {
         throw new DaemonError('unknown_grant', `this session has no grant ${ctx.params.id}`);
       }
@@ -115,12 +183,12 @@ export function agentRoutes(deps: RouteDeps): Router {
       return { status: 200, body: { revoked } };
     })
     .add('GET', '/v1/consent/:id', async (ctx) => {
-      const session = requireSession(deps, ctx);
+      const session = await requireSession(deps, ctx);
       const wait = Math.min(Math.max(Number(ctx.url.searchParams.get('wait') ?? '25'), 0), 55) * 1000;
       return outcomeReply(await broker.waitConsent(session, ctx.params.id, wait));
     })
     .add('POST', '/v1/resolve', async (ctx) => {
-      const session = requireSession(deps, ctx);
+      const session = await requireSession(deps, ctx);
       const body = await ctx.body(resolveBody);
       const { value, grant } = await broker.release(session, body.grant);
       return { status: 200, body: { value, grant } };
@@ -269,6 +337,22 @@ export function adminRoutes(deps: RouteDeps): Router {
     )
     .add(
       'POST',
+      '/v1/vault/unlock',
+      guarded(async (ctx) => {
+        const body = await ctx.body(unlockBody);
+        if (!deps.vaultLocked()) return { status: 200, body: { unlocked: true, already: true } };
+        try {
+          await deps.unlockVault(body.passphrase);
+        } catch (error) {
+          await deps.audit.append({ event: 'vault.unlock', decision: 'deny', pid: await ctx.peer(), reason: 'wrong passphrase' });
+          throw error;
+        }
+        await deps.audit.append({ event: 'vault.unlock', decision: 'allow', pid: await ctx.peer() });
+        return { status: 200, body: { unlocked: true } };
+      }),
+    )
+    .add(
+      'POST',
       '/v1/shutdown',
       guarded(async () => {
         setImmediate(deps.shutdown);
@@ -315,17 +399,25 @@ export function auditListeners(audit: AuditLog): Set<(r: AuditRecord) => void> {
 }
 
 async function requireOutsideSessions(deps: RouteDeps, ctx: Context): Promise<void> {
-  if (!PEER_LOOKUP_SUPPORTED) return;
+  if (ctx.identity === 'off') return;
   const pid = await ctx.peer();
   // When in doubt, deny: a caller we cannot identify is treated as a possible agent.
   let inside: Session | undefined;
   let why: string;
   if (pid === undefined) {
-    why = 'the calling process could not be identified';
+    why =
+      ctx.identity === 'fail-closed'
+        ? 'this platform gives no peer identity, so admin calls are refused (security.requireCallerIdentity in config.yaml)'
+        : 'the calling process could not be identified';
   } else {
     inside = deps.broker.sessionForProcesses(ancestry(pid));
-    why = inside ? `process ${pid} runs inside agent session ${inside.id} (${inside.agent})` : 'the calling process carries KEYWARD_SESSION in its environment';
-    if (!inside && !hasSessionEnvironment(pid)) return;
+    const environment = sessionTokenInEnvironment(pid);
+    why = inside
+      ? `process ${pid} runs inside agent session ${inside.id} (${inside.agent})`
+      : environment === undefined
+        ? `the environment of process ${pid} cannot be read`
+        : 'the calling process carries KEYWARD_SESSION in its environment';
+    if (!inside && environment === null) return;
   }
   await deps.audit.append({
     event: 'admin.refused',

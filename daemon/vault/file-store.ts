@@ -79,20 +79,20 @@ export class FileStore implements SecretStore {
     }
   }
 
-  private async unlock(data: FileVaultData): Promise<Buffer> {
+  private async unlock(data: FileVaultData, typed?: string): Promise<Buffer> {
     if (this.key) return this.key;
-    const passphrase = this.passphrase();
+    const passphrase = typed ?? this.passphrase();
     if (!passphrase) {
       throw new KeywardError('the file vault is locked: no passphrase', {
         code: 'vault_locked',
-        hint: 'Set KEYWARD_VAULT_PASSPHRASE in the environment that starts the daemon, then restart it (keyward daemon stop; keyward daemon start).',
+        hint: 'Open it with: keyward vault unlock',
       });
     }
     const key = await scrypt(passphrase, Buffer.from(data.kdf.salt, 'base64'), 32, { N: data.kdf.N, r: data.kdf.r, p: data.kdf.p, maxmem: 256 * 1024 * 1024 });
     try {
       if (open(key, data.check, '') !== CHECK_TEXT) throw new Error('check');
     } catch {
-      throw new KeywardError('wrong passphrase for the file vault', { code: 'vault_locked', hint: 'Check KEYWARD_VAULT_PASSPHRASE.' });
+      throw new KeywardError('wrong passphrase for the file vault', { code: 'vault_locked', hint: 'Try again: keyward vault unlock' });
     }
     this.key = key;
     return key;
@@ -128,5 +128,15 @@ export class FileStore implements SecretStore {
 
   async check(): Promise<void> {
     await this.unlock(this.read());
+  }
+
+  /** Whether the key has not been derived yet (no passphrase, or not tried). */
+  get locked(): boolean {
+    return this.key === undefined;
+  }
+
+  /** Opens a locked vault with a passphrase a person typed (`keyward vault unlock`). */
+  async unlockWith(passphrase: string): Promise<void> {
+    await this.unlock(this.read(), passphrase);
   }
 }

@@ -89,28 +89,61 @@ export async function startDaemon(options: { home?: string; env?: NodeJS.Process
 }
 
 /** A session opened by a separate process that holds it open; `close()` ends that process. */
-export async function holdSession(
-  home: string,
-  agent: string,
-  parentToken?: string,
-): Promise<{ token: string; session: { id: string; chain: string[] }; pid: number; close(): Promise<void> }> {
+export interface HeldSession {
+  token: string;
+  session: { id: string; chain: string[] };
+  pid: number;
+  /**
+   * A call on agent.sock made by the holder process (inside the session), with the session's
+   * token unless another is given ('' for none).
+   */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function holdSession(home: string, agent: string, parentToken?: string): Promise<HeldSession> {
   const { fileURLToPath } = await import('node:url');
   const script = fileURLToPath(new URL('./session-holder.mjs', import.meta.url));
   const child = spawn(process.execPath, [script, socketFile(home, 'agent'), agent, ...(parentToken ? [parentToken] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting = new Map<number, (reply: { status: number; body: any }) => void>();
+  let first: ((line: string) => void) | undefined;
+  let buffered = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (first) {
+        const f = first;
+        first = undefined;
+        f(line);
+        continue;
+      }
+      const reply = JSON.parse(line);
+      waiting.get(reply.id)?.({ status: reply.status, body: reply.body });
+      waiting.delete(reply.id);
+    }
+  });
   const line = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString('utf8');
-      if (text.includes('\n')) resolve(text.split('\n')[0]);
-    });
-    child.on('exit', (code) => reject(new Error(`session holder exited ${code}: ${text}`)));
+    first = resolve;
+    child.once('exit', (code) => reject(new Error(`session holder exited ${code}`)));
   });
   const reply = JSON.parse(line);
   if (!reply.token) throw new Error(`no session: ${line}`);
+  let next = 0;
   return {
     token: reply.token,
     session: reply.session,
     pid: child.pid!,
+    api(method, path, body, token) {
+      const id = next++;
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error('the session holder has exited'));
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        child.stdin!.write(JSON.stringify({ id, method, path, body, token }) + '\n');
+      });
+    },
     async close() {
       if (child.exitCode !== null) return;
       child.stdin!.end();

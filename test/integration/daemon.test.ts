@@ -221,17 +221,18 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const a = await holdSession(d.home, 'claude-code');
     const b = await holdSession(d.home, 'claude-code');
     const rel = await holdSession(d.home, 'release-ok');
-    const g = await d.api('agent', 'POST', '/v1/grants', { credential: 'prod-db', mode: 'release' }, a.token);
+    const g = await a.api('POST', '/v1/grants', { credential: 'prod-db', mode: 'release' });
     expect(g.status).toBe(403); // nobody may release prod-db
     expect(g.body.error.needs).toBe('prod-db:release');
-    const granted = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release' }, rel.token);
+    const granted = await rel.api('POST', '/v1/grants', { credential: 'openai', mode: 'release' });
     expect(granted.status, JSON.stringify(granted.body)).toBe(201);
-    const other = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, b.token);
+    const other = await b.api('POST', '/v1/resolve', { grant: granted.body.token });
     expect(other.status).toBe(401);
     expect(JSON.stringify(other.body)).not.toContain(openaiKey);
-    const mine = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
+    const mine = await rel.api('POST', '/v1/resolve', { grant: granted.body.token });
     expect(mine).toMatchObject({ status: 200, body: { value: openaiKey } });
     // The session ends when its process exits: the reaper notices within a few seconds.
+    // (Its token is refused from here first as another tree's, then as unknown.)
     await rel.close();
     let ended = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
     for (let i = 0; i < 60 && ended.status !== 401; i++) {
@@ -248,15 +249,15 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
 
   it('revokes by id, and a revoked or expired grant is worthless', async () => {
     const s = await holdSession(d.home, 'release-ok');
-    const g1 = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release' }, s.token);
+    const g1 = await s.api('POST', '/v1/grants', { credential: 'openai', mode: 'release' });
     expect(g1.status, JSON.stringify(g1.body)).toBe(201);
     const revoke = await d.cli(['revoke', g1.body.grant.id]);
     expect(revoke.stdout).toContain('Revoked 1 grant');
-    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g1.body.token }, s.token)).status).toBe(401);
-    const g2 = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release', ttl: 1 }, s.token);
+    expect((await s.api('POST', '/v1/resolve', { grant: g1.body.token })).status).toBe(401);
+    const g2 = await s.api('POST', '/v1/grants', { credential: 'openai', mode: 'release', ttl: 1 });
     expect(g2.status).toBe(201);
     await new Promise((r) => setTimeout(r, 1300));
-    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g2.body.token }, s.token)).status).toBe(401);
+    expect((await s.api('POST', '/v1/resolve', { grant: g2.body.token })).status).toBe(401);
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
     expect(audit).toContain(`"event":"grant.expire","agent":"release-ok","session":"${s.session.id}"`);
     await s.close();
@@ -266,7 +267,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const one = await holdSession(d.home, 'mcp:one');
     const two = await holdSession(d.home, 'mcp:two');
     const three = await holdSession(d.home, 'claude-code');
-    for (const s of [one, two, three]) expect((await d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, s.token)).status).toBe(201);
+    for (const s of [one, two, three]) expect((await s.api('POST', '/v1/grants', { spec: 'openai:chat' })).status).toBe(201);
     expect((await d.cli(['revoke', '--session', one.session.id])).stdout).toContain('Revoked 1 grant');
     expect((await d.cli(['revoke', '--agent', 'mcp:*'])).stdout).toContain('Revoked 1 grant');
     const left = JSON.parse((await d.cli(['grants', '--json'])).stdout);
@@ -274,7 +275,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect((await d.cli(['revoke'])).code).toBe(2);
     // A throwaway entry: removing it revokes the grants that use it.
     expect((await d.cli(['vault', 'add', 'tmp', '--provider', 'openai'], { input: 'sk-temporary-value' })).code).toBe(0);
-    const asked = await d.api('agent', 'POST', '/v1/grants', { spec: 'tmp:chat' }, three.token);
+    const asked = await three.api('POST', '/v1/grants', { spec: 'tmp:chat' });
     expect(asked.status).toBe(202); // no rule for tmp: a person decides
     expect((await d.cli(['consent', 'allow', asked.body.consent])).code).toBe(0);
     const grants = JSON.parse((await d.cli(['grants', '--json'])).stdout);
@@ -290,7 +291,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
   it('serves 1,000 concurrent grant requests, one audit record each, and stays up', async () => {
     const s = await holdSession(d.home, 'claude-code');
     const before = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').split('\n').length;
-    const replies = await Promise.all(Array.from({ length: 1000 }, () => d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, s.token)));
+    const replies = await Promise.all(Array.from({ length: 1000 }, () => s.api('POST', '/v1/grants', { spec: 'openai:chat' })));
     expect(replies.every((r) => r.status === 201)).toBe(true);
     expect(new Set(replies.map((r) => r.body.token)).size).toBe(1000);
     const after = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').split('\n').length;

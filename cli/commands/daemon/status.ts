@@ -17,6 +17,8 @@ export default class DaemonStatus extends BaseCommand {
           proxy: string | null;
           proxyPort?: { configured: number; fallback: boolean };
           watch?: { paths: string[]; files: number; directories: number; new: number; scanning: boolean };
+          vaultLocked?: boolean;
+          callerIdentity?: { mode: string; unix: string | null; tcp: string | null };
         };
         this.log(`keyward daemon: running (pid ${s.pid}, version ${s.version}, since ${s.started})`);
         this.log(`  sockets   ${s.sockets.agent}, ${s.sockets.admin}`);
@@ -24,7 +26,17 @@ export default class DaemonStatus extends BaseCommand {
         if (s.proxyPort?.fallback) {
           this.log(`            port ${s.proxyPort.configured} was taken: MCP clients set up for it cannot reach keyward until it is free and the daemon restarted`);
         }
-        this.log(`  vault     ${s.vault}`);
+        this.log(`  vault     ${s.vault}${s.vaultLocked ? ': locked (open it with `keyward vault unlock`)' : ''}`);
+        if (s.callerIdentity) {
+          const how = [s.callerIdentity.unix && `sockets ${s.callerIdentity.unix}`, s.callerIdentity.tcp && `proxy ${s.callerIdentity.tcp}`].filter(Boolean).join(', ');
+          const mode =
+            s.callerIdentity.mode === 'kernel'
+              ? `from the kernel (${how})`
+              : s.callerIdentity.mode === 'off'
+                ? 'OFF: callers are not identified (security.requireCallerIdentity: false in config.yaml)'
+                : 'unavailable on this platform: admin calls and tokens are refused (fail closed)';
+          this.log(`  callers   ${mode}`);
+        }
         this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
         this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
         if (s.watch) {

@@ -160,8 +160,26 @@ export function locateMcp(keyPath: string): McpLocation | undefined {
 }
 
 /** The `keyward run` prefix a rewritten server starts with. */
-function runPrefix(name: string, envRefs: { variable: string; entry: string }[], proxy: ProxyRoutes | undefined): string[] {
-  return ['run', ...(proxy?.runArgs ?? []), '--agent', `mcp:${name}`, ...envRefs.flatMap((r) => ['--env', `${r.variable}=keyward://${r.entry}`]), '--'];
+function runPrefix(name: string, envRefs: { variable: string; entry: string }[], proxy: ProxyRoutes | undefined, inArgv = false): string[] {
+  return [
+    'run',
+    ...(proxy?.runArgs ?? []),
+    '--agent',
+    `mcp:${name}`,
+    ...envRefs.flatMap((r) => ['--env', `${r.variable}=keyward://${r.entry}`]),
+    ...(inArgv ? ['--secret-in-argv'] : []),
+    '--',
+  ];
+}
+
+/** What the user must know when a server keeps taking its key as an argument. */
+function argvNotes(plans: Map<string, ServerPlan>): string[] {
+  return [...plans.values()]
+    .filter((p) => p.argFixes.length > 0)
+    .map(
+      (p) =>
+        `MCP server ${p.name} takes its key as a command-line argument: keyward run passes it there (--secret-in-argv), where every user of this machine can read it (ps) while the server runs. If the server can read the key from an environment variable, use that instead.`,
+    );
 }
 
 /** An `--api-key=VALUE` style argument: the flag name becomes an environment variable. */
@@ -333,7 +351,7 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
       continue;
     }
     const args = fixArgs((zedCommand ? zedCommand.args : (server.args as string[] | undefined)) ?? [], plan);
-    const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), command, ...args];
+    const newArgs = [...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy, plan.argFixes.length > 0), command, ...args];
     const base = zedCommand ? [...plan.serverPath, 'command'] : plan.serverPath;
     for (const variable of plan.removeEnv) out = applyEdits(out, modify(out, [...base, 'env', variable], undefined, options));
     out = applyEdits(out, modify(out, [...base, zedCommand ? 'path' : 'command'], launcher[0], options));
@@ -342,7 +360,7 @@ export function rewriteMcpJson(text: string, secrets: SecretRef[], launcher: str
     if (envNode && envNode.type === 'object' && (envNode.children ?? []).length === 0) out = applyEdits(out, modify(out, [...base, 'env'], undefined, options));
   }
   const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
-  return { text: out, notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
+  return { text: out, notes: [...proxyNotes(proxied), ...argvNotes(plans)], actions: [], values, consumers: consumersFor(plans) };
 }
 
 function proxyNotes(proxied: Rewrite['values']): string[] {
@@ -394,12 +412,21 @@ export function rewriteMcpYaml(text: string, secrets: SecretRef[], launcher: str
     for (const variable of plan.removeEnv) env?.delete(variable);
     if (env && isMap(env) && env.items.length === 0) server.delete('env');
     server.set('command', launcher[0]);
-    server.set('args', doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), command, ...fixed], { flow: argsNode ? argsNode.flow : true }));
+    server.set(
+      'args',
+      doc.createNode([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy, plan.argFixes.length > 0), command, ...fixed], { flow: argsNode ? argsNode.flow : true }),
+    );
   }
   const values = { ...Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }])), ...proxied };
   // The YAML printer writes \n: a file written with \r\n keeps them.
   const printed = doc.toString();
-  return { text: text.includes('\r\n') ? printed.replace(/\r?\n/g, '\r\n') : printed, notes: proxyNotes(proxied), actions: [], values, consumers: consumersFor(plans) };
+  return {
+    text: text.includes('\r\n') ? printed.replace(/\r?\n/g, '\r\n') : printed,
+    notes: [...proxyNotes(proxied), ...argvNotes(plans)],
+    actions: [],
+    values,
+    consumers: consumersFor(plans),
+  };
 }
 
 /** TOML MCP configs (Codex `[mcp_servers.<name>]`): line edits, then a parse to prove the result. */
@@ -418,7 +445,7 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
     let end = out.findIndex((l, i) => i > start && /^\s*\[/.test(l));
     if (end === -1) end = out.length;
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const argsLine = `args = ${JSON.stringify([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy), server.command, ...fixed])}${eol}`;
+    const argsLine = `args = ${JSON.stringify([...launcher.slice(1), ...runPrefix(plan.name, plan.envRefs, proxy, plan.argFixes.length > 0), server.command, ...fixed])}${eol}`;
     const section = out.slice(start, end).map((l) => {
       if (/^\s*command\s*=/.test(l)) return `command = ${JSON.stringify(launcher[0])}${eol}`;
       if (/^\s*args\s*=/.test(l)) return argsLine;
@@ -445,7 +472,7 @@ export function rewriteMcpToml(text: string, secrets: SecretRef[], launcher: str
   const result = out.join('');
   parseToml(result);
   const values = Object.fromEntries(secrets.map((s) => [s.entry, { value: s.value }]));
-  return { text: result, notes: [], actions: [], values, consumers: consumersFor(plans) };
+  return { text: result, notes: argvNotes(plans), actions: [], values, consumers: consumersFor(plans) };
 }
 
 // ── credential files ────────────────────────────────────────────────────────────────────────

@@ -90,11 +90,14 @@ describe('rewriters keep everything but the secret', () => {
       'mcp:brave',
       '--env',
       'KEYWARD_ARG_API_KEY=keyward://brave',
+      '--secret-in-argv',
       '--',
       'node',
       'server.js',
       '--api-key=${KEYWARD_ARG_API_KEY}',
     ]);
+    // The key ends up in argv: migrate says so.
+    expect(r.notes.join('\n')).toMatch(/brave takes its key as a command-line argument.*every user of this machine can read it/);
     expect(r.text).not.toContain('BSAsecretvalue123');
   });
 
