@@ -49,7 +49,6 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       command: argv as string[],
       stderr: process.stderr,
       daemonEnv: flags['daemon-env'],
-    }),
       secretsInArgv: flags['secret-in-argv'],
     });
   }
