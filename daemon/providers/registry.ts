@@ -24,7 +24,7 @@ const providerSchema = z.strictObject({
   env: z.strictObject({ key: z.string().optional(), baseUrl: z.string().optional(), aliases: z.array(z.string()).optional() }).optional(),
   permissions: z.record(z.string(), z.array(httpRule)).optional(),
   keysUrl: z.string().optional(),
-  resource: z.strictObject({ segments: z.number().int().min(1).max(8).optional(), encoded: z.boolean().optional() }).optional(),
+  resource: z.strictObject({ segments: z.number().int().min(1).max(8).optional(), encoded: z.boolean().optional(), caseInsensitive: z.boolean().optional() }).optional(),
 });
 
 export interface ProviderRegistry {
