@@ -83,6 +83,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       version: keywardVersion(),
       previousShutdown: previous === undefined ? 'none' : previous === 'daemon.stop' ? 'clean' : 'unclean',
       ...(audit.recovered ? { recovered: audit.recovered } : {}),
+      ...(audit.recovery ? { recovery: audit.recovery } : {}),
     },
   });
 
