@@ -57,7 +57,8 @@ export const revokeBody = z
 
 /** Bytes to seal or unseal (migration backups), base64; config files of up to 16 MiB. */
 export const SEAL_LIMIT = 24 * 1024 * 1024;
-export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT) });
+/** `context`: what the backup belongs to (migration id and file path); unsealing needs the same. */
+export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT), context: z.string().min(1).max(4096) });
 
 /** What `keyward migrate` records in the audit log (names, paths and counts; never values). */
 export const migrationEventBody = z.strictObject({

@@ -25,7 +25,7 @@ export interface RouteDeps {
   /** Drops a cached key from the proxy (the entry changed or went away). */
   forgetSecret: (credential: string) => void;
   /** Encrypts migration backups with a key kept in the vault. */
-  sealer: { seal(data: Buffer): Promise<Buffer>; unseal(data: Buffer): Promise<Buffer> };
+  sealer: { seal(data: Buffer, context: string): Promise<Buffer>; unseal(data: Buffer, context: string): Promise<Buffer> };
   /** Writes new findings (from `keyward watch`) to the audit log, once each. */
   findings: FindingRecorder;
 }
@@ -227,7 +227,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/seal',
       guarded(async (ctx) => {
         const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
-        return { status: 200, body: { data: (await deps.sealer.seal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+        return { status: 200, body: { data: (await deps.sealer.seal(Buffer.from(body.data, 'base64'), body.context)).toString('base64') } };
       }),
     )
     .add(
@@ -235,7 +235,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/unseal',
       guarded(async (ctx) => {
         const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
-        return { status: 200, body: { data: (await deps.sealer.unseal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+        return { status: 200, body: { data: (await deps.sealer.unseal(Buffer.from(body.data, 'base64'), body.context)).toString('base64') } };
       }),
     )
     .add(

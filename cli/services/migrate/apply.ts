@@ -29,13 +29,16 @@ export interface ApplyResult {
   gitHelpers: string[];
 }
 
-async function seal(data: Buffer): Promise<Buffer> {
-  const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64') });
+/** What a backup is bound to: the migration and the file it was taken of. */
+const backupContext = (migration: string, path: string) => `migration ${migration}\0${path}`;
+
+async function seal(data: Buffer, context: string): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64'), context });
   return Buffer.from(r.data, 'base64');
 }
 
-async function unseal(data: Buffer): Promise<Buffer> {
-  const r = await call<{ data: string }>('admin', 'POST', '/v1/unseal', { data: data.toString('base64') });
+async function unseal(data: Buffer, context: string): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/unseal', { data: data.toString('base64'), context });
   return Buffer.from(r.data, 'base64');
 }
 
@@ -85,7 +88,7 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     for (const file of journal.files) {
       const current = readFileSync(file.path);
       if (sha256(current) !== file.beforeSha) throw new KeywardError(`${file.path} changed since it was scanned; nothing was migrated`, { hint: 'Run keyward migrate again.' });
-      writeFileSync(store.backupPath(file), await seal(current), { mode: 0o600, flag: 'wx' });
+      writeFileSync(store.backupPath(file), await seal(current, backupContext(journal.id, file.path)), { mode: 0o600, flag: 'wx' });
       file.state = 'backed-up';
       store.save();
     }
@@ -201,7 +204,7 @@ export async function undoMigration(id: string | undefined, options: { force?: b
       result.conflicts.push(file.path);
       continue;
     }
-    const original = await unseal(readFileSync(store.backupPath(file)));
+    const original = await unseal(readFileSync(store.backupPath(file)), backupContext(journal.id, file.path));
     if (sha256(original) !== file.beforeSha) throw new KeywardError(`the backup of ${file.path} does not match what was recorded; the file is left as it is`);
     writeFileAtomic(file.path, original, { mode: file.mode });
     keepOwner(file);
