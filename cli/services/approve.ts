@@ -81,6 +81,19 @@ export async function runApprove(): Promise<void> {
     });
   }
   await ensureDaemon();
+  // A change to keyward's own configuration waits for a person too: shown first, as a diff.
+  const { applyConfig, describeChange, pendingConfig } = await import('./policy.js');
+  const pending = await pendingConfig();
+  if (pending) {
+    for (const line of describeChange(pending, !process.env.NO_COLOR)) process.stdout.write(`${line}\n`);
+    if (pending.problems.length) process.stdout.write('\nIt cannot be applied until the problems are fixed; the confirmed configuration stays in force.\n\n');
+    else {
+      const { promptLine } = await import('../prompt.js');
+      const yes = /^y(es)?$/i.test(await promptLine('\nApply this configuration change? [y/N] ', process.stdin, process.stdout));
+      if (yes) await applyConfig(pending.id);
+      process.stdout.write(yes ? `Applied ${pending.id}.\n\n` : 'Not applied; the confirmed configuration stays in force.\n\n');
+    }
+  }
   // ink renders nothing until exit when it believes it runs in CI; on a terminal it does not.
   if (process.env.CI && process.env.CI !== 'false') process.env.CI = 'false';
   const { renderApprove } = await import('../ui/render-approve.js');

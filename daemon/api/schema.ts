@@ -94,3 +94,6 @@ export type FindingBody = z.infer<typeof findingBody>;
 export interface ApiError {
   error: { code: string; message: string; hint?: string };
 }
+
+/** Confirms the pending configuration change with this id (the one the person was shown). */
+export const configApplyBody = z.strictObject({ id: z.string().regex(/^cfg_[0-9a-f]{12}$/) });

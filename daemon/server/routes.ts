@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
+import { configApplyBody, consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import type { Broker, GrantOutcome, Session } from '../broker/broker.js';
@@ -17,6 +17,11 @@ export interface RouteDeps {
   version: string;
   status: () => Record<string, unknown>;
   reloadPolicy: () => Promise<{ ok: boolean; problems: string[] }>;
+  /** A change to keyward's configuration on disk that waits for a person (daemon/config-guard.ts). */
+  config: {
+    pending: () => { id: string; detected: string; problems: string[]; files: { path: string; change: string; diff: string[] }[] } | null;
+    apply: (id: string, by: string) => Promise<{ applied: string }>;
+  };
   shutdown: () => void;
   /** Connected event-stream clients (keyward approve), for `status` and for `keyward run`'s hint. */
   approvers: Set<ServerResponse>;
@@ -257,6 +262,20 @@ export function adminRoutes(deps: RouteDeps): Router {
             hint: 'Fix it (keyward policy check shows every problem); the last good policy stays in force.',
           });
         return { status: 200, body: { reloaded: true } };
+      }),
+    )
+    .add(
+      'GET',
+      '/v1/config/pending',
+      guarded(async () => ({ status: 200, body: { pending: deps.config.pending() } })),
+    )
+    .add(
+      'POST',
+      '/v1/config/apply',
+      guarded(async (ctx) => {
+        const body = await ctx.body(configApplyBody);
+        const peer = await ctx.peer();
+        return { status: 200, body: await deps.config.apply(body.id, peer ? `a person over admin.sock (pid ${peer})` : 'a person over admin.sock') };
       }),
     )
     .add(
