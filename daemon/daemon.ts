@@ -175,11 +175,16 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     apply: async (id: string, by: string) => {
       await propose(); // what is on disk now, so a person never confirms a stale view
       if (!pending || pending.id !== id) {
-        throw new DaemonError('conflict', pending ? `the configuration changed again since ${id} was shown (now ${pending.id}); look again` : `no pending configuration change ${id}`, {
-          hint: 'Run keyward policy apply again to see the current change.',
-        });
+        throw new DaemonError(
+          'conflict',
+          pending ? `the configuration changed again since ${id} was shown (now ${pending.id}); look again` : `no pending configuration change ${id}`,
+          {
+            hint: 'Run keyward policy apply again to see the current change.',
+          },
+        );
       }
-      if (pending.problems.length) throw new DaemonError('invalid_policy', `the change cannot be applied: ${pending.problems[0]}`, { hint: 'Fix the files (keyward policy check), then apply again.' });
+      if (pending.problems.length)
+        throw new DaemonError('invalid_policy', `the change cannot be applied: ${pending.problems[0]}`, { hint: 'Fix the files (keyward policy check), then apply again.' });
       const r = await applySnapshot(pending.snapshot, by, id);
       if (!r.ok) throw new DaemonError('invalid_policy', `the change cannot be applied: ${r.problems[0]}`);
       return { applied: id };

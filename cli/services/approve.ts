@@ -2,6 +2,7 @@ import { request, type IncomingMessage } from 'node:http';
 import type { Actions, Answer, AuditEntry, Feed } from '../ui/approve.js';
 import { call, ensureDaemon, socketPath } from '../daemon-client.js';
 import { KeywardError } from '../../kernel/errors.js';
+import { safeStrings } from '../../kernel/terminal.js';
 
 /**
  * The live feed of `keyward approve`: server-sent events from admin.sock (a snapshot of pending
@@ -36,8 +37,9 @@ export function eventFeed(): Feed {
               const event = /^event: (.+)$/m.exec(block)?.[1];
               const data = /^data: (.+)$/m.exec(block)?.[1];
               if (!event || !data) continue;
-              if (event === 'snapshot') handlers.snapshot(JSON.parse(data));
-              else if (event === 'audit') handlers.audit(JSON.parse(data) as AuditEntry);
+              // Agents choose their names, tasks and resources: nothing they wrote may steer the terminal.
+              if (event === 'snapshot') handlers.snapshot(safeStrings(JSON.parse(data)));
+              else if (event === 'audit') handlers.audit(safeStrings(JSON.parse(data) as AuditEntry));
             }
           });
           res.on('close', () => {

@@ -326,7 +326,8 @@ export class Broker extends EventEmitter {
     if (r.resource !== undefined) {
       // `acme/secret/contents` would slip past a rule on `acme/secret` and still reach it.
       const canonical = canonicalResource(r.resource, profile.resource);
-      if (!canonical.ok) throw new DaemonError('bad_request', canonical.reason, { hint: `For example ${r.credential}:${r.permission}:${profile.resource?.segments === 2 ? 'owner/repo' : 'name'}` });
+      if (!canonical.ok)
+        throw new DaemonError('bad_request', canonical.reason, { hint: `For example ${r.credential}:${r.permission}:${profile.resource?.segments === 2 ? 'owner/repo' : 'name'}` });
       r.resource = canonical.resource;
     }
     return profile;

@@ -196,15 +196,22 @@ export class Forwarder {
             // Identity was asked for; an upstream that compresses anyway is decoded here, so that a
             // compressed echo of the key cannot pass the scrubber. An encoding keyward cannot read
             // is refused rather than passed on unread.
-            const encoding = String(upstreamRes.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-            const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+            const encoding = String(upstreamRes.headers['content-encoding'] ?? 'identity')
+              .trim()
+              .toLowerCase();
+            const decoder =
+              encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
             if (decoder) {
               delete outHeaders['content-encoding'];
               decoder.on('error', () => res.destroy());
               body = upstreamRes.pipe(decoder);
             } else if (encoding !== 'identity' && encoding !== '') {
               upstreamRes.destroy();
-              sendError(res, new DaemonError('upstream_error', `the upstream ${up.host} answered in an encoding keyward cannot check for the key (${encoding.slice(0, 40)})`), false);
+              sendError(
+                res,
+                new DaemonError('upstream_error', `the upstream ${up.host} answered in an encoding keyward cannot check for the key (${encoding.slice(0, 40)})`),
+                false,
+              );
               record(502, 'unreadable content-encoding');
               resolve();
               return;

@@ -72,7 +72,12 @@ function patternRegex(pattern: string, resource: string | undefined, style: Reso
   for (const part of parts) {
     if (part === '**') source += '(?:/[^/]+)*';
     else if (part === '*') source += '/[^/]+';
-    else source += '/' + escapeRe(part).replace('\\{resource\\}', () => resourceRe(resourceText)).replace(/\*/g, '[^/]*');
+    else
+      source +=
+        '/' +
+        escapeRe(part)
+          .replace('\\{resource\\}', () => resourceRe(resourceText))
+          .replace(/\*/g, '[^/]*');
   }
   re = new RegExp(`^${source || '/'}/?$`);
   if (patternCache.size > 5000) patternCache.clear();
@@ -94,7 +99,6 @@ export interface ResourceStyle {
   /** The provider treats names without regard to case (GitHub, GitLab). */
   caseInsensitive?: boolean;
 }
-
 
 /** Whether `method path` is allowed by any of the rules, for this resource. */
 export function allowedBy(rules: HttpRule[], method: string, path: string, resource?: string, style: ResourceStyle = {}): boolean {

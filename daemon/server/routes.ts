@@ -1,5 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import { configApplyBody, consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
+import {
+  configApplyBody,
+  consentAnswerBody,
+  findingBody,
+  grantBody,
+  migrationEventBody,
+  openSessionBody,
+  resolveBody,
+  revokeBody,
+  SEAL_LIMIT,
+  sealBody,
+  vaultAddBody,
+} from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import type { Broker, GrantOutcome, Session } from '../broker/broker.js';

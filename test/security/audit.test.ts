@@ -18,7 +18,10 @@ interface Rec {
   detail?: Record<string, any>;
 }
 
-const lines = (home: string) => readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
+const lines = (home: string) =>
+  readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
 const records = (home: string): Rec[] =>
   lines(home).flatMap((l) => {
     try {

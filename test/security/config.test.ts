@@ -102,7 +102,16 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     expect(applied.code, applied.stderr).toBe(0);
     const confirmed = audit().find((x) => x.event === 'config.confirmed')!;
     expect(confirmed.reason).toMatch(/confirmed by a person over admin\.sock/);
-    const r = await d.cli(['run', '--agent', 'after', '--grant', 'openai:chat', ...nodeScript(`const c = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY }, body: '{}' }); console.log(c.status);`)]);
+    const r = await d.cli([
+      'run',
+      '--agent',
+      'after',
+      '--grant',
+      'openai:chat',
+      ...nodeScript(
+        `const c = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY }, body: '{}' }); console.log(c.status);`,
+      ),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(attacker.auth).toEqual([`Bearer ${key}`]); // what the person confirmed is in force
     expect((await d.cli(['policy', 'apply'])).stdout).toContain('Nothing to apply');
@@ -113,7 +122,9 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     mkdirSync(join(d.home, 'config', 'providers', 'extra'), { recursive: true });
     writeFileSync(join(d.home, 'config', 'providers', 'extra', 'acme.yaml'), 'upstream: http://127.0.0.1:1\n');
     for (let i = 0; i < 100 && audit().filter((x) => x.event === 'config.proposed').length === before; i++) await new Promise((r) => setTimeout(r, 50));
-    const proposed = audit().filter((x) => x.event === 'config.proposed').at(-1)!;
+    const proposed = audit()
+      .filter((x) => x.event === 'config.proposed')
+      .at(-1)!;
     expect(proposed.detail.files).toEqual([expect.objectContaining({ path: 'providers/extra/acme.yaml', change: 'added' })]);
     const status = JSON.parse((await d.cli(['daemon', 'status', '--json'])).stdout);
     expect(status.detail.config.pending).toBe(proposed.detail.id);

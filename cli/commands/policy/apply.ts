@@ -28,7 +28,8 @@ Exit codes: 0 applied (or nothing to apply), 1 not applied, 2 error.`;
     }
     let yes = flags.yes;
     if (!yes) {
-      if (!process.stdin.isTTY) throw new KeywardError('keyward policy apply asks before applying, and standard input is not a terminal', { hint: 'Run it in a terminal, or pass --yes.' });
+      if (!process.stdin.isTTY)
+        throw new KeywardError('keyward policy apply asks before applying, and standard input is not a terminal', { hint: 'Run it in a terminal, or pass --yes.' });
       const { promptLine } = await import('../../prompt.js');
       yes = /^y(es)?$/i.test(await promptLine('\nApply this change? [y/N] '));
     }
