@@ -49,7 +49,7 @@ export interface DaemonOptions {
 
 /**
  * Starts the daemon in this process: private directories, one instance per user, the audit
- * log, policy (reloaded on change, last good kept), the vault, and both sockets. Resolves once
+ * log, policy (a change on disk waits for a person's confirmation), the vault, and both sockets. Resolves once
  * both sockets listen.
  */
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
