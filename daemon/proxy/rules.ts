@@ -152,9 +152,10 @@ export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-m
 /**
  * Query parameters that frameworks read as the method (Rails and Laravel's `_method`, Google's
  * `$httpMethod`, Salesforce's `_HttpMethod`, and the header names used as parameters). Compared
- * without regard to case, since frameworks differ there too.
+ * without regard to case, since frameworks differ there too. A plain `method` is left alone:
+ * RPC-style APIs use it for the operation's name.
  */
-export const METHOD_OVERRIDE_PARAMS = ['_method', '$httpmethod', '_httpmethod', 'httpmethod', 'method', ...METHOD_OVERRIDES];
+export const METHOD_OVERRIDE_PARAMS = ['_method', '$httpmethod', '_httpmethod', 'httpmethod', ...METHOD_OVERRIDES];
 
 /**
  * Method overrides (in a header or in the query) and ambiguous framing, refused on every route
