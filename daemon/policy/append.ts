@@ -8,7 +8,7 @@ import type { PolicyRule } from './policy.js';
  * a missing policy.yaml. Returns the new text and the rule as one line.
  */
 export function appendPolicyRule(current: string | undefined, rule: PolicyRule): { text: string; line: string } {
-  const doc: Document = current === undefined ? new Document({ defaults: { decision: 'ask', maxTtl: '1h' }, rules: [] }) : parseDocument(current);
+  const doc: Document = current === undefined || current.trim() === '' ? new Document({ defaults: { decision: 'ask', maxTtl: '1h' }, rules: [] }) : parseDocument(current);
   if (doc.errors.length) throw new KeywardError('policy.yaml has errors; not adding a rule to it', { hint: 'Run keyward policy check.' });
   const plain: Record<string, unknown> = {};
   for (const key of ['agent', 'credential', 'permission', 'resource', 'mode'] as const) if (rule[key] !== undefined) plain[key] = rule[key];

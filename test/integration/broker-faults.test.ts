@@ -114,7 +114,7 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
     expect(denied.stderr).toContain('the default is deny');
     await d.stop();
     removeDir(d.home);
-  });
+  }, 60_000);
 
   it('forwards signals to the command and reports its death by signal', async () => {
     const d = await startDaemon({ files: { 'config/policy.yaml': ALLOW } });
@@ -197,7 +197,7 @@ describe('the encrypted file vault', () => {
     expect(r.stderr).toContain('KEYWARD_VAULT_PASSPHRASE');
     await locked.stop();
     removeDir(home);
-  });
+  }, 90_000); // scrypt at N=2^17 runs at every unlock: seconds on a busy machine
 
   it('with no keychain and no file vault, names both fixes', async () => {
     const home = tempDir('keyward-nokeychain-');
