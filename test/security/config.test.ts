@@ -136,24 +136,44 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     expect(audit().some((x) => x.event === 'config.withdrawn')).toBe(true);
   });
 
-  it.skipIf(!HAS_TMUX)('keyward approve shows a pending change as a diff and applies it when the person says yes', async () => {
-    writeFileSync(join(d.home, 'config', 'policy.yaml'), 'defaults: { decision: deny }\nrules:\n  - { agent: "*", credential: openai, permission: chat, decision: deny }\n');
-    for (let i = 0; i < 100 && !JSON.parse((await d.cli(['daemon', 'status', '--json'])).stdout).detail.config.pending; i++) await new Promise((r) => setTimeout(r, 50));
-    const tmux = tmuxServer(`kw-sec-config-${process.pid}`);
-    try {
-      const started = tmux.run('new-session', '-d', '-s', 'approve', '-x', '140', '-y', '45', '-e', 'CI=false', '-e', `KEYWARD_HOME=${d.home}`, '-e', 'NO_COLOR=1', `${process.execPath} ${BIN} approve; sleep 600`);
-      expect(started.status, started.stderr).toBe(0);
-      const screen = await tmux.waitFor('approve', 'Apply this configuration change?', 45_000);
-      expect(screen).toContain('modified policy.yaml');
-      expect(screen).toContain('+  - { agent: "*", credential: openai, permission: chat, decision: deny }');
-      expect(screen).toContain('-  - { agent: "*", credential: openai, permission: chat, decision: allow }');
-      tmux.run('send-keys', '-t', 'approve', 'y', 'Enter');
-      await tmux.waitFor('approve', /Applied cfg_/, 30_000);
-    } finally {
-      tmux.kill();
-    }
-    const denied = await d.cli(['run', '--agent', 'after', '--grant', 'openai:chat', '--', 'true']);
-    expect(denied.code).toBe(125);
-    expect(audit().filter((x) => x.event === 'config.confirmed').length).toBe(2);
-  }, 120_000);
+  it.skipIf(!HAS_TMUX)(
+    'keyward approve shows a pending change as a diff and applies it when the person says yes',
+    async () => {
+      writeFileSync(join(d.home, 'config', 'policy.yaml'), 'defaults: { decision: deny }\nrules:\n  - { agent: "*", credential: openai, permission: chat, decision: deny }\n');
+      for (let i = 0; i < 100 && !JSON.parse((await d.cli(['daemon', 'status', '--json'])).stdout).detail.config.pending; i++) await new Promise((r) => setTimeout(r, 50));
+      const tmux = tmuxServer(`kw-sec-config-${process.pid}`);
+      try {
+        const started = tmux.run(
+          'new-session',
+          '-d',
+          '-s',
+          'approve',
+          '-x',
+          '140',
+          '-y',
+          '45',
+          '-e',
+          'CI=false',
+          '-e',
+          `KEYWARD_HOME=${d.home}`,
+          '-e',
+          'NO_COLOR=1',
+          `${process.execPath} ${BIN} approve; sleep 600`,
+        );
+        expect(started.status, started.stderr).toBe(0);
+        const screen = await tmux.waitFor('approve', 'Apply this configuration change?', 45_000);
+        expect(screen).toContain('modified policy.yaml');
+        expect(screen).toContain('+  - { agent: "*", credential: openai, permission: chat, decision: deny }');
+        expect(screen).toContain('-  - { agent: "*", credential: openai, permission: chat, decision: allow }');
+        tmux.run('send-keys', '-t', 'approve', 'y', 'Enter');
+        await tmux.waitFor('approve', /Applied cfg_/, 30_000);
+      } finally {
+        tmux.kill();
+      }
+      const denied = await d.cli(['run', '--agent', 'after', '--grant', 'openai:chat', '--', 'true']);
+      expect(denied.code).toBe(125);
+      expect(audit().filter((x) => x.event === 'config.confirmed').length).toBe(2);
+    },
+    120_000,
+  );
 });
