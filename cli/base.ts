@@ -1,5 +1,6 @@
 import { Command } from '@oclif/core';
 import { formatError, isKeywardError } from '../kernel/errors.js';
+import { safeMultiline } from '../kernel/terminal.js';
 
 /**
  * Base of every command: errors are shown in one place, as `keyward: message` plus what to do
@@ -19,7 +20,8 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(JSON.stringify({ error: { code: isKeywardError(error) ? error.code : 'bug', message: error.message } }) + '\n');
     } else {
-      process.stderr.write(formatError(error) + '\n');
+      // Error messages quote what agents and daemons sent (names, resources, reasons): escaped.
+      process.stderr.write(safeMultiline(formatError(error)) + '\n');
       if (!isKeywardError(error) && process.env.KEYWARD_DEBUG) process.stderr.write(String(error.stack) + '\n');
     }
     process.exitCode = isKeywardError(error) ? error.exitCode : 2;

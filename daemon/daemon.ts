@@ -1,4 +1,8 @@
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../kernel/atomic-file.js';
+import { diffSnapshots, hashes, isGuarded, newChangeId, readConfigSnapshot, sameSnapshot, type ConfigSnapshot, type PendingChange } from './config-guard.js';
+import { DaemonError } from './errors.js';
 import type { Server, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import { KeywardError } from '../kernel/errors.js';
@@ -9,7 +13,7 @@ import { loadDaemonConfig, type DaemonConfig } from './config.js';
 import { daemonFiles, ensurePrivateDir, ping, type DaemonFiles } from './files.js';
 import { keywardPaths, type KeywardPaths } from '../kernel/paths.js';
 import { appendPolicyRule } from './policy/append.js';
-import { loadPolicyFile } from './policy/load.js';
+import { parsePolicy, type LoadedPolicy } from './policy/load.js';
 import { DEFAULT_POLICY, type Policy } from './policy/policy.js';
 import { loadProviders, type ProviderRegistry } from './providers/registry.js';
 import { LocalCA } from './proxy/ca.js';
@@ -58,7 +62,7 @@ export interface DaemonOptions {
 
 /**
  * Starts the daemon in this process: private directories, one instance per user, the audit
- * log, policy (reloaded on change, last good kept), the vault, and both sockets. Resolves once
+ * log, policy (a change on disk waits for a person's confirmation), the vault, and both sockets. Resolves once
  * both sockets listen.
  */
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -89,6 +93,12 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const audit = new AuditLog(files.audit, files.auditHead);
   await audit.open();
   const previous = lastAuditEvent(files.audit);
+  // The configuration in force is the one read now: edits made while the daemon was stopped take
+  // effect at start (see docs/security-model.md), and are named in the daemon.start record.
+  let confirmed = readConfigSnapshot(paths.config);
+  const confirmedFile = join(paths.state, 'config.confirmed.json');
+  const changedWhileStopped = changedSince(confirmedFile, confirmed);
+  saveConfirmed(confirmedFile, confirmed);
   await audit.append({
     event: 'daemon.start',
     pid: process.pid,
@@ -97,29 +107,102 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       version: keywardVersion(),
       previousShutdown: previous === undefined ? 'none' : previous === 'daemon.stop' ? 'clean' : 'unclean',
       ...(audit.recovered ? { recovered: audit.recovered } : {}),
+      ...(audit.recovery ? { recovery: audit.recovery } : {}),
+      config: hashes(confirmed),
+      ...(changedWhileStopped.length ? { configChangedWhileStopped: changedWhileStopped } : {}),
     },
   });
 
   let policy: Policy = DEFAULT_POLICY;
-  const initial = loadPolicyFile(files.policy);
+  const initial = policyFrom(confirmed, files.policy);
   if (initial.policy) policy = initial.policy;
   else log({ level: 'warn', msg: 'policy.yaml has problems; the default policy (ask) is in force', problems: initial.problems.map((p) => `${p.line}:${p.column} ${p.message}`) });
-  let providers: ProviderRegistry = loadProviders(paths.config);
+  let providers: ProviderRegistry = loadProviders(paths.config, confirmed);
   for (const p of providers.problems) log({ level: 'warn', msg: 'provider file problem', file: p.file, problem: `${p.line}:${p.column} ${p.message}` });
 
-  const reloadPolicy = async () => {
-    const loaded = loadPolicyFile(files.policy);
-    providers = loadProviders(paths.config);
+  /**
+   * Puts a configuration in force: what a person confirmed (keyward policy apply, keyward
+   * approve, POST /v1/policy/reload, or a consent answer of "always"). A policy.yaml with
+   * problems is refused and the last confirmed configuration stays.
+   */
+  const applySnapshot = async (snapshot: ConfigSnapshot, by: string, id?: string) => {
+    const loaded = policyFrom(snapshot, files.policy);
     if (!loaded.policy) {
       const problems = loaded.problems.map((p) => `line ${p.line}: ${p.message}`);
       await audit.append({ event: 'policy.reload', decision: 'rejected', reason: `kept the last good policy: ${problems[0]}` });
       log({ level: 'warn', msg: 'policy.yaml rejected, last good policy kept', problems });
       return { ok: false, problems };
     }
+    const changes = diffSnapshots(confirmed, snapshot);
     policy = loaded.policy;
+    providers = loadProviders(paths.config, snapshot);
+    confirmed = snapshot;
+    saveConfirmed(confirmedFile, confirmed);
+    if (pending && (pending.id === id || sameSnapshot(pending.snapshot, snapshot))) pending = undefined;
+    if (changes.length) {
+      await audit.append({
+        event: 'config.confirmed',
+        decision: 'accepted',
+        reason: `confirmed by ${by}`,
+        detail: { ...(id ? { id } : {}), files: changes.map(({ path, change, before, after }) => ({ path, change, before, after })) },
+      });
+    }
     await audit.append({ event: 'policy.reload', decision: 'accepted', detail: { rules: policy.rules.length } });
-    log({ msg: 'policy reloaded', rules: policy.rules.length });
-    return { ok: true, problems: [] };
+    log({ msg: 'configuration confirmed', by, rules: policy.rules.length, files: changes.map((c) => c.path) });
+    return { ok: true, problems: [] as string[] };
+  };
+  const reloadPolicy = () => applySnapshot(readConfigSnapshot(paths.config), 'a person over admin.sock (policy reload)');
+
+  /** A change on disk: a proposal that waits for a person; the confirmed configuration stays. */
+  let pending: PendingChange | undefined;
+  const propose = async () => {
+    const disk = readConfigSnapshot(paths.config);
+    if (sameSnapshot(disk, confirmed)) {
+      if (pending) {
+        await audit.append({ event: 'config.withdrawn', reason: 'the files on disk are back to the confirmed configuration', detail: { id: pending.id } });
+        pending = undefined;
+      }
+      return;
+    }
+    if (pending && sameSnapshot(disk, pending.snapshot)) return;
+    const changes = diffSnapshots(confirmed, disk);
+    const loaded = policyFrom(disk, files.policy);
+    const problems = [
+      ...loaded.problems.map((p) => `policy.yaml line ${p.line}: ${p.message}`),
+      ...loadProviders(paths.config, disk).problems.map((p) => `${p.file} line ${p.line}: ${p.message}`),
+    ];
+    pending = { id: newChangeId(), detected: new Date().toISOString(), files: changes, problems, snapshot: disk };
+    await audit.append({
+      event: 'config.proposed',
+      decision: 'pending',
+      reason: 'a change on disk to keyward configuration waits for a person (keyward approve, or keyward policy apply); the confirmed configuration stays in force',
+      detail: { id: pending.id, files: changes.map(({ path, change, before, after }) => ({ path, change, before, after })), ...(problems.length ? { problems } : {}) },
+    });
+    if (!loaded.policy) {
+      await audit.append({ event: 'policy.reload', decision: 'rejected', reason: `kept the last good policy: line ${loaded.problems[0].line}: ${loaded.problems[0].message}` });
+    }
+    log({ level: 'warn', msg: 'configuration changed on disk; it waits for a person to confirm it (keyward policy apply)', id: pending.id, files: changes.map((c) => c.path) });
+  };
+  const config_ = {
+    pending: () =>
+      pending ? { id: pending.id, detected: pending.detected, problems: pending.problems, files: pending.files.map(({ path, change, diff }) => ({ path, change, diff })) } : null,
+    apply: async (id: string, by: string) => {
+      await propose(); // what is on disk now, so a person never confirms a stale view
+      if (!pending || pending.id !== id) {
+        throw new DaemonError(
+          'conflict',
+          pending ? `the configuration changed again since ${id} was shown (now ${pending.id}); look again` : `no pending configuration change ${id}`,
+          {
+            hint: 'Run keyward policy apply again to see the current change.',
+          },
+        );
+      }
+      if (pending.problems.length)
+        throw new DaemonError('invalid_policy', `the change cannot be applied: ${pending.problems[0]}`, { hint: 'Fix the files (keyward policy check), then apply again.' });
+      const r = await applySnapshot(pending.snapshot, by, id);
+      if (!r.ok) throw new DaemonError('invalid_policy', `the change cannot be applied: ${r.problems[0]}`);
+      return { applied: id };
+    },
   };
 
   // Who is calling, from the kernel; where the platform cannot tell, fail closed unless
@@ -150,9 +233,16 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     defaultTtlMs: config.defaultTtlMs,
     consentTimeoutMs: config.consentTimeoutMs,
     addPolicyRule: async (rule) => {
-      const text = appendPolicyRule(files.policy, rule);
-      await reloadPolicy();
-      return text;
+      // A person answered "always": the rule joins the confirmed policy. A change an agent made
+      // on disk and nobody confirmed must not ride along, so the rule is added to the confirmed
+      // text; the file on disk gets it too when it held the confirmed text.
+      const onDisk = readConfigSnapshot(paths.config).get('policy.yaml');
+      const { text: rendered, line } = appendPolicyRule(confirmed.get('policy.yaml'), rule);
+      const next = new Map(confirmed);
+      next.set('policy.yaml', rendered);
+      if (onDisk === confirmed.get('policy.yaml')) writeFileAtomic(files.policy, rendered, { mode: 0o600 });
+      await applySnapshot(next, 'a person answering a consent request with "always"');
+      return line;
     },
     proxyBase: (credential) => proxy?.baseUrl(credential),
   });
@@ -197,6 +287,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     version: keywardVersion(),
     approvers,
     reloadPolicy,
+    config: config_,
     shutdown: () => void stop('requested over admin.sock'),
     proxy: () => (proxy?.url ? { url: proxy.url, ...(ca ? { caCert: ca.files.cert, bundle: ca.files.bundle } : {}) } : undefined),
     forgetSecret: (credential: string) => proxy?.forget(credential),
@@ -229,6 +320,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       vaultLocked: store instanceof FileStore && store.locked,
       callerIdentity: { mode: identity, ...identityMechanisms() },
       policy: { file: files.policy, rules: policy.rules.length, defaults: policy.defaults.decision },
+      config: { pending: pending ? pending.id : null },
       approvers: approvers.size,
       ...(daemonWatch ? { watch: daemonWatch.status() } : {}),
       ...broker.counts(),
@@ -252,16 +344,17 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   await listen(agentServer, files.agentSock);
   await listen(adminServer, files.adminSock);
 
+  // Every change under the config directory (subfolders included) becomes a proposal.
   let watcher: FSWatcher | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
   try {
-    watcher = watch(paths.config, { persistent: false }, (_event, name) => {
-      if (name !== 'policy.yaml' && !String(name).startsWith('providers')) return;
+    watcher = watch(paths.config, { persistent: false, recursive: true }, (_event, name) => {
+      if (name !== null && !isGuarded(String(name)) && !String(name).startsWith('providers')) return;
       if (reloadTimer) clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => void reloadPolicy().catch((e) => log({ level: 'error', msg: 'policy reload failed', error: String(e) })), 100);
+      reloadTimer = setTimeout(() => void propose().catch((e) => log({ level: 'error', msg: 'configuration check failed', error: String(e) })), 100);
     });
   } catch (error) {
-    log({ level: 'warn', msg: 'cannot watch the config directory; reload policy with keyward policy check --reload', error: String(error) });
+    log({ level: 'warn', msg: 'cannot watch the config directory; apply changes with keyward policy apply', error: String(error) });
   }
 
   // Secrets written to the paths listed under `watch:` in config.yaml become audit records.
@@ -310,6 +403,32 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
 
   log({ msg: 'listening', agent: files.agentSock, admin: files.adminSock, vault: vault.store.kind, pid: process.pid });
   return { files, stop, stopped };
+}
+
+/** The policy of a configuration snapshot; no policy.yaml is the default policy. */
+function policyFrom(snapshot: ConfigSnapshot, file: string): LoadedPolicy {
+  const text = snapshot.get('policy.yaml');
+  return text === undefined ? { policy: DEFAULT_POLICY, problems: [] } : parsePolicy(text, file);
+}
+
+/** The files whose content differs from what the last daemon had in force. */
+function changedSince(file: string, snapshot: ConfigSnapshot): string[] {
+  let before: Record<string, string>;
+  try {
+    before = (JSON.parse(readFileSync(file, 'utf8')) as { files: Record<string, string> }).files;
+  } catch {
+    return [];
+  }
+  const now = hashes(snapshot);
+  return [...new Set([...Object.keys(before), ...Object.keys(now)])].filter((k) => before[k] !== now[k]).sort();
+}
+
+function saveConfirmed(file: string, snapshot: ConfigSnapshot): void {
+  try {
+    writeFileAtomic(file, JSON.stringify({ files: hashes(snapshot) }, null, 2) + '\n', { mode: 0o600, sync: false });
+  } catch {
+    /* only used to name changes made while the daemon is stopped */
+  }
 }
 
 function safeUserName(): string {

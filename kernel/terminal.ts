@@ -35,3 +35,16 @@ export function hasControl(s: string): boolean {
   UNSAFE.lastIndex = 0;
   return found;
 }
+
+/**
+ * A copy of `value` with `safeText` applied to every string in it (object keys included), for
+ * data from the daemon that a screen shows field by field (`keyward approve`'s feed).
+ */
+export function safeStrings<T>(value: T): T {
+  if (typeof value === 'string') return safeText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => safeStrings(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [safeText(k), safeStrings(v)])) as T;
+  }
+  return value;
+}

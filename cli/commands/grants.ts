@@ -11,21 +11,24 @@ export default class Grants extends BaseCommand {
       grants: { id: string; agent: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string }[];
     }>('admin', 'GET', '/v1/grants');
     if (!this.jsonEnabled()) {
+      const { safeText } = await import('../../kernel/terminal.js');
       if (r.grants.length === 0) this.log('No active grants.');
       else {
         const now = Date.now();
         const rows = [
           ['ID', 'AGENT', 'TASK', 'CREDENTIAL', 'PERMISSION', 'RESOURCE', 'MODE', 'EXPIRES IN'],
-          ...r.grants.map((g) => [
-            g.id,
-            g.chain.slice(1).join(' → '),
-            (g.task ?? '-').slice(0, 30),
-            g.credential,
-            g.permission,
-            g.resource ?? '-',
-            g.mode,
-            `${Math.max(0, Math.round((Date.parse(g.expires) - now) / 60000))}m`,
-          ]),
+          ...r.grants.map((g) =>
+            [
+              g.id,
+              g.chain.slice(1).join(' → '),
+              (g.task ?? '-').slice(0, 30),
+              g.credential,
+              g.permission,
+              g.resource ?? '-',
+              g.mode,
+              `${Math.max(0, Math.round((Date.parse(g.expires) - now) / 60000))}m`,
+            ].map((cell) => safeText(cell)),
+          ),
         ];
         const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
         for (const row of rows)

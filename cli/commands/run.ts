@@ -39,6 +39,9 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
     const { flags, argv: rest } = await this.parse(Run, split === -1 ? raw : raw.slice(0, split));
     const argv = split === -1 ? rest : raw.slice(split + 1);
     const { runAgent } = await import('../services/run.js');
+    const { safeMultiline } = await import('../../kernel/terminal.js');
+    // keyward's messages quote what the daemon and the agent's request carry: escaped.
+    const stderr = { write: (text: string | Uint8Array) => process.stderr.write(safeMultiline(String(text))) } as NodeJS.WritableStream;
     process.exitCode = await runAgent({
       agent: flags.agent,
       task: flags.task,
@@ -47,7 +50,7 @@ Exit code: the command's own, or 125 when keyward could not set up the run (daem
       envFile: flags['env-file'],
       ttl: flags.ttl,
       command: argv as string[],
-      stderr: process.stderr,
+      stderr,
       daemonEnv: flags['daemon-env'],
       secretsInArgv: flags['secret-in-argv'],
     });

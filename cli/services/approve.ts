@@ -2,6 +2,7 @@ import { request, type IncomingMessage } from 'node:http';
 import type { Actions, Answer, AuditEntry, Feed } from '../ui/approve.js';
 import { call, ensureDaemon, socketPath } from '../daemon-client.js';
 import { KeywardError } from '../../kernel/errors.js';
+import { safeStrings } from '../../kernel/terminal.js';
 
 /**
  * The live feed of `keyward approve`: server-sent events from admin.sock (a snapshot of pending
@@ -36,8 +37,9 @@ export function eventFeed(): Feed {
               const event = /^event: (.+)$/m.exec(block)?.[1];
               const data = /^data: (.+)$/m.exec(block)?.[1];
               if (!event || !data) continue;
-              if (event === 'snapshot') handlers.snapshot(JSON.parse(data));
-              else if (event === 'audit') handlers.audit(JSON.parse(data) as AuditEntry);
+              // Agents choose their names, tasks and resources: nothing they wrote may steer the terminal.
+              if (event === 'snapshot') handlers.snapshot(safeStrings(JSON.parse(data)));
+              else if (event === 'audit') handlers.audit(safeStrings(JSON.parse(data) as AuditEntry));
             }
           });
           res.on('close', () => {
@@ -81,6 +83,19 @@ export async function runApprove(): Promise<void> {
     });
   }
   await ensureDaemon();
+  // A change to keyward's own configuration waits for a person too: shown first, as a diff.
+  const { applyConfig, describeChange, pendingConfig } = await import('./policy.js');
+  const pending = await pendingConfig();
+  if (pending) {
+    for (const line of describeChange(pending, !process.env.NO_COLOR)) process.stdout.write(`${line}\n`);
+    if (pending.problems.length) process.stdout.write('\nIt cannot be applied until the problems are fixed; the confirmed configuration stays in force.\n\n');
+    else {
+      const { promptLine } = await import('../prompt.js');
+      const yes = /^y(es)?$/i.test(await promptLine('\nApply this configuration change? [y/N] ', process.stdin, process.stdout));
+      if (yes) await applyConfig(pending.id);
+      process.stdout.write(yes ? `Applied ${pending.id}.\n\n` : 'Not applied; the confirmed configuration stays in force.\n\n');
+    }
+  }
   // ink renders nothing until exit when it believes it runs in CI; on a terminal it does not.
   if (process.env.CI && process.env.CI !== 'false') process.env.CI = 'false';
   const { renderApprove } = await import('../ui/render-approve.js');

@@ -1,3 +1,4 @@
+import { safeText } from '../../kernel/terminal.js';
 import { closeSync, openSync, readSync, statSync, watch } from 'node:fs';
 import type { AuditRecord } from '../../daemon/audit/log.js';
 import { daemonFiles } from '../../daemon/files.js';
@@ -18,8 +19,12 @@ function matches(r: AuditRecord, q: AuditQuery): boolean {
   return true;
 }
 
-/** One line for people: time, event, who (delegation chain), what, outcome. */
+/** One line for people: time, event, who (delegation chain), what, outcome; agent-written text escaped. */
 export function formatRecord(r: AuditRecord): string {
+  return safeText(formatRaw(r));
+}
+
+function formatRaw(r: AuditRecord): string {
   const who = r.chain?.length ? r.chain.join(' → ') : (r.agent ?? '');
   const finding = r.event === 'finding' && r.detail ? `${String(r.detail.rule)} in ${String(r.detail.file)}:${String(r.detail.line)}` : '';
   const what = [r.credential, r.permission, r.resource].filter(Boolean).join(':') || finding;

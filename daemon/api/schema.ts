@@ -60,7 +60,8 @@ export const revokeBody = z
 
 /** Bytes to seal or unseal (migration backups), base64; config files of up to 16 MiB. */
 export const SEAL_LIMIT = 24 * 1024 * 1024;
-export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT) });
+/** `context`: what the backup belongs to (migration id and file path); unsealing needs the same. */
+export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT), context: z.string().min(1).max(4096) });
 
 /** What `keyward migrate` records in the audit log (names, paths and counts; never values). */
 export const migrationEventBody = z.strictObject({
@@ -96,3 +97,6 @@ export type FindingBody = z.infer<typeof findingBody>;
 export interface ApiError {
   error: { code: string; message: string; hint?: string };
 }
+
+/** Confirms the pending configuration change with this id (the one the person was shown). */
+export const configApplyBody = z.strictObject({ id: z.string().regex(/^cfg_[0-9a-f]{12}$/) });

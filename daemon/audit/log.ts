@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, ftruncateSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, ftruncateSync, readFileSync, writeSync } from 'node:fs';
+import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { KeywardError } from '../../kernel/errors.js';
-import { writeFileAtomic } from '../../kernel/atomic-file.js';
 
 /**
  * The audit log: append-only JSON lines, each carrying the hash of the previous one, so that
@@ -67,6 +66,24 @@ function serialise(seq: number, time: string, event: AuditEvent, prev: string): 
   return { line: `${withoutHash},"hash":"${hash}"}`, hash, record: { ...(record ?? { seq, time, ...event, prev }), hash } as AuditRecord };
 }
 
+export interface AuditRecovery {
+  /** The partial final line that was cut: never more than one. */
+  discarded?: { lines: 1; bytes: number; sha256: string };
+  /** An unterminated end that was not a crash's doing, kept and ended with a line break. */
+  kept?: { bytes: number; sha256: string; why: string };
+  /** Records the head file names that the log no longer holds. */
+  missing?: { from: number; to: number };
+}
+
+function readHead(file: string): { seq: number; hash: string } | undefined {
+  try {
+    const head = JSON.parse(readFileSync(file, 'utf8')) as { seq: number; hash: string };
+    return Number.isInteger(head.seq) ? head : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Pending {
   event: AuditEvent;
   resolve: (r: AuditRecord) => void;
@@ -83,8 +100,10 @@ export class AuditLog {
   private scheduled = false;
   /** Called with every durable record (the event stream of `keyward approve`). */
   onRecord?: (record: AuditRecord) => void;
-  /** Set when recovery found something to say (a torn last line). */
+  /** Set when recovery found something to say (a torn last line), in one sentence. */
   recovered?: string;
+  /** What recovery did, for the `daemon.start` record. */
+  recovery?: AuditRecovery;
 
   constructor(
     readonly file: string,
@@ -92,9 +111,17 @@ export class AuditLog {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Opens the log, finds the last record, and cuts a torn final line left by a crash. */
+  /**
+   * Opens the log, finds the last record, and repairs what a crash can leave: at most one
+   * partial final line (a record whose write was cut; it was never acknowledged). Anything else
+   * at the end is kept for `keyward audit verify` to report, never cut: a "torn" tail that holds
+   * a whole record, or no line break in the last MiB, was not left by a crash. Records cut from
+   * the end (the head file names a later one) leave a gap in the numbering, so the cut stays
+   * visible. What was found is in `recovery`, for the `daemon.start` record.
+   */
   async open(): Promise<void> {
     const fd = openSync(this.file, 'a+', 0o600);
+    const recovery: AuditRecovery = {};
     try {
       const size = fstatSync(fd).size;
       let end = size;
@@ -104,13 +131,30 @@ export class AuditLog {
         readSync(fd, tail, 0, tailSize, size - tailSize);
         let lastNl = tail.lastIndexOf(10);
         if (lastNl !== tail.length - 1) {
-          // A record that was being written when the process died: it was never acknowledged.
-          end = lastNl === -1 ? size - tailSize : size - tailSize + lastNl + 1;
-          ftruncateSync(fd, end);
-          this.recovered = `discarded ${size - end} bytes of an incomplete record written during a crash`;
-          lastNl = lastNl === -1 ? -1 : lastNl;
+          const torn = tail.subarray(lastNl + 1);
+          const digest = createHash('sha256').update(torn).digest('hex');
+          const wholeRecord = /"hash":"[0-9a-f]{64}"\}/.test(torn.toString('utf8'));
+          if (lastNl === -1 && size > tailSize) {
+            // No line break in the last MiB: not a record cut by a crash. Keep it for verify.
+            recovery.kept = { bytes: torn.length, sha256: digest, why: 'no line break in the last MiB of the log' };
+          } else if (wholeRecord) {
+            recovery.kept = { bytes: torn.length, sha256: digest, why: 'the unterminated last line holds a whole record, which a crash cannot cut' };
+          } else {
+            // A record that was being written when the process died: it was never acknowledged.
+            end = size - torn.length;
+            ftruncateSync(fd, end);
+            recovery.discarded = { lines: 1, bytes: torn.length, sha256: digest };
+            this.recovered = `discarded ${torn.length} bytes of an incomplete record written during a crash`;
+          }
+          if (recovery.kept) {
+            // Ends the damaged line, so what follows starts on a line of its own.
+            writeSync(fd, '\n');
+            end = size + 1;
+            lastNl = -1;
+            this.recovered = `kept ${torn.length} unterminated bytes at the end of the log (${recovery.kept.why}); keyward audit verify reports them`;
+          }
         }
-        const text = tail.subarray(0, lastNl === -1 ? 0 : lastNl).toString('utf8');
+        const text = tail.subarray(0, lastNl === -1 ? (recovery.kept ? tail.length : 0) : lastNl).toString('utf8');
         const lastLine = text.slice(text.lastIndexOf('\n') + 1);
         if (lastLine) {
           try {
@@ -119,8 +163,9 @@ export class AuditLog {
             this.prev = last.hash;
           } catch {
             // Damaged: keep appending; `keyward audit verify` reports the damage.
-            this.seq = Number(/"seq":(\d+)/.exec(lastLine)?.[1] ?? 0);
-            this.prev = /"hash":"([0-9a-f]{64})"/.exec(lastLine)?.[1] ?? GENESIS;
+            // The last record in it counts (several records run together end with the last one's).
+            this.seq = Number([...lastLine.matchAll(/"seq":(\d+)/g)].at(-1)?.[1] ?? 0);
+            this.prev = [...lastLine.matchAll(/"hash":"([0-9a-f]{64})"/g)].at(-1)?.[1] ?? GENESIS;
           }
         }
       }
@@ -128,6 +173,15 @@ export class AuditLog {
     } finally {
       closeSync(fd);
     }
+    // Records cut from the end: the head names a later record than the log holds. Numbering goes
+    // on after the head, so the gap stays in the log for verify to report.
+    const head = readHead(this.headFile);
+    if (head && head.seq > this.seq) {
+      recovery.missing = { from: this.seq + 1, to: head.seq };
+      this.recovered = `${this.recovered ? `${this.recovered}; ` : ''}records ${this.seq + 1}–${head.seq} named by the head file are missing from the log`;
+      this.seq = head.seq;
+    }
+    if (Object.keys(recovery).length) this.recovery = recovery;
     this.handle = await open(this.file, 'a', 0o600);
   }
 
@@ -189,9 +243,11 @@ export class AuditLog {
       this.seq = seq;
       this.prev = prev;
       this.size += data.length;
-      this.scheduleHead();
       batch.forEach((p, i) => p.resolve(records[i]));
       for (const r of records) this.onRecord?.(r);
+      // The head follows every batch before the next one is written: it is never more than one
+      // batch behind the log, so a cut of the end is caught down to the last batch.
+      await this.writeHead();
     } catch (error) {
       // Nothing of this batch is acknowledged: cut whatever part of it reached the file.
       this.seq = startSeq;
@@ -218,31 +274,23 @@ export class AuditLog {
     }
   }
 
-  private headTimer?: NodeJS.Timeout;
-
   /**
-   * The head is rewritten at most every 100 ms (and on close): it may lag the log, which only
-   * narrows truncation detection to older records, but is never ahead of it. The records
-   * themselves are synced before anyone is answered; the head only has to be whole (renamed into
-   * place), so it skips its own fsyncs.
+   * Rewrites the head file (renamed into place, so it is always whole). It is written after the
+   * records it names are synced, so it is never ahead of the log; it skips its own fsyncs.
    */
-  private scheduleHead(): void {
-    this.headTimer ??= setTimeout(() => this.writeHead(), 100);
-  }
-
-  private writeHead(): void {
-    if (this.headTimer) clearTimeout(this.headTimer);
-    this.headTimer = undefined;
+  private async writeHead(): Promise<void> {
+    const tmp = `${this.headFile}.${process.pid}.tmp`;
     try {
-      writeFileAtomic(this.headFile, JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n', { mode: 0o600, sync: false });
+      await writeFile(tmp, JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n', { mode: 0o600 });
+      await rename(tmp, this.headFile);
     } catch {
-      /* the next flush tries again */
+      /* the next batch tries again */
     }
   }
 
   async close(): Promise<void> {
     while (this.queue.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 5));
-    if (this.seq > 0) this.writeHead();
+    if (this.seq > 0) await this.writeHead();
     await this.handle?.close();
     this.handle = undefined;
   }
@@ -252,15 +300,19 @@ export interface VerifyResult {
   ok: boolean;
   records: number;
   /** The first problem, if any. */
-  problem?: { line: number; seq?: number; kind: 'malformed' | 'tampered' | 'reordered' | 'removed' | 'truncated'; message: string };
+  problem?: { line: number; seq?: number; kind: 'malformed' | 'tampered' | 'reordered' | 'removed' | 'truncated' | 'head-missing'; message: string };
   /** Things worth knowing that are not tampering (a torn final line from a crash). */
   notes: string[];
   /** The last intact record: copy it somewhere agents cannot write to anchor the log. */
   head?: { seq: number; hash: string };
 }
 
-/** Checks the whole chain and the head file; reports the first broken record. */
-export function verifyAuditLog(file: string, headFile: string): VerifyResult {
+/**
+ * Checks the whole chain and the head file; reports the first broken record. Without the head
+ * file, records cut from the end cannot be told from records never written, so a missing head
+ * is a failure unless `allowMissingHead` says the caller knows why it is gone.
+ */
+export function verifyAuditLog(file: string, headFile: string, options: { allowMissingHead?: boolean } = {}): VerifyResult {
   // The head first: the daemon moves it only after the records it names are written, so a log
   // read after it is never behind it, even while the daemon keeps appending.
   let headText: string | undefined;
@@ -364,8 +416,21 @@ export function verifyAuditLog(file: string, headFile: string): VerifyResult {
       };
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') notes.push(`head file unreadable: ${(error as Error).message}`);
-    else if (lines.length > 0) notes.push('no head file: removal of records at the end cannot be checked');
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    if (lines.length > 0 && !options.allowMissingHead) {
+      return {
+        ok: false,
+        records: lines.length,
+        notes,
+        problem: {
+          line: lines.length + 1,
+          kind: 'head-missing',
+          message: `the head file ${headFile} is ${missing ? 'missing' : `unreadable (${(error as Error).message})`}: records cut from the end of the log cannot be ruled out`,
+        },
+      };
+    }
+    if (!missing) notes.push(`head file unreadable: ${(error as Error).message}`);
+    else if (lines.length > 0) notes.push('no head file (accepted with --allow-missing-head): removal of records at the end cannot be checked');
   }
   return { ok: true, records: lines.length, notes, ...(lastSeq ? { head: { seq: lastSeq, hash: lastHash } } : {}) };
 }

@@ -4,6 +4,7 @@ import { DaemonError } from '../errors.js';
 import { base62FromBytes } from '../../kernel/checksum.js';
 import { decide, decideFor, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import { canonicalResource } from '../providers/resource.js';
 import type { ProviderProfile } from '../providers/types.js';
 import { digestsEqual, isWellFormedToken, newToken, pooledRandom, tokenDigest } from '../tokens.js';
 import type { Vault } from '../vault/vault.js';
@@ -325,6 +326,13 @@ export class Broker extends EventEmitter {
     if (r.resource !== undefined && (r.resource.length > 200 || /[\s*?]|\.\./.test(r.resource))) {
       throw new DaemonError('bad_request', 'the resource must be a plain name (no spaces, wildcards or "..")');
     }
+    if (r.resource !== undefined) {
+      // `acme/secret/contents` would slip past a rule on `acme/secret` and still reach it.
+      const canonical = canonicalResource(r.resource, profile.resource);
+      if (!canonical.ok)
+        throw new DaemonError('bad_request', canonical.reason, { hint: `For example ${r.credential}:${r.permission}:${profile.resource?.segments === 2 ? 'owner/repo' : 'name'}` });
+      r.resource = canonical.resource;
+    }
     return profile;
   }
 
@@ -341,7 +349,14 @@ export class Broker extends EventEmitter {
     const profile = this.validate(r);
     const base = { ...this.sessionFields(session), credential: r.credential, permission: r.permission, resource: r.resource, mode: r.mode };
     const written = [this.deps.audit.append({ event: 'grant.request', ...base, ttl: r.ttl })];
-    let decision = decide(this.deps.policy(), { chain: session.chain, credential: r.credential, permission: r.permission, resource: r.resource, mode: r.mode });
+    let decision = decide(this.deps.policy(), {
+      chain: session.chain,
+      credential: r.credential,
+      permission: r.permission,
+      resource: r.resource,
+      mode: r.mode,
+      resourceCaseInsensitive: profile.resource?.caseInsensitive,
+    });
     if (decision.decision === 'ask' && session.allowed.has(this.allowKey(r))) {
       decision = { ...decision, decision: 'allow', reason: `allowed for this session by a person (policy: ${decision.reason})` };
     }

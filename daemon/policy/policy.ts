@@ -32,6 +32,8 @@ export interface PolicyRequest {
   permission: string;
   resource?: string;
   mode: 'proxy' | 'release';
+  /** The provider ignores case in resource names: rules match `ACME/*` and `acme/*` alike. */
+  resourceCaseInsensitive?: boolean;
 }
 
 export interface Decision {
@@ -84,7 +86,8 @@ export function decideFor(policy: Policy, agent: string, request: PolicyRequest)
       globMatch(rule.agent, agent) &&
       globMatch(rule.credential, request.credential) &&
       globMatch(rule.permission, request.permission) &&
-      (rule.resource === undefined || globMatch(rule.resource, request.resource)) &&
+      (rule.resource === undefined ||
+        (request.resourceCaseInsensitive ? globMatch(rule.resource.toLowerCase(), request.resource?.toLowerCase()) : globMatch(rule.resource, request.resource))) &&
       (rule.mode === undefined || rule.mode === request.mode);
     if (!matches) return;
     if (rule.maxTtl !== undefined) maxTtl = Math.min(maxTtl, rule.maxTtl);

@@ -59,7 +59,7 @@ export const builtinProviders: ProviderProfile[] = [
     inject: { header: 'Authorization', value: 'Bearer {secret}' },
     env: { key: 'GITHUB_TOKEN', baseUrl: 'GITHUB_API_URL', aliases: ['GH_TOKEN', 'GITHUB_PERSONAL_ACCESS_TOKEN'] },
     keysUrl: 'https://github.com/settings/tokens',
-    resource: { segments: 2 },
+    resource: { segments: 2, caseInsensitive: true },
     permissions: {
       'repo:read': [{ methods: READ, paths: ['/repos/{resource}', '/repos/{resource}/**'] }],
       'repo:write': [{ methods: ALL, paths: ['/repos/{resource}', '/repos/{resource}/**'] }],
@@ -80,7 +80,7 @@ export const builtinProviders: ProviderProfile[] = [
     inject: { header: 'PRIVATE-TOKEN', value: '{secret}' },
     env: { key: 'GITLAB_TOKEN', baseUrl: 'GITLAB_API_URL', aliases: ['GITLAB_PERSONAL_ACCESS_TOKEN', 'GL_TOKEN'] },
     keysUrl: 'https://gitlab.com/-/user_settings/personal_access_tokens',
-    resource: { encoded: true },
+    resource: { encoded: true, caseInsensitive: true },
     permissions: {
       'project:read': [{ methods: READ, paths: ['/api/v4/projects/{resource}', '/api/v4/projects/{resource}/**'] }],
       'project:write': [{ methods: ALL, paths: ['/api/v4/projects/{resource}', '/api/v4/projects/{resource}/**'] }],

@@ -24,7 +24,7 @@ const providerSchema = z.strictObject({
   env: z.strictObject({ key: z.string().optional(), baseUrl: z.string().optional(), aliases: z.array(z.string()).optional() }).optional(),
   permissions: z.record(z.string(), z.array(httpRule)).optional(),
   keysUrl: z.string().optional(),
-  resource: z.strictObject({ segments: z.number().int().min(1).max(8).optional(), encoded: z.boolean().optional() }).optional(),
+  resource: z.strictObject({ segments: z.number().int().min(1).max(8).optional(), encoded: z.boolean().optional(), caseInsensitive: z.boolean().optional() }).optional(),
 });
 
 export interface ProviderRegistry {
@@ -38,21 +38,30 @@ export interface ProviderRegistry {
  * built-in provider overrides the fields it sets (`env` and `permissions` key by key); other
  * files define new providers, starting from the `generic` profile.
  */
-export function loadProviders(configDir: string): ProviderRegistry {
+export function loadProviders(configDir: string, snapshot?: ReadonlyMap<string, string>): ProviderRegistry {
   const profiles = new Map(builtinProviders.map((p) => [p.name, structuredClone(p)]));
   const problems: ConfigProblem[] = [];
   const dir = join(configDir, 'providers');
   let files: string[] = [];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
+  if (snapshot) {
+    // The confirmed configuration (see daemon/config-guard.ts), not whatever is on disk now.
+    files = [...snapshot.keys()]
+      .filter((k) => /^providers\/[^/]+\.ya?ml$/.test(k))
+      .map((k) => k.slice('providers/'.length))
       .sort();
-  } catch {
-    files = [];
+  } else {
+    try {
+      files = readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort();
+    } catch {
+      files = [];
+    }
   }
   for (const f of files) {
     const file = join(dir, f);
-    const parsed = parseYamlConfig(readFileSync(file, 'utf8'), file, providerSchema);
+    const text = snapshot ? snapshot.get(`providers/${f}`)! : readFileSync(file, 'utf8');
+    const parsed = parseYamlConfig(text, file, providerSchema);
     if (!parsed.value) {
       problems.push(...parsed.problems);
       continue;

@@ -30,7 +30,7 @@ export interface ProviderProfile {
   };
   permissions: Record<string, HttpRule[]>;
   /** How `{resource}` appears in paths (see proxy/rules.ts). */
-  resource?: { segments?: number; encoded?: boolean };
+  resource?: { segments?: number; encoded?: boolean; caseInsensitive?: boolean };
   /** Where the user rotates keys of this provider. */
   keysUrl?: string;
 }

@@ -7,7 +7,8 @@ import type { Grant, Session } from '../broker/broker.js';
 import type { KeywardError } from '../../kernel/errors.js';
 import { DaemonError, errorBody, statusOf } from '../errors.js';
 import type { ProviderProfile } from '../providers/types.js';
-import { KeyScrubber, scrubHeader } from './scrubber.js';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { KeyScrubber } from './scrubber.js';
 
 /**
  * Forwarding to the upstream: the only network I/O of the proxy. Headers are copied minus
@@ -188,15 +189,39 @@ export class Forwarder {
           const mask = target.placeholder ?? REDACTED;
           const secret = target.secret;
           const scrub = secret ? new KeyScrubber(secret, mask) : undefined;
-          if (secret) {
+          let body: NodeJS.ReadableStream = upstreamRes;
+          if (scrub) {
             delete outHeaders['content-length']; // a replacement can change the length
-            for (const [name, value] of Object.entries(outHeaders)) if (value !== undefined) outHeaders[name] = scrubHeader(value, secret, mask);
+            for (const [name, value] of Object.entries(outHeaders)) if (value !== undefined) outHeaders[name] = scrub.header(value);
+            // Identity was asked for; an upstream that compresses anyway is decoded here, so that a
+            // compressed echo of the key cannot pass the scrubber. An encoding keyward cannot read
+            // is refused rather than passed on unread.
+            const encoding = String(upstreamRes.headers['content-encoding'] ?? 'identity')
+              .trim()
+              .toLowerCase();
+            const decoder =
+              encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+            if (decoder) {
+              delete outHeaders['content-encoding'];
+              decoder.on('error', () => res.destroy());
+              body = upstreamRes.pipe(decoder);
+            } else if (encoding !== 'identity' && encoding !== '') {
+              upstreamRes.destroy();
+              sendError(
+                res,
+                new DaemonError('upstream_error', `the upstream ${up.host} answered in an encoding keyward cannot check for the key (${encoding.slice(0, 40)})`),
+                false,
+              );
+              record(502, 'unreadable content-encoding');
+              resolve();
+              return;
+            }
           }
           // An event stream may rightly stay quiet for long (MCP's GET stream waits for server
           // messages); the upstream timeout is for the answer to start, not for its pauses.
           if (/^text\/event-stream/i.test(String(upstreamRes.headers['content-type'] ?? ''))) upstreamReq.setTimeout(0);
           res.writeHead(upstreamRes.statusCode ?? 502, outHeaders);
-          (scrub ? upstreamRes.pipe(scrub) : upstreamRes).pipe(res);
+          (scrub ? body.pipe(scrub) : upstreamRes).pipe(res);
           upstreamRes.on('error', () => res.destroy());
           res.on('close', () => {
             upstreamRes.destroy();

@@ -60,7 +60,7 @@ export async function handleGranted(
     throw new DaemonError('wrong_credential', `the grant is for ${grant.credential}, not ${credentialFromPath}`);
   }
   if (intercepted && intercepted !== `${up.host}:${up.port}`) throw new DaemonError('wrong_host', `the grant for ${grant.credential} does not cover ${intercepted}`);
-  checkFraming(req.headers, method);
+  checkFraming(req.headers, method, query);
   const rules = profile.permissions[grant.permission] ?? [];
   if (!allowedBy(rules, method, path, grant.resource, profile.resource)) {
     await denyOutOfScope(ctx, res, { grant, session, profile, method, path, host: up.host });

@@ -36,7 +36,7 @@ export async function handleMcp(
       hint: `Use the URL keyward migrate wrote: http://127.0.0.1:${port}/_mcp/<server>/<path>.`,
     });
   }
-  checkFraming(req.headers, method);
+  checkFraming(req.headers, method, query);
 
   // The caller: a live process of this OS user, from the kernel's socket table. Fail closed.
   if (!PEER_LOOKUP_SUPPORTED) {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { DaemonError } from '../errors.js';
 import type { HttpRule, ProviderProfile } from '../providers/types.js';
+import { safeText } from '../../kernel/terminal.js';
 
 /**
  * Pure functions deciding whether a proxied request is inside a grant: path normalisation and
@@ -51,11 +52,14 @@ const patternCache = new Map<string, RegExp>();
  */
 function patternRegex(pattern: string, resource: string | undefined, style: ResourceStyle): RegExp | undefined {
   if (pattern.includes('{resource}') && !resource) return undefined;
-  const key = `${pattern}\u0000${resource ?? ''}\u0000${style.encoded ? 'e' : 'p'}`;
+  const key = `${pattern}\u0000${resource ?? ''}\u0000${style.encoded ? 'e' : 'p'}${style.caseInsensitive ? 'i' : ''}`;
   let re = patternCache.get(key);
   if (re) return re;
   const escapeRe = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  const canonicalResource = !resource
+  // Where the provider ignores case in names (GitHub's owner/repo), `Acme/App` is `acme/app`.
+  const resourceRe = (s: string) =>
+    style.caseInsensitive ? [...s].map((ch) => (ch.toLowerCase() !== ch.toUpperCase() ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : escapeRe(ch))).join('') : escapeRe(s);
+  const resourceText = !resource
     ? ''
     : style.encoded
       ? normalizeSegment(resource)
@@ -68,7 +72,12 @@ function patternRegex(pattern: string, resource: string | undefined, style: Reso
   for (const part of parts) {
     if (part === '**') source += '(?:/[^/]+)*';
     else if (part === '*') source += '/[^/]+';
-    else source += '/' + escapeRe(part).replace('\\{resource\\}', escapeRe(canonicalResource)).replace(/\*/g, '[^/]*');
+    else
+      source +=
+        '/' +
+        escapeRe(part)
+          .replace('\\{resource\\}', () => resourceRe(resourceText))
+          .replace(/\*/g, '[^/]*');
   }
   re = new RegExp(`^${source || '/'}/?$`);
   if (patternCache.size > 5000) patternCache.clear();
@@ -87,6 +96,8 @@ export interface ResourceStyle {
   segments?: number;
   /** The resource is one segment with its slashes encoded (GitLab's acme%2Fapp). */
   encoded?: boolean;
+  /** The provider treats names without regard to case (GitHub, GitLab). */
+  caseInsensitive?: boolean;
 }
 
 /** Whether `method path` is allowed by any of the rules, for this resource. */
@@ -136,13 +147,31 @@ function resourceFromPath(pattern: string, path: string, segments: number): stri
 }
 
 /** Headers that ask a server to treat a request as another method. */
-export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method'];
 
-/** Method overrides and ambiguous framing, refused on every route that injects a key. */
-export function checkFraming(headers: IncomingHttpHeaders, method: string): void {
+/**
+ * Query parameters that frameworks read as the method (Rails and Laravel's `_method`, Google's
+ * `$httpMethod`, Salesforce's `_HttpMethod`, and the header names used as parameters). Compared
+ * without regard to case, since frameworks differ there too. A plain `method` is left alone:
+ * RPC-style APIs use it for the operation's name.
+ */
+export const METHOD_OVERRIDE_PARAMS = ['_method', '$httpmethod', '_httpmethod', 'httpmethod', ...METHOD_OVERRIDES];
+
+/**
+ * Method overrides (in a header or in the query) and ambiguous framing, refused on every route
+ * that injects a key: a grant that allows GET must not become a DELETE on the server's side.
+ */
+export function checkFraming(headers: IncomingHttpHeaders, method: string, query = ''): void {
   for (const h of METHOD_OVERRIDES) {
     const v = headers[h];
-    if (v !== undefined && String(v).toUpperCase() !== method) throw new DaemonError('method_override', `refused: ${h} would change the method to ${v}`);
+    if (v !== undefined && String(v).toUpperCase() !== method) throw new DaemonError('method_override', `refused: ${h} would change the method to ${safeText(String(v))}`);
+  }
+  if (query.length > 1) {
+    for (const [name, value] of new URLSearchParams(query.replace(/^\?/, ''))) {
+      if (METHOD_OVERRIDE_PARAMS.includes(name.toLowerCase()) && value.toUpperCase() !== method) {
+        throw new DaemonError('method_override', `refused: the query parameter ${safeText(name)} would change the method to ${safeText(value)}`);
+      }
+    }
   }
   // Request smuggling: the two length headers disagree about where the body ends.
   if (headers['content-length'] !== undefined && headers['transfer-encoding'] !== undefined) {

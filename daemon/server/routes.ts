@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import {
+  configApplyBody,
   consentAnswerBody,
   findingBody,
   unlockBody,
@@ -29,6 +30,11 @@ export interface RouteDeps {
   version: string;
   status: () => Record<string, unknown>;
   reloadPolicy: () => Promise<{ ok: boolean; problems: string[] }>;
+  /** A change to keyward's configuration on disk that waits for a person (daemon/config-guard.ts). */
+  config: {
+    pending: () => { id: string; detected: string; problems: string[]; files: { path: string; change: string; diff: string[] }[] } | null;
+    apply: (id: string, by: string) => Promise<{ applied: string }>;
+  };
   shutdown: () => void;
   /** Connected event-stream clients (keyward approve), for `status` and for `keyward run`'s hint. */
   approvers: Set<ServerResponse>;
@@ -37,7 +43,7 @@ export interface RouteDeps {
   /** Drops a cached key from the proxy (the entry changed or went away). */
   forgetSecret: (credential: string) => void;
   /** Encrypts migration backups with a key kept in the vault. */
-  sealer: { seal(data: Buffer): Promise<Buffer>; unseal(data: Buffer): Promise<Buffer> };
+  sealer: { seal(data: Buffer, context: string): Promise<Buffer>; unseal(data: Buffer, context: string): Promise<Buffer> };
   /** Writes new findings (from `keyward watch`) to the audit log, once each. */
   findings: FindingRecorder;
   /** Whether the vault cannot be read until a person unlocks it (file vault without passphrase). */
@@ -295,7 +301,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/seal',
       guarded(async (ctx) => {
         const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
-        return { status: 200, body: { data: (await deps.sealer.seal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+        return { status: 200, body: { data: (await deps.sealer.seal(Buffer.from(body.data, 'base64'), body.context)).toString('base64') } };
       }),
     )
     .add(
@@ -303,7 +309,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       '/v1/unseal',
       guarded(async (ctx) => {
         const body = await ctx.body(sealBody, SEAL_LIMIT + 1024);
-        return { status: 200, body: { data: (await deps.sealer.unseal(Buffer.from(body.data, 'base64'))).toString('base64') } };
+        return { status: 200, body: { data: (await deps.sealer.unseal(Buffer.from(body.data, 'base64'), body.context)).toString('base64') } };
       }),
     )
     .add(
@@ -325,6 +331,20 @@ export function adminRoutes(deps: RouteDeps): Router {
             hint: 'Fix it (keyward policy check shows every problem); the last good policy stays in force.',
           });
         return { status: 200, body: { reloaded: true } };
+      }),
+    )
+    .add(
+      'GET',
+      '/v1/config/pending',
+      guarded(async () => ({ status: 200, body: { pending: deps.config.pending() } })),
+    )
+    .add(
+      'POST',
+      '/v1/config/apply',
+      guarded(async (ctx) => {
+        const body = await ctx.body(configApplyBody);
+        const peer = await ctx.peer();
+        return { status: 200, body: await deps.config.apply(body.id, peer ? `a person over admin.sock (pid ${peer})` : 'a person over admin.sock') };
       }),
     )
     .add(

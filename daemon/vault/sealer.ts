@@ -4,12 +4,15 @@ import type { SecretStore } from './store.js';
 
 /** Where the sealing key lives in the secret store (not a listed vault entry). */
 export const SEAL_KEY_ENTRY = 'keyward.backup-key';
-const VERSION = 1;
+/** 1: no associated data (read only, for backups made before 2). 2: bound to a context. */
+const VERSION = 2;
 
 /**
  * Seals data (migration backups of secret-bearing files) with AES-256-GCM under a key kept in
- * the vault's secret store: a backup on disk is worthless without the keychain. Sealed format:
- * version byte, 12-byte IV, 16-byte tag, ciphertext.
+ * the vault's secret store: a backup on disk is worthless without the keychain. Each backup is
+ * bound to its context (the migration id and the file's path) as associated data, so that one
+ * backup cannot be put in another's place: `undo` would otherwise write one file's secrets into
+ * another file. Sealed format: version byte, 12-byte IV, 16-byte tag, ciphertext.
  */
 export class Sealer {
   private key?: Buffer;
@@ -27,23 +30,26 @@ export class Sealer {
     return (this.key = key);
   }
 
-  async seal(data: Buffer): Promise<Buffer> {
+  async seal(data: Buffer, context: string): Promise<Buffer> {
     const key = await this.getKey(true);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(`keyward backup\0${context}`, 'utf8'));
     const body = Buffer.concat([cipher.update(data), cipher.final()]);
     return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]);
   }
 
-  async unseal(sealed: Buffer): Promise<Buffer> {
-    if (sealed[0] !== VERSION || sealed.length < 29) throw new KeywardError('not a keyward backup', { code: 'bad_request' });
+  /** Opens a backup sealed for `context`; one sealed for another context fails. */
+  async unseal(sealed: Buffer, context: string): Promise<Buffer> {
+    if ((sealed[0] !== VERSION && sealed[0] !== 1) || sealed.length < 29) throw new KeywardError('not a keyward backup', { code: 'bad_request' });
     const key = await this.getKey(false);
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(1, 13));
+    if (sealed[0] === VERSION) decipher.setAAD(Buffer.from(`keyward backup\0${context}`, 'utf8'));
     decipher.setAuthTag(sealed.subarray(13, 29));
     try {
       return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]);
     } catch {
-      throw new KeywardError('the backup failed its integrity check (modified, or sealed with another key)', { code: 'bad_request' });
+      throw new KeywardError('the backup failed its integrity check (modified, sealed with another key, or made for another file or migration)', { code: 'bad_request' });
     }
   }
 }

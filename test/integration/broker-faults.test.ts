@@ -107,13 +107,15 @@ describe.skipIf(!HAS_KEYRING)('faults', () => {
     const r = await d.cli(['run', '--agent', 'any', '--grant', 'openai:chat', '--', 'true']);
     expect(r.code, r.stderr).toBe(0);
     writeFileSync(join(d.home, 'config', 'policy.yaml'), 'defaults: { decision: deny }\n');
-    for (let i = 0; i < 50 && auditRecords(d.home).filter((x) => x.event === 'policy.reload').length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+    // A change on disk waits for a person: keyward policy apply puts it in force.
+    for (let i = 0; i < 50 && auditRecords(d.home).filter((x) => x.event === 'config.proposed').length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+    expect((await d.cli(['policy', 'apply', '--yes'])).code).toBe(0);
     const denied = await d.cli(['run', '--agent', 'any', '--grant', 'openai:chat', '--', 'true']);
     expect(denied.code).toBe(125);
     expect(denied.stderr).toContain('the default is deny');
     await d.stop();
     removeDir(d.home);
-  });
+  }, 60_000);
 
   it('forwards signals to the command and reports its death by signal', async () => {
     const d = await startDaemon({ files: { 'config/policy.yaml': ALLOW } });
@@ -189,14 +191,14 @@ describe('the encrypted file vault', () => {
     // A daemon without the passphrase refuses to read, and says how to fix it.
     const locked = await startDaemon({ home, env: { ...env, KEYWARD_VAULT_PASSPHRASE: '' } });
     writeFileSync(join(home, 'config', 'policy.yaml'), 'rules:\n  - { agent: "*", credential: gh, permission: release, decision: allow }\n');
-    await new Promise((r) => setTimeout(r, 300));
+    expect((await locked.api('admin', 'POST', '/v1/policy/reload')).status).toBe(200);
     const r = await locked.cli(['run', '--agent', 'x', '--env', 'T=keyward://gh', '--', 'true'], { env: { KEYWARD_VAULT_PASSPHRASE: '' } });
     expect(r.code, r.stderr).toBe(125);
     expect(r.stderr).toContain('the vault is locked');
     expect(r.stderr).toContain('keyward vault unlock');
     await locked.stop();
     removeDir(home);
-  });
+  }, 90_000); // scrypt at N=2^17 runs at every unlock: seconds on a busy machine
 
   it('with no keychain and no file vault, names both fixes', async () => {
     const home = tempDir('keyward-nokeychain-');

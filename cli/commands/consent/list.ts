@@ -21,12 +21,16 @@ export default class ConsentList extends BaseCommand {
       }[];
     }>('admin', 'GET', '/v1/consent');
     if (!this.jsonEnabled()) {
+      const { safeText } = await import('../../../kernel/terminal.js');
       if (r.pending.length === 0) this.log('No consent requests are waiting.');
       for (const c of r.pending) {
+        // Agents choose their names, tasks and resources: escaped, so none can redraw the lines above.
         this.log(
-          `${c.id}  ${c.chain.join(' → ')} wants ${[c.credential, c.permission, c.resource].filter(Boolean).join(':')} (${c.mode}${c.mode === 'release' ? ': the raw secret' : ''})`,
+          safeText(
+            `${c.id}  ${c.chain.join(' → ')} wants ${[c.credential, c.permission, c.resource].filter(Boolean).join(':')} (${c.mode}${c.mode === 'release' ? ': the raw secret' : ''})`,
+          ),
         );
-        this.log(`    task: ${c.task ?? '-'} · policy: ${c.policy.reason} · times out at ${c.expires.slice(11, 19)}`);
+        this.log(safeText(`    task: ${c.task ?? '-'} · policy: ${c.policy.reason} · times out at ${c.expires.slice(11, 19)}`));
       }
     }
     return r.pending;

@@ -4,7 +4,7 @@ import { BaseCommand } from '../../base.js';
 export default class PolicyCheck extends BaseCommand {
   static override summary = 'Validate policy.yaml (and provider files), with line numbers.';
   static override description =
-    'Exit codes: 0 valid, 1 problems found, 2 error. A running daemon reloads policy.yaml on change by itself and keeps the last good policy when the file is broken.';
+    'Exit codes: 0 valid, 1 problems found, 2 error. A running daemon does not act on a change on disk by itself: it keeps the confirmed configuration until a person runs keyward policy apply (or answers in keyward approve).';
   static override enableJsonFlag = true;
   static override flags = { file: Flags.string({ description: 'Check this file instead of policy.yaml in the config directory.', helpValue: 'PATH' }) };
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../../kernel/atomic-file.js';
 import { daemonFiles } from '../../../daemon/files.js';
 import { appendPolicyRule } from '../../../daemon/policy/append.js';
@@ -29,13 +29,16 @@ export interface ApplyResult {
   gitHelpers: string[];
 }
 
-async function seal(data: Buffer): Promise<Buffer> {
-  const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64') });
+/** What a backup is bound to: the migration and the file it was taken of. */
+const backupContext = (migration: string, path: string) => `migration ${migration}\0${path}`;
+
+async function seal(data: Buffer, context: string): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64'), context });
   return Buffer.from(r.data, 'base64');
 }
 
-async function unseal(data: Buffer): Promise<Buffer> {
-  const r = await call<{ data: string }>('admin', 'POST', '/v1/unseal', { data: data.toString('base64') });
+async function unseal(data: Buffer, context: string): Promise<Buffer> {
+  const r = await call<{ data: string }>('admin', 'POST', '/v1/unseal', { data: data.toString('base64'), context });
   return Buffer.from(r.data, 'base64');
 }
 
@@ -52,6 +55,13 @@ function git(args: string[]): { status: number; stdout: string; stderr: string }
 export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promise<ApplyResult> {
   if (plan.files.length === 0) throw new KeywardError('nothing to migrate', { hint: 'keyward scan home --project . shows what keyward found, and why it could not move it.' });
   await ensureDaemon();
+  // The policy rules are confirmed by reloading policy.yaml: that must not also confirm a change
+  // someone else made on disk and nobody has looked at.
+  if (plan.rules.length > 0 && (await call<{ pending: { id: string } | null }>('admin', 'GET', '/v1/config/pending')).pending) {
+    throw new KeywardError("keyward's configuration has changes on disk that nobody has confirmed; nothing was migrated", {
+      hint: 'Review them with keyward policy apply, then run keyward migrate again.',
+    });
+  }
   const journal: Journal = {
     id: newMigrationId(),
     created: new Date().toISOString(),
@@ -86,7 +96,7 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     for (const file of journal.files) {
       const current = readFileSync(file.path);
       if (sha256(current) !== file.beforeSha) throw new KeywardError(`${file.path} changed since it was scanned; nothing was migrated`, { hint: 'Run keyward migrate again.' });
-      writeFileSync(store.backupPath(file), await seal(current), { mode: 0o600, flag: 'wx' });
+      writeFileSync(store.backupPath(file), await seal(current, backupContext(journal.id, file.path)), { mode: 0o600, flag: 'wx' });
       file.state = 'backed-up';
       store.save();
     }
@@ -112,16 +122,22 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
       file.state = 'written';
       store.save();
     }
-    // 5. What lets the files' users keep working.
-    const policy = daemonFiles().policy;
-    for (const r of plan.rules)
-      appendPolicyRule(policy, {
-        agent: r.agent,
-        credential: r.credential,
-        permission: r.permission,
-        decision: r.decision,
-        maxTtl: r.maxTtl ? parseDuration(r.maxTtl) : undefined,
-      });
+    // 5. What lets the files' users keep working: the rules go into policy.yaml, which the person
+    // running the migration confirms over admin.sock (a change on disk alone is only a proposal).
+    if (plan.rules.length > 0) {
+      const policy = daemonFiles().policy;
+      let text = existsSync(policy) ? readFileSync(policy, 'utf8') : undefined;
+      for (const r of plan.rules)
+        text = appendPolicyRule(text, {
+          agent: r.agent,
+          credential: r.credential,
+          permission: r.permission,
+          decision: r.decision,
+          maxTtl: r.maxTtl ? parseDuration(r.maxTtl) : undefined,
+        }).text;
+      writeFileAtomic(policy, text!, { mode: 0o600 });
+      await call('admin', 'POST', '/v1/policy/reload');
+    }
     for (const h of journal.gitHelpers) {
       const set = git(['config', '--global', '--add', `credential.${h.url}.helper`, h.value]);
       if (set.status !== 0) throw new KeywardError(`git config failed: ${set.stderr.trim()}`);
@@ -215,7 +231,7 @@ export async function undoMigration(id: string | undefined, options: { force?: b
       result.conflicts.push(file.path);
       continue;
     }
-    const original = await unseal(readFileSync(store.backupPath(file)));
+    const original = await unseal(readFileSync(store.backupPath(file)), backupContext(journal.id, file.path));
     if (sha256(original) !== file.beforeSha) throw new KeywardError(`the backup of ${file.path} does not match what was recorded; the file is left as it is`);
     writeFileAtomic(linkTarget(file.path), original, { mode: file.mode });
     keepOwner(file);
