@@ -89,7 +89,8 @@ export function agentRoutes(deps: RouteDeps): Router {
     .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(requireSession(deps, ctx)) }))
     .add('DELETE', '/v1/sessions/current', async (ctx) => {
       const session = requireSession(deps, ctx);
-      const revoked = await broker.endSession(session, 'ended by its process');
+      // keep=released: a credential helper's minted credential outlives the helper (git uses it after).
+      const revoked = await broker.endSession(session, 'ended by its process', { keepReleased: ctx.url.searchParams.get('keep') === 'released' });
       return { status: 200, body: { ended: session.id, revoked } };
     })
     .add('POST', '/v1/grants', async (ctx) => {
