@@ -13,7 +13,7 @@ For "get", git writes protocol/host/username lines on stdin; keyward answers use
     entry: Flags.string({ required: true, description: 'Vault entry holding the credential.' }),
     permission: Flags.string({
       description:
-        'For a GitHub App entry: the scope of the minted installation token, e.g. repo:read (the repository comes from git\'s path, so set credential.useHttpPath) or repo:read:acme/app.',
+        "For a GitHub App entry: the scope of the minted installation token, e.g. repo:read (the repository comes from git's path, so set credential.useHttpPath) or repo:read:acme/app.",
       helpValue: 'PERMISSION',
     }),
   };

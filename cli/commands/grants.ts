@@ -15,7 +15,18 @@ export default class Grants extends BaseCommand {
     const { call, ensureDaemon } = await import('../daemon-client.js');
     await ensureDaemon();
     const r = await call<{
-      grants: { id: string; agent: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string; upstream?: Record<string, string | string[]> }[];
+      grants: {
+        id: string;
+        agent: string;
+        chain: string[];
+        task?: string;
+        credential: string;
+        permission: string;
+        resource?: string;
+        mode: string;
+        expires: string;
+        upstream?: Record<string, string | string[]>;
+      }[];
     }>('admin', 'GET', '/v1/grants');
     if (!this.jsonEnabled()) {
       if (r.grants.length === 0) this.log('No active grants.');

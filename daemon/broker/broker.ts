@@ -796,7 +796,8 @@ export class Broker extends EventEmitter {
       const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
       try {
         const removed = await minter.sweep({ root: await this.deps.vault.get(entry.name), entry, profile, owner: this.owner() });
-        if (removed.length) await this.audit({ event: 'mint.sweep', credential: entry.name, reason: 'left by an earlier run of the daemon', detail: { kind: minter.kind, removed } });
+        if (removed.length)
+          await this.audit({ event: 'mint.sweep', credential: entry.name, reason: 'left by an earlier run of the daemon', detail: { kind: minter.kind, removed } });
       } catch (error) {
         this.deps.log?.({ level: 'warn', msg: 'could not remove credentials an earlier run minted', credential: entry.name, error: (error as Error).message });
       }

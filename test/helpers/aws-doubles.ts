@@ -33,7 +33,8 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, service: string,
   if (!keys) return { ok: false, accessKeyId, why: 'unknown access key' };
   const amzDate = String(req.headers['x-amz-date'] ?? '');
   if (!amzDate.startsWith(date)) return { ok: false, accessKeyId, why: 'x-amz-date does not match the credential scope' };
-  if (Math.abs(Date.parse(amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')) - Date.now()) > 5 * 60_000) return { ok: false, accessKeyId, why: 'clock skew' };
+  if (Math.abs(Date.parse(amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')) - Date.now()) > 5 * 60_000)
+    return { ok: false, accessKeyId, why: 'clock skew' };
   const names = signedHeaders.split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) return { ok: false, accessKeyId, why: 'host and x-amz-date must be signed' };
   if (keys.token !== undefined && (!names.includes('x-amz-security-token') || req.headers['x-amz-security-token'] !== keys.token)) {
@@ -49,7 +50,14 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, service: string,
     .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
-  const headers = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const headers = names
+    .map(
+      (n) =>
+        `${n}:${String(req.headers[n] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
   const payload = service === 's3' ? String(req.headers['x-amz-content-sha256'] ?? sha256(body)) : sha256(body);
   if (payload !== 'UNSIGNED-PAYLOAD' && payload !== sha256(body)) return { ok: false, accessKeyId, why: 'payload hash mismatch' };
   const canonical = [req.method, path || '/', query, headers, signedHeaders, payload].join('\n');
@@ -123,7 +131,9 @@ export async function startAwsDoubles(root: { accessKeyId: string; secret: strin
       };
       issued.push(creds);
       const result = `<Credentials><AccessKeyId>${creds.accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secret}</SecretAccessKey><SessionToken>${creds.token}</SessionToken><Expiration>${creds.expiration}</Expiration></Credentials>`;
-      res.writeHead(200).end(`<${params.Action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${params.Action}Result>${result}</${params.Action}Result></${params.Action}Response>`);
+      res
+        .writeHead(200)
+        .end(`<${params.Action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${params.Action}Result>${result}</${params.Action}Result></${params.Action}Response>`);
     });
   });
   const s3 = createServer((req, res) => {
@@ -137,9 +147,11 @@ export async function startAwsDoubles(root: { accessKeyId: string; secret: strin
       res.setHeader('content-type', 'application/xml');
       if (!check.ok) return void res.writeHead(403).end(`<Error><Code>AccessDenied</Code><Message>${check.why}</Message></Error>`);
       const bucket = url.pathname.split('/')[1];
-      res.writeHead(200).end(
-        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>report.csv</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag><Size>42</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>`,
-      );
+      res
+        .writeHead(200)
+        .end(
+          `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>report.csv</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag><Size>42</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>`,
+        );
     });
   });
   const [stsPort, s3Port] = await Promise.all([listen(sts), listen(s3)]);

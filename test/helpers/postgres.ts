@@ -37,7 +37,8 @@ export function startPostgres(): TestPostgres {
   const bin = postgresBin()!;
   const dir = tempDir('keyward-pg-');
   const asRoot = userInfo().uid === 0;
-  const run = (cmd: string, args: string[]) => execFileSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (asRoot) {
     chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })));
     chmodSync(dir, 0o700);
@@ -47,8 +48,18 @@ export function startPostgres(): TestPostgres {
   if (asRoot) execFileSync('chown', ['postgres', join(dir, 'pw')]);
   run(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-U', 'pgsuper', '--auth=scram-sha-256', `--pwfile=${join(dir, 'pw')}`, '-E', 'UTF8', '--no-sync']);
   const port = 5432;
-  run(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-o', `-c listen_addresses='' -c unix_socket_directories=${dir} -c port=${port} -c fsync=off`, 'start']);
-  const url = (user: string, password: string, database = 'app') => `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@localhost:${port}/${database}?host=${encodeURIComponent(dir)}`;
+  run(join(bin, 'pg_ctl'), [
+    '-D',
+    join(dir, 'data'),
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-o',
+    `-c listen_addresses='' -c unix_socket_directories=${dir} -c port=${port} -c fsync=off`,
+    'start',
+  ]);
+  const url = (user: string, password: string, database = 'app') =>
+    `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@localhost:${port}/${database}?host=${encodeURIComponent(dir)}`;
   const superuser = (sql: string, database = 'app') =>
     execFileSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-Atq', '-c', sql, url('pgsuper', superPassword, database)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   superuser('CREATE DATABASE app', 'postgres');

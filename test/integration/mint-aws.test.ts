@@ -79,7 +79,13 @@ describe.skipIf(!HAS_KEYRING)('AWS STS minting', () => {
       ],
     });
     const issued = aws.issued.at(-1)!;
-    expect(out).toEqual({ Version: 1, AccessKeyId: issued.accessKeyId, SecretAccessKey: issued.secret, SessionToken: issued.token, Expiration: new Date(issued.expiration).toISOString() });
+    expect(out).toEqual({
+      Version: 1,
+      AccessKeyId: issued.accessKeyId,
+      SecretAccessKey: issued.secret,
+      SessionToken: issued.token,
+      Expiration: new Date(issued.expiration).toISOString(),
+    });
     expect(r.stdout).not.toContain(root.accessKeyId);
     expect(r.stdout).not.toContain(root.secret);
   });
@@ -129,26 +135,29 @@ describe.skipIf(!HAS_KEYRING)('AWS STS minting', () => {
     expect(audit).not.toContain(root.secret);
   });
 
-  it.skipIf(!HAS_AWS_CLI)(`the real aws CLI reaches an S3 double through credential_process with session credentials only${HAS_AWS_CLI ? '' : ' (skipped: aws CLI missing)'}`, async () => {
-    const home = tempDir();
-    const config = join(home, 'config');
-    writeFileSync(
-      config,
-      `[default]\nregion = us-east-1\ncredential_process = "${process.execPath}" "${BIN}" aws-credentials --profile default --permission s3:read:reports-bucket\n`,
-    );
-    writeFileSync(join(home, 'credentials'), '');
-    const before = aws.s3Requests.length;
-    // Asynchronously: the doubles answer from this process's event loop.
-    const r = await runAsync('aws', ['s3', 'ls', 's3://reports-bucket', '--endpoint-url', aws.s3Url], {
-      env: { ...d.env, HOME: home, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true' },
-    });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('report.csv');
-    const requests = aws.s3Requests.slice(before);
-    expect(requests.length).toBeGreaterThan(0);
-    const minted = aws.issued.at(-1)!;
-    for (const q of requests) expect(q).toMatchObject({ verified: true, accessKeyId: minted.accessKeyId });
-    expect(r.stdout + r.stderr).not.toContain(root.accessKeyId);
-    expect(allText(home)).not.toContain(root.accessKeyId);
-  });
+  it.skipIf(!HAS_AWS_CLI)(
+    `the real aws CLI reaches an S3 double through credential_process with session credentials only${HAS_AWS_CLI ? '' : ' (skipped: aws CLI missing)'}`,
+    async () => {
+      const home = tempDir();
+      const config = join(home, 'config');
+      writeFileSync(
+        config,
+        `[default]\nregion = us-east-1\ncredential_process = "${process.execPath}" "${BIN}" aws-credentials --profile default --permission s3:read:reports-bucket\n`,
+      );
+      writeFileSync(join(home, 'credentials'), '');
+      const before = aws.s3Requests.length;
+      // Asynchronously: the doubles answer from this process's event loop.
+      const r = await runAsync('aws', ['s3', 'ls', 's3://reports-bucket', '--endpoint-url', aws.s3Url], {
+        env: { ...d.env, HOME: home, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true' },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('report.csv');
+      const requests = aws.s3Requests.slice(before);
+      expect(requests.length).toBeGreaterThan(0);
+      const minted = aws.issued.at(-1)!;
+      for (const q of requests) expect(q).toMatchObject({ verified: true, accessKeyId: minted.accessKeyId });
+      expect(r.stdout + r.stderr).not.toContain(root.accessKeyId);
+      expect(allText(home)).not.toContain(root.accessKeyId);
+    },
+  );
 });

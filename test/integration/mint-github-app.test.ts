@@ -50,7 +50,11 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', () => {
   it('proxy mode: the proxy injects a token minted for the one repository, and the run ending revokes it', async () => {
     const before = gh.tokens.length;
     const script = `const r = await fetch(process.env.GITHUB_API_URL + '/repos/acme/app', { headers: { authorization: 'Bearer ' + process.env.GITHUB_TOKEN } }); console.log(r.status, process.env.GITHUB_TOKEN.slice(0, 4), JSON.stringify(await r.json()));`;
-    const r = await runAsync(process.execPath, [BIN, 'run', '--agent', 'bot', '--grant', 'gh-app:repo:read:acme/app', '--', process.execPath, '--input-type=module', '-e', script], d.env);
+    const r = await runAsync(
+      process.execPath,
+      [BIN, 'run', '--agent', 'bot', '--grant', 'gh-app:repo:read:acme/app', '--', process.execPath, '--input-type=module', '-e', script],
+      d.env,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('200 kwg_');
     expect(r.stdout).toContain('acme/app');
@@ -72,10 +76,7 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', () => {
   it('real git clones over HTTP through the credential helper with a token for that repository only; keyward revoke revokes it upstream', async () => {
     const home = tempDir();
     const gitconfig = join(home, 'gitconfig');
-    writeFileSync(
-      gitconfig,
-      `[credential "${gh.url}"]\n\thelper = "!'${process.execPath}' '${BIN}' git-credential --entry gh-app --permission repo:read"\n\tuseHttpPath = true\n`,
-    );
+    writeFileSync(gitconfig, `[credential "${gh.url}"]\n\thelper = "!'${process.execPath}' '${BIN}' git-credential --entry gh-app --permission repo:read"\n\tuseHttpPath = true\n`);
     const env = { ...d.env, HOME: home, GIT_CONFIG_GLOBAL: gitconfig, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
     const before = gh.tokens.length;
     const clone = await runAsync('git', ['clone', '-q', `${gh.url}/acme/app.git`, join(home, 'app')], env);
@@ -87,7 +88,9 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', () => {
 
     // The same kind of token does not open another repository: the double refuses it.
     const token = minted[0].token;
-    const other = await fetch(`${gh.url}/acme/other.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` } });
+    const other = await fetch(`${gh.url}/acme/other.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` },
+    });
     expect(other.status).toBe(401);
 
     // keyward grants lists it with its repositories, never the token; keyward revoke revokes it upstream.
@@ -97,7 +100,9 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', () => {
     expect(minted.some((t) => !t.revoked)).toBe(true);
     expect((await d.cli(['revoke', '--all'])).code).toBe(0);
     expect(minted.every((t) => t.revoked)).toBe(true);
-    const again = await fetch(`${gh.url}/acme/app.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` } });
+    const again = await fetch(`${gh.url}/acme/app.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` },
+    });
     expect(again.status).toBe(401);
   }, 90_000);
 

@@ -18,7 +18,7 @@ const PERMISSIONS: Record<string, MintPermission & { permissions: Record<string,
     permissions: { contents: 'write', issues: 'write', pull_requests: 'write', metadata: 'read' },
   },
   'issues:write': { resource: true, summary: 'issues: write and metadata: read on the one repository', permissions: { issues: 'write', metadata: 'read' } },
-  read: { resource: false, summary: "contents: read and metadata: read on every repository of the installation", permissions: { contents: 'read', metadata: 'read' } },
+  read: { resource: false, summary: 'contents: read and metadata: read on every repository of the installation', permissions: { contents: 'read', metadata: 'read' } },
 };
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -37,7 +37,13 @@ async function github(r: MintRequest, method: string, path: string, auth: string
   try {
     res = await fetch(base + path, {
       method,
-      headers: { accept: 'application/vnd.github+json', authorization: auth, 'user-agent': 'keyward', 'x-github-api-version': '2022-11-28', ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: auth,
+        'user-agent': 'keyward',
+        'x-github-api-version': '2022-11-28',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(10_000),
     });
@@ -94,7 +100,9 @@ export const githubAppMinter: Minter = {
         hint: 'Check the App id, the installation id, and that the App has the permissions and repository the grant names.',
       });
     }
-    const repos = Array.isArray(answer.json.repositories) ? (answer.json.repositories as { full_name?: string; name?: string }[]).map((x) => x.full_name ?? x.name ?? '?') : ['(all of the installation)'];
+    const repos = Array.isArray(answer.json.repositories)
+      ? (answer.json.repositories as { full_name?: string; name?: string }[]).map((x) => x.full_name ?? x.name ?? '?')
+      : ['(all of the installation)'];
     const granted = Object.entries((answer.json.permissions as Record<string, string>) ?? scope.permissions).map(([k, v]) => `${k}:${v}`);
     const expires = Date.parse(expiresAt);
     return {

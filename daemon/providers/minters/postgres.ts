@@ -23,7 +23,8 @@ function rolesFor(root: MintRoot, permission: string): string[] {
   const write = root.entry.attributes?.writeRole ?? DEFAULT_ROLES.write;
   const roles = permission === 'read' ? [read] : [read, write];
   for (const r of roles) {
-    if (!ROLE_NAME.test(r)) throw new DaemonError('bad_request', `vault entry ${root.entry.name}: "${r}" is not a role name`, { hint: 'Set readRole / writeRole to plain role names.' });
+    if (!ROLE_NAME.test(r))
+      throw new DaemonError('bad_request', `vault entry ${root.entry.name}: "${r}" is not a role name`, { hint: 'Set readRole / writeRole to plain role names.' });
   }
   return [...new Set(roles)];
 }
@@ -75,7 +76,9 @@ export const postgresMinter: Minter = {
     try {
       const id = client.escapeIdentifier(role);
       await client.query('BEGIN');
-      await client.query(`CREATE ROLE ${id} LOGIN PASSWORD ${client.escapeLiteral(password)} VALID UNTIL ${client.escapeLiteral(until)} IN ROLE ${roles.map((x) => client.escapeIdentifier(x)).join(', ')}`);
+      await client.query(
+        `CREATE ROLE ${id} LOGIN PASSWORD ${client.escapeLiteral(password)} VALID UNTIL ${client.escapeLiteral(until)} IN ROLE ${roles.map((x) => client.escapeIdentifier(x)).join(', ')}`,
+      );
       await client.query(`COMMENT ON ROLE ${id} IS ${client.escapeLiteral(`${MARK} ${r.grant} of ${r.owner} until ${until}`)}`);
       await client.query('COMMIT');
     } catch (error) {
@@ -115,10 +118,9 @@ export const postgresMinter: Minter = {
     const client = await connect(root);
     const dropped: string[] = [];
     try {
-      const found = await client.query<{ rolname: string }>(
-        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'kw\\_%' AND shobj_description(oid, 'pg_authid') LIKE $1",
-        [`${MARK} % of ${root.owner.replace(/[\\%_]/g, (c) => `\\${c}`)} until %`],
-      );
+      const found = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'kw\\_%' AND shobj_description(oid, 'pg_authid') LIKE $1", [
+        `${MARK} % of ${root.owner.replace(/[\\%_]/g, (c) => `\\${c}`)} until %`,
+      ]);
       for (const { rolname } of found.rows) {
         await dropRole(client, rolname);
         dropped.push(rolname);
