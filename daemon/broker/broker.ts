@@ -250,6 +250,7 @@ export class Broker extends EventEmitter {
         // lives on until the grant expires, is revoked, or the daemon stops.
         if (options.keepReleased && grant.minted && grant.released) {
           session.grants.delete(id);
+          this.grantsByDigest.delete(grant.digest.toString('hex'));
           continue;
         }
         await this.revokeGrant(grant, `session ended (${reason})`);
