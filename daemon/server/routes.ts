@@ -1,5 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import { consentAnswerBody, findingBody, grantBody, migrationEventBody, openSessionBody, resolveBody, revokeBody, SEAL_LIMIT, sealBody, vaultAddBody } from '../api/schema.js';
+import {
+  consentAnswerBody,
+  findingBody,
+  grantBody,
+  migrationEventBody,
+  openSessionBody,
+  resolveBody,
+  revokeBody,
+  SEAL_LIMIT,
+  sealBody,
+  vaultAddBody,
+  vaultUpdateBody,
+} from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import type { Broker, GrantOutcome, Session } from '../broker/broker.js';
@@ -164,6 +176,24 @@ export function adminRoutes(deps: RouteDeps): Router {
           detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) },
         });
         return { status: 201, body: { entry } };
+      }),
+    )
+    .add(
+      'PATCH',
+      '/v1/vault/:name',
+      guarded(async (ctx) => {
+        const body = await ctx.body(vaultUpdateBody);
+        const name = ctx.params.name;
+        // Grants issued under the old provider or attributes end: they were scoped by those.
+        const revoked = await broker.revoke({ credential: name }, `vault entry ${name} changed`);
+        const entry = vault.update(name, body);
+        deps.forgetSecret(name);
+        await deps.audit.append({
+          event: 'vault.update',
+          credential: name,
+          detail: { provider: entry.provider, attributes: Object.keys(body.attributes ?? {}), revokedGrants: revoked },
+        });
+        return { status: 200, body: { entry } };
       }),
     )
     .add(

@@ -30,7 +30,7 @@ function allText(dir: string): string {
   return text;
 }
 
-describe.skipIf(!HAS_KEYRING)('AWS STS minting', () => {
+describe.skipIf(!HAS_KEYRING)('AWS STS minting', { timeout: 90_000 }, () => {
   let d: TestDaemon;
   let aws: AwsDoubles;
   const root = { accessKeyId: 'AKIA' + randomAlnum(16).toUpperCase(), secret: randomAlnum(40) };
@@ -124,6 +124,22 @@ describe.skipIf(!HAS_KEYRING)('AWS STS minting', () => {
     expect(r.status).toBe(403);
     expect(aws.calls.at(-1)).toMatchObject({ verified: false, why: 'signature does not match' });
   });
+
+  it('keyward vault mint turns a stored key pair (as migrate leaves it) into an STS root', async () => {
+    const value = JSON.stringify({ AccessKeyId: root.accessKeyId, SecretAccessKey: root.secret });
+    expect((await d.cli(['vault', 'add', 'aws-migrated', '--provider', 'generic', '-a', 'helper=aws', '-a', 'profile=migrated'], { input: value })).code).toBe(0);
+    const stored = await d.cli(['aws-credentials', '--profile', 'migrated']);
+    expect(JSON.parse(stored.stdout).AccessKeyId).toBe(root.accessKeyId);
+    const bad = await d.cli(['vault', 'mint', 'aws-migrated', '--role-arn', 'not-an-arn']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('is not an IAM role ARN');
+    const mint = await d.cli(['vault', 'mint', 'aws-migrated', '--role-arn', 'arn:aws:iam::123456789012:role/migrated']);
+    expect(mint.code, mint.stderr).toBe(0);
+    const minted = await d.cli(['aws-credentials', '--profile', 'migrated']);
+    expect(minted.code, minted.stderr).toBe(0);
+    expect(JSON.parse(minted.stdout).AccessKeyId).toBe(aws.issued.at(-1)!.accessKeyId);
+    expect(aws.calls.at(-1)).toMatchObject({ action: 'AssumeRole', verified: true, params: { RoleArn: 'arn:aws:iam::123456789012:role/migrated' } });
+  }, 120_000);
 
   it('grant.issue and keyward grants name the temporary access key id, never a secret', async () => {
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');

@@ -18,7 +18,7 @@ function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: str
   });
 }
 
-describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', () => {
+describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', { timeout: 90_000 }, () => {
   let d: TestDaemon;
   let gh: GithubDouble;
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
