@@ -762,8 +762,14 @@ export class Broker extends EventEmitter {
       detail: rule ? { rule } : undefined,
     });
     const profile = this.validate(c.request);
-    const outcome = await this.issue(c.session, c.request, profile, { ...c.decision, decision: 'allow', reason: `${answer} by ${approver} (policy: ${c.decision.reason})` });
-    await this.settleConsent(c, outcome, answer);
+    let outcome: GrantOutcome;
+    try {
+      outcome = await this.issue(c.session, c.request, profile, { ...c.decision, decision: 'allow', reason: `${answer} by ${approver} (policy: ${c.decision.reason})` });
+    } catch (error) {
+      // The upstream refused to mint: the waiting agent hears why instead of waiting for a timeout.
+      outcome = { status: 'denied', reason: (error as Error).message, needs: this.needs(c.request) };
+    }
+    await this.settleConsent(c, outcome, outcome.status === 'denied' ? `${answer}, then refused: ${outcome.reason}` : answer);
     return { outcome, rule };
   }
 
@@ -796,7 +802,7 @@ export class Broker extends EventEmitter {
       if (!minter?.sweep) continue;
       const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
       try {
-        const removed = await minter.sweep({ root: await this.deps.vault.get(entry.name), entry, profile, owner: this.owner() });
+        const removed = await minter.sweep({ root: await this.deps.vault.get(entry.name), entry, profile, owner: this.owner() }, (grant) => this.grants.has(grant));
         if (removed.length)
           await this.audit({ event: 'mint.sweep', credential: entry.name, reason: 'left by an earlier run of the daemon', detail: { kind: minter.kind, removed } });
       } catch (error) {

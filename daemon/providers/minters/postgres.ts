@@ -114,14 +114,17 @@ export const postgresMinter: Minter = {
     };
   },
 
-  async sweep(root: MintRoot): Promise<string[]> {
+  async sweep(root: MintRoot, live: (grant: string) => boolean): Promise<string[]> {
     const client = await connect(root);
     const dropped: string[] = [];
     try {
-      const found = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'kw\\_%' AND shobj_description(oid, 'pg_authid') LIKE $1", [
-        `${MARK} % of ${root.owner.replace(/[\\%_]/g, (c) => `\\${c}`)} until %`,
-      ]);
-      for (const { rolname } of found.rows) {
+      const found = await client.query<{ rolname: string; comment: string }>(
+        "SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'kw\\_%' AND shobj_description(oid, 'pg_authid') LIKE $1",
+        [`${MARK} % of ${root.owner.replace(/[\\%_]/g, (c) => `\\${c}`)} until %`],
+      );
+      for (const { rolname, comment } of found.rows) {
+        // A grant this run issued while the sweep was under way is not a leftover.
+        if (live(comment.slice(MARK.length + 1).split(' ')[0])) continue;
         await dropRole(client, rolname);
         dropped.push(rolname);
       }

@@ -56,6 +56,9 @@ export interface Minter {
   permissions(profile: ProviderProfile): Record<string, MintPermission>;
   /** Mints; throws a DaemonError `mint_failed` naming the upstream's answer when refused. */
   mint(request: MintRequest): Promise<MintedCredential>;
-  /** Removes what an earlier run of this keyward created and could not revoke (a crash); returns the ids removed. */
-  sweep?(root: MintRoot): Promise<string[]>;
+  /**
+   * Removes what an earlier run of this keyward created and could not revoke (a crash), skipping
+   * what belongs to grants of this run (`live`); returns the ids removed.
+   */
+  sweep?(root: MintRoot, live: (grant: string) => boolean): Promise<string[]>;
 }

@@ -30,6 +30,7 @@ class MemoryStore implements SecretStore {
 let dir: string;
 let audit: AuditLog;
 let broker: Broker;
+let vault: Vault;
 let minted: MintRequest[];
 let revoked: string[];
 let refuse: boolean;
@@ -48,19 +49,21 @@ const fakeMinter: Minter = {
 };
 
 const policy: Policy = { ...DEFAULT_POLICY, defaults: { decision: 'allow', maxTtl: 60 * 60_000 } };
+const askPolicy: Policy = { ...DEFAULT_POLICY, defaults: { decision: 'ask', maxTtl: 60 * 60_000 } };
+let current = policy;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keyward-mint-'));
   audit = new AuditLog(join(dir, 'audit.jsonl'), join(dir, 'audit.head'));
   await audit.open();
-  const vault = new Vault(new MemoryStore(), join(dir, 'vault.json'));
+  vault = new Vault(new MemoryStore(), join(dir, 'vault.json'));
   await vault.add('db', 'fakedb', 'ROOT-SECRET-admin-url', 'test');
   await vault.add('plain', 'generic', 'PLAIN-SECRET', 'test');
   const providers = loadProviders(dir);
   broker = new Broker({
     vault,
     audit,
-    policy: () => policy,
+    policy: () => current,
     providers: () => providers,
     delegator: 'ada',
     defaultTtlMs: 60_000,
@@ -71,8 +74,10 @@ beforeEach(async () => {
   minted = [];
   revoked = [];
   refuse = false;
+  current = policy;
 });
 afterEach(async () => {
+  vault.flushUse();
   await audit.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -147,5 +152,18 @@ describe('broker with a minter', () => {
     expect(broker.listGrants()).toEqual([]);
     expect(auditText()).toContain('"event":"grant.mint-failed"');
     expect(auditText()).not.toContain('"event":"grant.issue"');
+  });
+
+  it('a person allows, the upstream refuses: the waiting agent hears the refusal at once', async () => {
+    current = askPolicy;
+    refuse = true;
+    await broker.openSession({ agent: 'a', pid: process.pid });
+    const s = broker.activeSessions()[0];
+    const pending = await broker.requestGrant(s, { credential: 'db', permission: 'read', mode: 'release' });
+    if (pending.status !== 'pending') throw new Error(pending.status);
+    const waiting = broker.waitConsent(s, pending.consent, 30_000);
+    const { outcome } = await broker.answerConsent(pending.consent, 'allow-once', 'ada');
+    expect(outcome).toMatchObject({ status: 'denied', reason: expect.stringContaining('quota exceeded') });
+    expect(await waiting).toMatchObject({ status: 'denied' });
   });
 });
