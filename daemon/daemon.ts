@@ -4,11 +4,12 @@ import { writeFileAtomic } from '../kernel/atomic-file.js';
 import { diffSnapshots, hashes, isGuarded, newChangeId, readConfigSnapshot, sameSnapshot, type ConfigSnapshot, type PendingChange } from './config-guard.js';
 import { DaemonError } from './errors.js';
 import type { Server, ServerResponse } from 'node:http';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { KeywardError } from '../kernel/errors.js';
 import { keywardVersion } from '../kernel/version.js';
 import { AuditLog } from './audit/log.js';
 import { Broker } from './broker/broker.js';
+import { minterFor } from './providers/minters/index.js';
 import { loadDaemonConfig, type DaemonConfig } from './config.js';
 import { daemonFiles, ensurePrivateDir, ping, type DaemonFiles } from './files.js';
 import { keywardPaths, type KeywardPaths } from '../kernel/paths.js';
@@ -245,7 +246,12 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       return line;
     },
     proxyBase: (credential) => proxy?.baseUrl(credential),
+    minterFor,
+    owner: `${safeUserName()}@${hostname()}`,
+    log,
   });
+  // PostgreSQL roles and the like that a crashed run minted and never dropped.
+  void broker.sweepMinted();
 
   // The credential-injecting proxy. Interception needs the local CA, whose key is in the vault;
   // if the vault cannot be read now, base-URL mode still works and CONNECT is tunnelled only.
@@ -380,7 +386,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         ),
       );
       await proxy?.close();
-      broker.shutdown();
+      await broker.shutdown();
       vault.flushUse();
       try {
         await audit.append({ event: 'daemon.stop', pid: process.pid, reason });

@@ -61,6 +61,7 @@ const STATUS = {
   internal: 500,
   unsupported: 501,
   bad_mcp_entry: 502,
+  mint_failed: 502,
   no_upstream: 502,
   proxy_error: 502,
   upstream_error: 502,

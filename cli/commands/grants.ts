@@ -1,14 +1,32 @@
 import { BaseCommand } from '../base.js';
 
+/** The minted credential's upstream id (an access key id, a role, repositories): never a secret. */
+function upstreamLabel(u: Record<string, string | string[]> | undefined): string {
+  if (!u) return '-';
+  const id = u.accessKeyId ?? u.role ?? u.repositories;
+  return `${String(u.kind)} ${Array.isArray(id) ? id.join(',') : (id ?? '')}`.trim();
+}
+
 export default class Grants extends BaseCommand {
-  static override summary = 'List active grants: agent, task, credential, permission, resource, expiry.';
+  static override summary = 'List active grants: agent, task, credential, permission, resource, expiry, and the minted upstream credential (its id, never the secret).';
   static override enableJsonFlag = true;
 
   async run() {
     const { call, ensureDaemon } = await import('../daemon-client.js');
     await ensureDaemon();
     const r = await call<{
-      grants: { id: string; agent: string; chain: string[]; task?: string; credential: string; permission: string; resource?: string; mode: string; expires: string }[];
+      grants: {
+        id: string;
+        agent: string;
+        chain: string[];
+        task?: string;
+        credential: string;
+        permission: string;
+        resource?: string;
+        mode: string;
+        expires: string;
+        upstream?: Record<string, string | string[]>;
+      }[];
     }>('admin', 'GET', '/v1/grants');
     if (!this.jsonEnabled()) {
       const { safeText } = await import('../../kernel/terminal.js');
@@ -16,7 +34,7 @@ export default class Grants extends BaseCommand {
       else {
         const now = Date.now();
         const rows = [
-          ['ID', 'AGENT', 'TASK', 'CREDENTIAL', 'PERMISSION', 'RESOURCE', 'MODE', 'EXPIRES IN'],
+          ['ID', 'AGENT', 'TASK', 'CREDENTIAL', 'PERMISSION', 'RESOURCE', 'MODE', 'EXPIRES IN', 'UPSTREAM'],
           ...r.grants.map((g) =>
             [
               g.id,
@@ -27,6 +45,7 @@ export default class Grants extends BaseCommand {
               g.resource ?? '-',
               g.mode,
               `${Math.max(0, Math.round((Date.parse(g.expires) - now) / 60000))}m`,
+              upstreamLabel(g.upstream),
             ].map((cell) => safeText(cell)),
           ),
         ];

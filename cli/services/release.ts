@@ -10,15 +10,19 @@ import { obtain } from './run.js';
 export async function releaseSecret(
   agent: string,
   credential: string,
-  options: { ttl?: string; stderr?: NodeJS.WritableStream } = {},
+  options: { ttl?: string; stderr?: NodeJS.WritableStream; permission?: string } = {},
 ): Promise<{ value: string; expires: string }> {
   await ensureDaemon();
   const opened = await call<{ token: string }>('agent', 'POST', '/v1/sessions', { agent, pid: process.pid }, { token: process.env.KEYWARD_SESSION });
   try {
-    const issued = await obtain(opened.token, { credential, mode: 'release', ttl: options.ttl }, `release of ${credential} to ${agent}`, options.stderr ?? process.stderr);
+    // A permission narrows what a minted credential may do (aws-prod:s3:read:bucket).
+    const body = options.permission ? { spec: `${credential}:${options.permission}`, mode: 'release', ttl: options.ttl } : { credential, mode: 'release', ttl: options.ttl };
+    const issued = await obtain(opened.token, body, `release of ${credential} to ${agent}`, options.stderr ?? process.stderr);
     const resolved = await call<{ value: string }>('agent', 'POST', '/v1/resolve', { grant: issued.token }, { token: opened.token });
     return { value: resolved.value, expires: issued.grant.expires };
   } finally {
-    await call('agent', 'DELETE', '/v1/sessions/current', undefined, { token: opened.token }).catch(() => {});
+    // The tool that called this helper uses the credential after the helper exits: a minted one
+    // lives until its grant expires (keep=released); a stored one was copied out anyway.
+    await call('agent', 'DELETE', '/v1/sessions/current?keep=released', undefined, { token: opened.token }).catch(() => {});
   }
 }

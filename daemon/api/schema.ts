@@ -47,6 +47,12 @@ export const vaultAddBody = z.strictObject({
   attributes: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_-]{0,31}$/), z.string().max(300)).optional(),
 });
 
+/** Turns an entry into a minting root (or changes its lookup keys): provider and attributes, never the value. */
+export const vaultUpdateBody = z.strictObject({
+  provider: z.string().min(1).max(64).optional(),
+  attributes: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_-]{0,31}$/), z.string().max(300)).optional(),
+});
+
 export const revokeBody = z
   .strictObject({
     grant: z.string().min(1).max(64).optional(),

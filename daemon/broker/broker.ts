@@ -5,9 +5,10 @@ import { base62FromBytes } from '../../kernel/checksum.js';
 import { decide, decideFor, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { canonicalResource } from '../providers/resource.js';
+import type { MintedCredential, Minter } from '../providers/minters/types.js';
 import type { ProviderProfile } from '../providers/types.js';
 import { digestsEqual, isWellFormedToken, newToken, pooledRandom, tokenDigest } from '../tokens.js';
-import type { Vault } from '../vault/vault.js';
+import type { Vault, VaultEntry } from '../vault/vault.js';
 
 /**
  * The broker: sessions, grants and consent, held in memory only. A daemon restart therefore
@@ -54,6 +55,10 @@ export interface Grant {
   expires: number;
   revoked?: string;
   timer?: NodeJS.Timeout;
+  /** The upstream credential minted for this grant (see providers/minters). */
+  minted?: MintedCredential;
+  /** Whether the minted credential was handed to a process (release). */
+  released?: boolean;
 }
 
 export interface GrantRequest {
@@ -97,6 +102,8 @@ export interface GrantInfo {
   mode: GrantMode;
   issued: string;
   expires: string;
+  /** The minted upstream credential's identifiers (never its secret). */
+  upstream?: Record<string, string | string[]>;
 }
 
 /** A session as the API shows it: `chain` starts with the delegator. */
@@ -134,7 +141,15 @@ export interface BrokerDeps {
   proxyBase?: (credential: string) => string | undefined;
   now?: () => number;
   random?: (n: number) => Buffer;
+  /** The minter serving a vault entry, if its upstream can issue short-lived credentials. */
+  minterFor?: (entry: VaultEntry) => Minter | undefined;
+  /** `user@host`: marks what this keyward creates upstream (PostgreSQL roles). */
+  owner?: string;
+  log?: (entry: Record<string, unknown>) => void;
 }
+
+/** Permissions a request can name, and whether each applies to one resource. */
+type PermissionTable = Record<string, { resource: boolean }>;
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,63}$/;
 export const MAX_TTL_MS = 24 * 60 * 60_000;
@@ -224,7 +239,7 @@ export class Broker extends EventEmitter {
   }
 
   /** Ends a session, its sub-agents' sessions, their grants and pending consent requests. */
-  async endSession(session: Session, reason: string): Promise<number> {
+  async endSession(session: Session, reason: string, options: { keepReleased?: boolean } = {}): Promise<number> {
     if (!this.sessionsByDigest.has(session.digest.toString('hex'))) return 0;
     // The token stops working at once; the record stays until its grants are revoked, so their
     // audit records still name the agent and its chain.
@@ -234,6 +249,14 @@ export class Broker extends EventEmitter {
     for (const id of [...session.grants]) {
       const grant = this.grants.get(id);
       if (grant && !grant.revoked) {
+        // A credential helper's session ends as soon as it has printed the minted credential;
+        // the tool that asked for it (git, the AWS CLI) uses it afterwards. Such a credential
+        // lives on until the grant expires, is revoked, or the daemon stops.
+        if (options.keepReleased && grant.minted && grant.released) {
+          session.grants.delete(id);
+          this.grantsByDigest.delete(grant.digest.toString('hex'));
+          continue;
+        }
         await this.revokeGrant(grant, `session ended (${reason})`);
         revoked++;
       }
@@ -276,27 +299,48 @@ export class Broker extends EventEmitter {
   parseSpec(spec: string, mode: GrantMode): { credential: string; permission: string; resource?: string } {
     const parts = spec.split(':');
     const credential = parts[0];
-    if (mode === 'release') {
+    const entry = this.deps.vault.describe(credential);
+    const minter = entry && this.deps.minterFor?.(entry);
+    // A minted credential is scoped upstream, so a release grant of one may name a permission.
+    if (mode === 'release' && (!minter || parts.length === 1 || parts.slice(1).join(':') === 'release')) {
       if (parts.length > 1 && parts.slice(1).join(':') !== 'release') throw new DaemonError('bad_request', `a release grant names only a credential, not "${spec}"`);
       return { credential, permission: 'release' };
     }
-    const entry = this.deps.vault.describe(credential);
     if (!entry) throw new DaemonError('unknown_credential', `no vault entry named ${credential}`, { hint: `Add it first: keyward vault add ${credential} --provider <provider>` });
     const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
+    const table = this.permissionTable(entry, profile);
     for (let n = parts.length; n >= 2; n--) {
       const permission = parts.slice(1, n).join(':');
-      if (profile.permissions[permission]) {
+      if (table[permission]) {
         const resource = parts.slice(n).join(':') || undefined;
         return { credential, permission, resource };
       }
     }
-    const known = Object.keys(profile.permissions).join(', ');
+    const known = Object.keys(table).join(', ');
     throw new DaemonError('unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, {
       hint: `Use ${credential}:<permission>[:<resource>] with one of: ${known}.`,
     });
   }
 
-  /** Checks a request against the vault and the provider profile before any decision. */
+  /**
+   * The permissions a grant on this entry can name: the provider's HTTP permissions, or, where a
+   * minter serves the entry, the scopes it can mint (for a proxied minter, those of both).
+   */
+  private permissionTable(entry: VaultEntry, profile: ProviderProfile): PermissionTable {
+    const http: PermissionTable = Object.fromEntries(
+      Object.entries(profile.permissions).map(([name, rules]) => [name, { resource: rules.some((rule) => rule.paths.some((p) => p.includes('{resource}'))) }]),
+    );
+    const minter = this.deps.minterFor?.(entry);
+    if (!minter) return http;
+    const minted = minter.permissions(profile);
+    return minter.proxy ? Object.fromEntries(Object.entries(http).filter(([name]) => minted[name])) : minted;
+  }
+
+  /**
+   * Checks a request against the vault and the provider profile before any decision. A grant of
+   * a minted credential that the proxy cannot inject (AWS, PostgreSQL) is a release grant: the
+   * process gets the minted credential, scoped and short-lived, never the root.
+   */
   private validate(r: GrantRequest): ProviderProfile {
     const entry = this.deps.vault.describe(r.credential);
     if (!entry)
@@ -305,16 +349,19 @@ export class Broker extends EventEmitter {
     if (r.ttl !== undefined && (!Number.isFinite(r.ttl) || r.ttl <= 0 || r.ttl > MAX_TTL_MS)) {
       throw new DaemonError('bad_request', 'ttl must be between 1 ms and 24 hours');
     }
-    if (r.mode === 'release') {
+    const minter = this.deps.minterFor?.(entry);
+    if (minter && !minter.proxy && r.mode === 'proxy') r.mode = 'release';
+    if (r.mode === 'release' && (!minter || r.permission === 'release')) {
       if (r.permission !== 'release') throw new DaemonError('bad_request', 'release grants have the permission "release"');
       return profile;
     }
-    const rules = profile.permissions[r.permission];
-    if (!rules) {
-      const known = Object.keys(profile.permissions).join(', ');
+    const table = this.permissionTable(entry, profile);
+    const permission = table[r.permission];
+    if (!permission) {
+      const known = Object.keys(table).join(', ');
       throw new DaemonError('unknown_permission', `provider ${profile.name} has no permission "${r.permission}"`, { hint: `Known permissions of ${profile.name}: ${known}.` });
     }
-    const needsResource = rules.some((rule) => rule.paths.some((p) => p.includes('{resource}')));
+    const needsResource = permission.resource;
     if (needsResource && !r.resource) {
       throw new DaemonError('resource_required', `permission ${r.permission} of ${profile.name} applies to one resource; name it`, {
         hint: `For example --grant ${r.credential}:${r.permission}:owner/repo`,
@@ -389,6 +436,37 @@ export class Broker extends EventEmitter {
       issued: now,
       expires: now + ttl,
     };
+    const entry = this.deps.vault.describe(r.credential);
+    const minter = entry && this.deps.minterFor?.(entry);
+    if (entry && minter) {
+      try {
+        grant.minted = await minter.mint({
+          root: await this.deps.vault.get(r.credential),
+          entry,
+          profile,
+          owner: this.owner(),
+          grant: grant.id,
+          permission: r.permission,
+          resource: r.resource,
+          issued: grant.issued,
+          expires: grant.expires,
+        });
+      } catch (error) {
+        // Nothing long-lived is handed out instead: the request fails, naming the upstream's answer.
+        await this.audit({
+          event: 'grant.mint-failed',
+          ...this.sessionFields(session),
+          credential: r.credential,
+          permission: r.permission,
+          resource: r.resource,
+          mode: r.mode,
+          grant: grant.id,
+          reason: (error as Error).message,
+        });
+        throw error instanceof DaemonError ? error : new DaemonError('mint_failed', `minting a ${minter.kind} credential failed: ${(error as Error).message}`);
+      }
+      grant.released = grant.mode === 'release';
+    }
     await this.audit({
       event: 'grant.issue',
       ...this.sessionFields(session),
@@ -401,10 +479,12 @@ export class Broker extends EventEmitter {
       expires: new Date(grant.expires).toISOString(),
       decision: decision.decision,
       reason: ttl < requested ? `${decision.reason}; TTL capped at ${Math.round(ttl / 1000)}s by policy` : decision.reason,
+      detail: grant.minted ? { upstream: { kind: grant.minted.kind, ...grant.minted.ids }, released: grant.mode === 'release' } : undefined,
     });
     // The session may have ended while the record was written.
     if (!this.isLive(session)) {
-      await this.audit({ event: 'grant.revoke', ...this.sessionFields(session), grant: grant.id, credential: r.credential, reason: 'session ended' });
+      const upstream = await this.revokeUpstream(grant);
+      await this.audit({ event: 'grant.revoke', ...this.sessionFields(session), grant: grant.id, credential: r.credential, reason: 'session ended', detail: upstream });
       return { status: 'denied', reason: 'the session has ended', needs: this.needs(r) };
     }
     grant.timer = setTimeout(() => void this.expire(grant), ttl).unref();
@@ -417,6 +497,8 @@ export class Broker extends EventEmitter {
 
   /** Environment for the agent: the placeholder token in proxy mode; nothing secret ever. */
   private grantEnv(profile: ProviderProfile, grant: Grant, token: string): Record<string, string> {
+    // A minted credential released into the environment: scoped to this grant and short-lived.
+    if (grant.minted && grant.mode === 'release') return { ...grant.minted.env };
     if (grant.mode !== 'proxy') return {};
     const env: Record<string, string> = {};
     for (const name of [profile.env.key, ...(profile.env.aliases ?? [])]) if (name) env[name] = token;
@@ -430,6 +512,7 @@ export class Broker extends EventEmitter {
     grant.revoked = 'expired';
     this.forget(grant);
     const session = this.sessions.get(grant.session);
+    const upstream = await this.revokeUpstream(grant);
     await this.audit({
       event: 'grant.expire',
       ...(session ? this.sessionFields(session) : { session: grant.session }),
@@ -437,6 +520,7 @@ export class Broker extends EventEmitter {
       credential: grant.credential,
       permission: grant.permission,
       resource: grant.resource,
+      detail: upstream,
     });
     this.emit('change');
   }
@@ -452,6 +536,7 @@ export class Broker extends EventEmitter {
     grant.revoked = reason;
     this.forget(grant);
     const session = this.sessions.get(grant.session);
+    const upstream = await this.revokeUpstream(grant);
     await this.audit({
       event: 'grant.revoke',
       ...(session ? this.sessionFields(session) : { session: grant.session }),
@@ -460,7 +545,32 @@ export class Broker extends EventEmitter {
       permission: grant.permission,
       resource: grant.resource,
       reason,
+      detail: upstream,
     });
+  }
+
+  private owner(): string {
+    return this.deps.owner ?? this.deps.delegator;
+  }
+
+  /**
+   * Revokes a grant's minted credential upstream, once; returns what happened for the audit
+   * record. A failure is recorded, never thrown: the grant is over in keyward either way.
+   */
+  private async revokeUpstream(grant: Grant): Promise<Record<string, unknown> | undefined> {
+    const minted = grant.minted;
+    if (!minted) return undefined;
+    const ids = { kind: minted.kind, ...minted.ids };
+    if (!minted.revoke) return { upstream: { ...ids, revoked: false, note: `${minted.kind} cannot revoke; it ends at ${new Date(minted.expires).toISOString()}` } };
+    const revoke = minted.revoke;
+    grant.minted = { ...minted, revoke: undefined };
+    try {
+      await revoke();
+      return { upstream: { ...ids, revoked: true } };
+    } catch (error) {
+      this.deps.log?.({ level: 'error', msg: 'upstream revocation failed', grant: grant.id, error: (error as Error).message });
+      return { upstream: { ...ids, revoked: false, error: (error as Error).message } };
+    }
   }
 
   /** A live grant for a token: checked by digest, in constant time, against expiry too. */
@@ -491,6 +601,7 @@ export class Broker extends EventEmitter {
       mode: g.mode,
       issued: new Date(g.issued).toISOString(),
       expires: new Date(g.expires).toISOString(),
+      ...(g.minted ? { upstream: { kind: g.minted.kind, ...g.minted.ids } } : {}),
     };
   }
 
@@ -522,7 +633,8 @@ export class Broker extends EventEmitter {
     if (!grant || grant.session !== session.id)
       throw new DaemonError('invalid_grant', "the grant token is not valid for this session (unknown, expired, revoked or another session's)");
     if (grant.mode !== 'release') throw new DaemonError('proxy_only', `grant ${grant.id} is a proxy grant: the key is injected by the proxy and never handed out`);
-    const value = await this.deps.vault.get(grant.credential);
+    const value = grant.minted ? grant.minted.secret : await this.deps.vault.get(grant.credential);
+    if (grant.minted) grant.released = true;
     await this.audit({
       event: 'grant.release',
       ...this.sessionFields(session),
@@ -530,7 +642,8 @@ export class Broker extends EventEmitter {
       credential: grant.credential,
       permission: grant.permission,
       mode: 'release',
-      reason: 'secret handed to the agent process',
+      reason: grant.minted ? `minted ${grant.minted.kind} credential handed to the agent process` : 'secret handed to the agent process',
+      detail: grant.minted ? { upstream: { kind: grant.minted.kind, ...grant.minted.ids } } : undefined,
     });
     return { value, grant: this.grantInfo(grant) };
   }
@@ -676,8 +789,14 @@ export class Broker extends EventEmitter {
       detail: rule ? { rule } : undefined,
     });
     const profile = this.validate(c.request);
-    const outcome = await this.issue(c.session, c.request, profile, { ...c.decision, decision: 'allow', reason: `${answer} by ${approver} (policy: ${c.decision.reason})` });
-    await this.settleConsent(c, outcome, answer);
+    let outcome: GrantOutcome;
+    try {
+      outcome = await this.issue(c.session, c.request, profile, { ...c.decision, decision: 'allow', reason: `${answer} by ${approver} (policy: ${c.decision.reason})` });
+    } catch (error) {
+      // The upstream refused to mint: the waiting agent hears why instead of waiting for a timeout.
+      outcome = { status: 'denied', reason: (error as Error).message, needs: this.needs(c.request) };
+    }
+    await this.settleConsent(c, outcome, outcome.status === 'denied' ? `${answer}, then refused: ${outcome.reason}` : answer);
     return { outcome, rule };
   }
 
@@ -690,10 +809,33 @@ export class Broker extends EventEmitter {
     }
   }
 
-  /** Cancels timers; the daemon is going away and every token dies with it. */
-  shutdown(): void {
+  /**
+   * Cancels timers and revokes minted credentials upstream; the daemon is going away and every
+   * token dies with it.
+   */
+  async shutdown(): Promise<void> {
     for (const g of this.grants.values()) if (g.timer) clearTimeout(g.timer);
     for (const c of this.consents.values()) if (c.timer) clearTimeout(c.timer);
+    for (const g of [...this.grants.values()].filter((x) => x.minted?.revoke)) await this.revokeGrant(g, 'daemon stopped');
+  }
+
+  /**
+   * Removes upstream what an earlier run minted and could not revoke (it crashed): every vault
+   * entry whose minter keeps track of what it created (PostgreSQL roles). Failures are logged.
+   */
+  async sweepMinted(): Promise<void> {
+    for (const entry of this.deps.vault.list()) {
+      const minter = this.deps.minterFor?.(entry);
+      if (!minter?.sweep) continue;
+      const profile = this.deps.providers().get(entry.provider) ?? this.deps.providers().get('generic')!;
+      try {
+        const removed = await minter.sweep({ root: await this.deps.vault.get(entry.name), entry, profile, owner: this.owner() }, (grant) => this.grants.has(grant));
+        if (removed.length)
+          await this.audit({ event: 'mint.sweep', credential: entry.name, reason: 'left by an earlier run of the daemon', detail: { kind: minter.kind, removed } });
+      } catch (error) {
+        this.deps.log?.({ level: 'warn', msg: 'could not remove credentials an earlier run minted', credential: entry.name, error: (error as Error).message });
+      }
+    }
   }
 
   counts(): { sessions: number; grants: number; pending: number } {

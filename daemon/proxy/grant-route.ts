@@ -66,7 +66,8 @@ export async function handleGranted(
     await denyOutOfScope(ctx, res, { grant, session, profile, method, path, host: up.host });
     return;
   }
-  const secret = await ctx.secretFor(grant.credential);
+  // A minted credential (a GitHub App installation token) where the entry mints one, never the root.
+  const secret = grant.minted?.secret ?? (await ctx.secretFor(grant.credential));
   await ctx.forwarder.forward(req, res, { path, query, host: `${up.host}:${up.port}`, profile, secret, placeholder: found.token, grant, session });
 }
 

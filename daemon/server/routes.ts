@@ -12,6 +12,7 @@ import {
   SEAL_LIMIT,
   sealBody,
   vaultAddBody,
+  vaultUpdateBody,
 } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
@@ -162,7 +163,8 @@ export function agentRoutes(deps: RouteDeps): Router {
     .add('GET', '/v1/sessions/current', async (ctx) => ({ status: 200, body: broker.sessionInfo(await requireSession(deps, ctx)) }))
     .add('DELETE', '/v1/sessions/current', async (ctx) => {
       const session = await requireSession(deps, ctx);
-      const revoked = await broker.endSession(session, 'ended by its process');
+      // keep=released: a credential helper's minted credential outlives the helper (git uses it after).
+      const revoked = await broker.endSession(session, 'ended by its process', { keepReleased: ctx.url.searchParams.get('keep') === 'released' });
       return { status: 200, body: { ended: session.id, revoked } };
     })
     .add('POST', '/v1/grants', async (ctx) => {
@@ -237,6 +239,24 @@ export function adminRoutes(deps: RouteDeps): Router {
           detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, replaced: Boolean(body.replace) },
         });
         return { status: 201, body: { entry } };
+      }),
+    )
+    .add(
+      'PATCH',
+      '/v1/vault/:name',
+      guarded(async (ctx) => {
+        const body = await ctx.body(vaultUpdateBody);
+        const name = ctx.params.name;
+        // Grants issued under the old provider or attributes end: they were scoped by those.
+        const revoked = await broker.revoke({ credential: name }, `vault entry ${name} changed`);
+        const entry = vault.update(name, body);
+        deps.forgetSecret(name);
+        await deps.audit.append({
+          event: 'vault.update',
+          credential: name,
+          detail: { provider: entry.provider, attributes: Object.keys(body.attributes ?? {}), revokedGrants: revoked },
+        });
+        return { status: 200, body: { entry } };
       }),
     )
     .add(

@@ -145,6 +145,17 @@ export class Vault {
     this.writeIndex(index);
   }
 
+  /** Changes an entry's provider and attributes (never its value); returns the entry as it is now. */
+  update(name: string, change: { provider?: string; attributes?: Record<string, string> }): VaultEntry {
+    const index = this.readIndex();
+    const meta = index.entries[name];
+    if (!meta) throw new KeywardError(`no vault entry named ${name}`, { code: 'not_found', hint: 'See the entries with: keyward vault list' });
+    if (change.provider) meta.provider = change.provider;
+    if (change.attributes) meta.attributes = { ...meta.attributes, ...change.attributes };
+    this.writeIndex(index);
+    return { name, ...meta };
+  }
+
   async remove(name: string): Promise<boolean> {
     const index = this.readIndex();
     if (!index.entries[name]) return false;

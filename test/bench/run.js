@@ -7,8 +7,9 @@
 //   staged   keyward scan --staged on a 10-file commit vs `node -e 0`
 //   image    keyward scan image on a 10-layer gzip image vs `tar -xzOf` of the same layers to /dev/null
 //   watch    keyward watch on 50,000 files: RSS once settled (≤ 100 MB), write-to-report time (< 1 s)
+//   mint     grant latency p50/p99 minting from AWS STS, a GitHub App and PostgreSQL (local doubles / a private cluster) vs a release grant of a stored key
 //
-// Usage: npm run bench [-- --only tree,history,staged,broker,proxy,image,watch] [--tree-mb 200] [--commits 2000] [--image-mb 320] [--runs 3]
+// Usage: npm run bench [-- --only tree,history,staged,broker,mint,proxy,image,watch] [--tree-mb 200] [--commits 2000] [--image-mb 320] [--runs 3]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -21,7 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'tree,history,staged,broker,proxy,image,watch' },
+    only: { type: 'string', default: 'tree,history,staged,broker,mint,proxy,image,watch' },
     'image-mb': { type: 'string', default: '320' },
     'tree-mb': { type: 'string', default: '200' },
     commits: { type: 'string', default: '2000' },
@@ -144,6 +145,20 @@ if (only.has('broker')) {
   const r = results.broker;
   console.log(
     `broker: ${r.concurrency} clients  grant p50 ${r.grantP50Ms} ms p99 ${r.grantP99Ms} ms  health p50 ${r.healthP50Ms} ms p99 ${r.healthP99Ms} ms  (p99 ratio ${r.p99RatioToHealth}x, target ≤ 3x)  ${r.grantsPerSecond} grants/s (target ≥ 2000)  RSS idle ${r.idleRssMB} MB (target ≤ 80) peak ${r.peakRssMB} MB`,
+  );
+}
+
+if (only.has('mint')) {
+  const { benchMint } = await import('./mint.js');
+  const r = (results.mint = await benchMint({ bin: BIN }));
+  const line = (name, x) => (x ? `  ${name} p50 ${x.p50} ms p99 ${x.p99} ms (p50 ${x.p50RatioToBaseline}x the baseline)` : `  ${name}: skipped (PostgreSQL binaries missing)`);
+  console.log(
+    [
+      `mint: ${r.total} grants each, one at a time; baseline (release of a stored key) p50 ${r.baseline.p50} ms p99 ${r.baseline.p99} ms`,
+      line('aws-sts', r.awsSts),
+      line('github-app', r.githubApp),
+      line('postgres-role', r.postgresRole),
+    ].join('\n'),
   );
 }
 

@@ -11,6 +11,8 @@ export default class VaultAdd extends BaseCommand {
     '<%= config.bin %> vault add openai --provider openai',
     'op read op://dev/openai/key | <%= config.bin %> vault add openai --provider openai',
     '<%= config.bin %> vault add github --provider github --from-env GITHUB_TOKEN',
+    '<%= config.bin %> vault add gh-app --provider github --from-file app.pem -a appId=123456 -a installation=7890',
+    '<%= config.bin %> vault add prod-db --provider postgres --from-env ADMIN_DATABASE_URL',
   ];
   static override enableJsonFlag = true;
   static override args = { name: Args.string({ required: true, description: 'Entry name, used in grants (e.g. openai, github, prod-db).' }) };
@@ -23,6 +25,12 @@ export default class VaultAdd extends BaseCommand {
     'from-env': Flags.string({ description: 'Read the value from this environment variable.', helpValue: 'VAR', exclusive: ['from-file'] }),
     'from-file': Flags.string({ description: 'Read the value from this file (trailing newline removed).', helpValue: 'PATH', exclusive: ['from-env'] }),
     replace: Flags.boolean({ description: 'Replace an existing entry of that name.' }),
+    attribute: Flags.string({
+      char: 'a',
+      multiple: true,
+      helpValue: 'NAME=VALUE',
+      description: 'An attribute of the entry (not secret): e.g. appId=123 and installation=456 for a GitHub App, roleArn=... for AWS, readRole=... for PostgreSQL.',
+    }),
   };
 
   async run() {
@@ -51,6 +59,12 @@ export default class VaultAdd extends BaseCommand {
       source = 'stdin';
     }
     if (!value) throw new KeywardError('the value is empty; nothing stored');
+    const attributes: Record<string, string> = {};
+    for (const a of flags.attribute ?? []) {
+      const eq = a.indexOf('=');
+      if (eq < 1) throw new KeywardError(`--attribute ${a} is not NAME=VALUE`, { hint: 'For example --attribute appId=123456' });
+      attributes[a.slice(0, eq)] = a.slice(eq + 1);
+    }
     const { ensureDaemon, call } = await import('../../daemon-client.js');
     await ensureDaemon();
     const r = await call<{ entry: { name: string; provider: string } }>('admin', 'POST', '/v1/vault', {
@@ -59,6 +73,7 @@ export default class VaultAdd extends BaseCommand {
       value,
       source,
       replace: flags.replace,
+      ...(flags.attribute?.length ? { attributes } : {}),
     });
     this.log(`Stored ${r.entry.name} (${r.entry.provider}) in the vault.`);
     return r.entry;

@@ -6,6 +6,7 @@ import { redact } from '../../../scanners/ruleset.js';
 import type { Finding } from '../../../scanners/types.js';
 import { KeywardError } from '../../../kernel/errors.js';
 import { locateMcp, rewrite, RewriteError, type FileKind, type Rewrite, type SecretRef } from './rewrite.js';
+import { mintingNote } from './minting.js';
 
 /**
  * From findings (with raw secrets) to a migration plan: which file becomes what, which vault
@@ -265,7 +266,11 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       return (chosen?.action === 'move' ? chosen.provider : undefined) ?? f?.profile ?? 'generic';
     };
     for (const [entry, v] of Object.entries(result.values)) {
-      if (!plan.entries.has(entry)) plan.entries.set(entry, { value: v.value, provider: v.provider ?? provider(entry), source: `migrate:${path}`, attributes: v.attributes });
+      if (!plan.entries.has(entry)) {
+        plan.entries.set(entry, { value: v.value, provider: v.provider ?? provider(entry), source: `migrate:${path}`, attributes: v.attributes });
+        const note = mintingNote(entry, v, v.provider ?? provider(entry));
+        if (note) plan.notes.push(`${path}: ${note}`);
+      }
       if (options.existing.has(entry) && !taken.has(`replaced:${entry}`)) {
         taken.add(`replaced:${entry}`);
         plan.notes.push(`${path}: the vault entry ${entry} exists already and is replaced (its name is how the tool finds it)`);
