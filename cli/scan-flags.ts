@@ -31,10 +31,11 @@ export const SCAN_FLAGS = {
   threads: { type: 'string', description: 'Worker threads (default: one per core).', helpValue: 'N' },
   'decode-depth': { type: 'string', description: 'Decode base64 and percent-encoded runs and rescan them this many levels deep (0: off).', default: '2', helpValue: 'N' },
   'archive-depth': { type: 'string', description: 'Open zip, tar and gzip archives nested this many levels deep (0: do not open archives).', default: '3', helpValue: 'N' },
+  'allow-disabled': { type: 'boolean', description: 'With --staged: run even when the config switches every rule off (otherwise an error).' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Flags of every scan command: report, baseline, config, limits. */
-const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, ...COMMON } = SCAN_FLAGS;
+const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, 'allow-disabled': _ad, ...COMMON } = SCAN_FLAGS;
 export const COMMON_SCAN_FLAGS = COMMON;
 
 const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;
