@@ -299,7 +299,7 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       if (actual !== given) plan.fixedNames.add(occurrence(f));
     }
     for (const c of result.consumers) {
-      if (c.agent !== '*' && /[*?]/.test(c.agent)) {
+      if (c.agent.startsWith('mcp:') && /[*?]/.test(c.agent.slice(4))) {
         // Policy agents are globs: an MCP server named `*` would yield `mcp:*`, a rule for every server.
         plan.notes.push(`${path}: no policy rule for ${c.agent}: its name holds * or ?, which policy.yaml reads as a pattern; policy.yaml's default decides for it`);
         continue;
