@@ -62,7 +62,7 @@ describe('untrusted content: the pre-commit hook', () => {
     writeTree(repo, { 'README.md': 'hi\n' });
     commitAll(repo, 'init', '2024-01-01T00:00:00Z');
     expect((await runCli(['hook', 'install'], { cwd: repo })).code).toBe(0);
-    writeTree(repo, { '.keyward.yaml': 'allowlist:\n  paths: ["**"]\n', 'app.env': `GITHUB_TOKEN=${githubToken()}\n` });
+    writeTree(repo, { '.keyward.yaml': 'disable: [github-classic-pat]\nallowlist:\n  regexes: [".*"]\n', 'app.env': `GITHUB_TOKEN=${githubToken()}\n` });
     git(repo, 'add', 'app.env');
     const blocked = commit(repo, 'leak');
     expect(blocked.status).toBe(1);
