@@ -35,10 +35,11 @@ export const SCAN_FLAGS = {
     description: 'Ask each provider whether its keys are live: one read-only request per unique key to its documented API host (off by default).',
   },
   'archive-depth': { type: 'string', description: 'Open zip, tar and gzip archives nested this many levels deep (0: do not open archives).', default: '3', helpValue: 'N' },
+  'allow-disabled': { type: 'boolean', description: 'With --staged: run even when the config switches every rule off (otherwise an error).' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Flags of every scan command: report, baseline, config, limits. */
-const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, verify: _v, ...COMMON } = SCAN_FLAGS;
+const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, verify: _v, 'allow-disabled': _ad, ...COMMON } = SCAN_FLAGS;
 export const COMMON_SCAN_FLAGS = COMMON;
 
 const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;

@@ -31,7 +31,11 @@ export async function main(argv: string[]): Promise<number> {
     if (flags.history && !flags.staged && !flags['write-baseline']) {
       const { spawnHistoryLog } = await import('../scanners/sources/history-log.js');
       const target = parsed.positionals[0];
-      historyLog = spawnHistoryLog(target && target !== '.' ? resolve(process.cwd(), target) : process.cwd(), { since: flags.since, branch: flags.branch });
+      try {
+        historyLog = spawnHistoryLog(target && target !== '.' ? resolve(process.cwd(), target) : process.cwd(), { since: flags.since, branch: flags.branch });
+      } catch {
+        // A revision that does not resolve (or no repository): the scan itself reports it.
+      }
     }
     const { executeScan } = await import('./services/scan.js');
     return await executeScan(parsed.positionals[0], flags, {

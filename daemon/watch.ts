@@ -88,6 +88,7 @@ export async function startDaemonWatch(options: { paths: string[]; recorder: Fin
     paths,
     cwd: '/',
     persistent: false,
+    rescanOnWorker: true,
     onProblem: (problem) => options.log({ level: 'warn', msg: 'watch problem', problem }),
     onFinding: ({ status, finding, absolute }) => {
       if (status !== 'new') return;

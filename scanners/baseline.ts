@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { KeywardError } from '../kernel/errors.js';
 import { writeFileAtomic } from '../kernel/atomic-file.js';
 import { keywardPaths } from '../kernel/paths.js';
+import { readUntrustedFile, type UntrustedFileError } from '../kernel/untrusted-file.js';
 import type { Finding } from './types.js';
 
 /**
@@ -16,12 +16,19 @@ export interface BaselineFile {
   findings: { fingerprint: string; ruleId: string; file: string; line: number; commit?: string }[];
 }
 
+/** Largest baseline read: about 100,000 accepted findings. */
+export const BASELINE_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * The fingerprints of a baseline. A baseline usually lives in the repository, so it is read as
+ * untrusted content: no symbolic link, a regular file (a FIFO cannot hang the scan), size-capped.
+ */
 export function loadBaseline(file: string): Set<string> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readUntrustedFile(file, { maxBytes: BASELINE_LIMIT }).toString('utf8');
   } catch (error) {
-    throw new KeywardError(`cannot read baseline ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
+    throw new KeywardError(`cannot read baseline ${file}: ${(error as Error).message}`, {
       hint: `Create one with: keyward scan --write-baseline ${file}`,
     });
   }
@@ -76,12 +83,15 @@ export function addToBaseline(file: string, findings: Finding[], now: Date = new
     return path;
   };
   let existing: BaselineFile['findings'] = [];
+  let text: string | undefined;
   try {
-    readFileSync(file);
-    loadBaseline(file); // a damaged baseline is an error, not something to overwrite
-    existing = (JSON.parse(readFileSync(file, 'utf8')) as BaselineFile).findings;
+    text = readUntrustedFile(file, { maxBytes: BASELINE_LIMIT }).toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as UntrustedFileError).code !== 'ENOENT') throw new KeywardError(`cannot read baseline ${file}: ${(error as Error).message}`);
+  }
+  if (text !== undefined) {
+    loadBaseline(file); // a damaged baseline is an error, not something to overwrite
+    existing = (JSON.parse(text) as BaselineFile).findings;
   }
   const known = new Set(existing.map((e) => e.fingerprint));
   const added = findings.filter((f) => !known.has(f.fingerprint) && known.add(f.fingerprint));

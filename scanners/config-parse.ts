@@ -1,3 +1,4 @@
+import { linearRegexError } from './detect/linear-regex.js';
 import { z } from 'zod';
 import { parseYamlConfig } from '../kernel/yaml-config.js';
 import type { LoadedConfig } from './config.js';
@@ -24,20 +25,19 @@ import type { LoadedConfig } from './config.js';
  *     falsePositives: [...]
  * ```
  */
+/**
+ * A pattern from a config runs on the linear-time engine (RE2), so it must be one RE2 accepts:
+ * no lookaround, no backreferences. A pattern with catastrophic backtracking in JavaScript is
+ * harmless there.
+ */
 const regexString = z
   .string()
   .min(1)
-  .refine(
-    (s) => {
-      try {
-        new RegExp(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'is not a valid regular expression' },
-  );
+  .superRefine((s, ctx) => {
+    const problem = linearRegexError(s);
+    if (problem)
+      ctx.addIssue({ code: 'custom', message: `is not a valid regular expression for keyward's linear-time engine (RE2 syntax: no lookaround or backreferences): ${problem}` });
+  });
 
 const allowSchema = z.strictObject({
   paths: z.array(z.string().min(1)).optional(),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KeywardError } from '../kernel/errors.js';
 import { writeFileAtomic } from '../kernel/atomic-file.js';
 import { keywardPaths } from '../kernel/paths.js';
+import { readUntrustedFile, UntrustedFileError } from '../kernel/untrusted-file.js';
 import type { ConfigProblem } from '../kernel/yaml-config.js';
 import type { Rule } from './types.js';
 
@@ -45,7 +46,8 @@ export interface LoadedConfig {
  */
 function cachePath(text: string): string {
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 32);
-  return join(keywardPaths().cache, 'config', `${digest}.json`);
+  // Versioned: configs validated before patterns had to be RE2 are checked again.
+  return join(keywardPaths().cache, 'config-2', `${digest}.json`);
 }
 
 export async function parseConfigText(text: string, file: string): Promise<LoadedConfig> {
@@ -68,15 +70,19 @@ export async function parseConfigText(text: string, file: string): Promise<Loade
   return loaded;
 }
 
-/** Reads a config file; a missing default file is fine, a missing explicit one is an error. */
+/**
+ * Reads a config file; a missing default file is fine, a missing explicit one is an error. The
+ * default file is the repository's: it is read as untrusted content (no symbolic link, a regular
+ * file, at most 1 MiB), so a `.keyward.yaml` linked to /dev/zero or a FIFO cannot stall the scan.
+ */
 export async function loadScanConfig(file: string, explicit: boolean): Promise<LoadedConfig> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readUntrustedFile(file, { followLinks: explicit }).toString('utf8');
   } catch (error) {
-    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, problems: [] };
+    if (!explicit && error instanceof UntrustedFileError && error.code === 'ENOENT') return { config: {}, problems: [] };
     throw new KeywardError(`cannot read config ${file}: ${(error as Error).message}`, {
-      hint: explicit ? 'Check the path given to --config.' : undefined,
+      hint: explicit ? 'Check the path given to --config.' : 'Make it a regular file of at most 1 MiB, or remove it.',
     });
   }
   return parseConfigText(text, file);
@@ -84,7 +90,11 @@ export async function loadScanConfig(file: string, explicit: boolean): Promise<L
 
 /** Like `loadScanConfig`, but a config with problems is an error that lists them. */
 export async function requireValidConfig(file: string, explicit: boolean): Promise<LoadedConfig> {
-  const loaded = await loadScanConfig(file, explicit);
+  return checkedConfig(await loadScanConfig(file, explicit), file);
+}
+
+/** A loaded config, or an error listing its problems. */
+export function checkedConfig(loaded: LoadedConfig, file: string): LoadedConfig {
   if (loaded.problems.length > 0) {
     const lines = loaded.problems.map((p) => `  ${p.file}:${p.line}:${p.column} ${p.message}`).join('\n');
     throw new KeywardError(`invalid config ${file}:\n${lines}`, { hint: 'Fix the file, then run `keyward rules check` to confirm.' });
@@ -105,5 +115,6 @@ export function customRules(config: ScanConfig): Rule[] {
     migrate: r.migrate,
     truePositives: r.truePositives ?? [],
     falsePositives: r.falsePositives ?? [],
+    linear: true,
   }));
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import { Detector } from './detect/detector.js';
+import { linearTester } from './detect/linear-regex.js';
 import type { ScanConfig } from './config.js';
 import { customRules } from './config.js';
 import { builtinRules } from './rules/index.js';
@@ -27,10 +28,11 @@ function compileGlobs(globs: string[] | undefined): ((path: string) => boolean) 
   return (path) => matchers.some((m) => m(path));
 }
 
+/** Allowlist regexes come from a config: they run on the linear-time engine. */
 function compileRegexes(sources: string[] | undefined): ((secret: string) => boolean) | undefined {
   if (!sources || sources.length === 0) return undefined;
-  const regexes = sources.map((s) => new RegExp(s));
-  return (secret) => regexes.some((r) => r.test(secret));
+  const regexes = sources.map((s) => linearTester(s));
+  return (secret) => regexes.some((test) => test(secret));
 }
 
 export interface RuleSetOptions {

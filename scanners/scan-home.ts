@@ -64,9 +64,10 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
       throw new KeywardError(`--project ${relative(options.cwd, p) || p} is not a directory`, { hint: 'Give a directory holding your projects, e.g. --project ~/code.' });
     }
   }
+  // A repository's .keyward.yaml says what to skip in that repository, never in the user's home:
+  // run inside a cloned repository, it must not hide the findings in ~/.aws or ~/.npmrc.
   const prepared = await prepareScan({
     cwd: options.cwd,
-    root: options.cwd,
     configFile: options.configFile,
     baselineFile: options.baselineFile,
     extraBaselineFile: options.homeBaselineFile,

@@ -2,7 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { KeywardError } from '../kernel/errors.js';
 import { loadBaseline } from './baseline.js';
-import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
+import { checkedConfig, CONFIG_FILE, parseConfigText, requireValidConfig, type LoadedConfig, type ScanConfig } from './config.js';
+import { UNTRUSTED_FILE_LIMIT } from '../kernel/untrusted-file.js';
+import { builtinRules } from './rules/index.js';
 import { ScanPool, defaultThreads } from './engine/pool.js';
 import { scanBuffer, scanFile } from './engine/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileOutcome } from './engine/tasks.js';
@@ -12,9 +14,9 @@ import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.j
 import type { ContentContext } from './sources/archive.js';
 import { commitBoundaries } from './sources/diff.js';
 import { spawnHistoryLog, type HistoryLog } from './sources/history-log.js';
-import { firstLine, gitSync, gitToplevel, requireRepository, revisionExists } from './sources/git.js';
+import { firstLine, gitSync, gitToplevel, noSuchRevision, requireRepository, revisionExists } from './sources/git.js';
 import { listTree } from './sources/tree.js';
-import { emptyStats, type Finding, type FindingOrigin, type Match, type ScanIssue, type ScanResult, type ScanStats } from './types.js';
+import { emptyStats, type ConfigSummary, type Finding, type FindingOrigin, type Match, type ScanIssue, type ScanResult, type ScanStats } from './types.js';
 
 export interface ScanProgress {
   files: number;
@@ -49,6 +51,8 @@ export interface ScanOptions {
   onProgress?: (progress: ScanProgress) => void;
   /** With `history`: a `git log` already started by the caller (see history-log.ts). */
   historyLog?: HistoryLog;
+  /** With `staged`: scan even when the config switches every rule off (otherwise an error). */
+  allowDisabled?: boolean;
   /** Check keys with their providers (`--verify`): off unless asked for. */
   verify?: boolean | VerifyOptions;
 }
@@ -156,9 +160,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   let config: ScanConfig;
   let ruleset: RuleSet;
   let baseline: Set<string>;
+  let summary: ConfigSummary | undefined;
   try {
-    config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
+    // The pre-commit check reads the config as it will be committed (the index), never an
+    // untracked or unstaged working-tree file that an agent may have just written.
+    const fromIndex = options.staged && !options.configFile;
+    config = fromIndex ? (await stagedConfig(repo!, configFile)).config : (await requireValidConfig(configFile, Boolean(options.configFile))).config;
     ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
+    summary = summarizeConfig(config, ruleset, fromIndex ? `${toPosix(relative(cwd, configFile)) || CONFIG_FILE} (staged)` : toPosix(relative(cwd, configFile)) || configFile);
+    if (options.staged && summary?.suppressesAll && !options.allowDisabled) {
+      throw new KeywardError(`${summary.file} switches the pre-commit check off: ${summary.suppressesAll}`, {
+        hint: 'If that is meant, run `keyward scan --staged --allow-disabled`; otherwise fix the config (`keyward rules check` validates it).',
+      });
+    }
     baseline = options.baselineFile ? loadBaseline(resolve(cwd, options.baselineFile)) : new Set<string>();
   } catch (error) {
     historyStream?.kill();
@@ -203,7 +217,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const listing = await listTree(absolute, cwd, repo !== undefined);
     issues.push(...listing.issues);
     // The config file itself holds custom rules' example secrets by design: it is not scanned.
-    const items = listing.items.filter((item) => item.absolute !== configFile && !ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute)));
+    const items = listing.items.filter((item) => {
+      if (item.absolute === configFile) return false;
+      if (!ruleset.pathAllowed(repoRelative(repo ?? absolute, item.absolute))) return true;
+      if (summary) summary.pathsSkipped++;
+      return false;
+    });
     const absoluteOf = new Map(items.map((item) => [item.path, item.absolute]));
     const archiveFiles: { path: string; absolute: string; skipped?: FileOutcome['skipped'] }[] = [];
     const record = (outcomes: FileOutcome[]) => {
@@ -247,6 +266,55 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     target: stdin ? '-' : target,
     mode: mode === 'tree' && !isDirectory ? 'file' : mode,
     durationMs: Date.now() - started,
+    ...(summary ? { config: summary } : {}),
+  };
+}
+
+/** `.keyward.yaml` as staged: its blob in the index, if it is a regular file there. */
+async function stagedConfig(repo: string, configFile: string): Promise<LoadedConfig> {
+  const rel = toPosix(relative(repo, configFile));
+  const entry = gitSync(repo, ['ls-files', '-s', '-z', '--', `:(literal)${rel}`]);
+  const line = entry.stdout.toString('utf8').split('\0')[0];
+  const m = /^(\d+) ([0-9a-f]+) (\d)\t/.exec(line);
+  if (entry.status !== 0 || !m) return { config: {}, problems: [] };
+  const label = `${configFile} (staged)`;
+  if (m[1] !== '100644' && m[1] !== '100755') {
+    throw new KeywardError(`${label} is not a regular file in the index (mode ${m[1]})`, { hint: `Stage a regular file, or remove it: git rm --cached ${rel}` });
+  }
+  const size = Number(gitSync(repo, ['cat-file', '-s', m[2]]).stdout.toString('utf8').trim());
+  if (!(size <= UNTRUSTED_FILE_LIMIT)) throw new KeywardError(`${label} is larger than ${UNTRUSTED_FILE_LIMIT} bytes`, { hint: 'Keep the config small.' });
+  const blob = gitSync(repo, ['cat-file', 'blob', m[2]]);
+  if (blob.status !== 0) throw new KeywardError(`git cannot read ${label}: ${firstLine(blob.stderr)}`, { hint: 'Check the repository with `git fsck`.' });
+  return checkedConfig(await parseConfigText(blob.stdout.toString('utf8'), label), label);
+}
+
+/** Strings any real path allowlist leaves alone, and secrets any real secret allowlist keeps. */
+const PROBE_PATHS = ['app.env', 'src/config/settings.json', '.github/workflows/ci.yml', 'deploy/prod/.env.production'];
+const PROBE_SECRETS = ['ghp_Q9vM2kX7pL4rT8wZ1nB6cY3hJ5dF0sA2eG7u', 'AKIAQ7RZ2M4XN8VPL3TW', 'sk-proj-7fQ2mZ9xL4vR8tK1nB6wC3yH5', 'p4ssw0rd-Xy9'];
+
+/**
+ * What a config takes out of the scan, for the summary line, and whether it takes out
+ * everything (every built-in rule disabled, or an allowlist that matches any path or secret).
+ */
+export function summarizeConfig(config: ScanConfig, ruleset: RuleSet, file: string): ConfigSummary | undefined {
+  const disabled = (config.disable ?? []).filter((id) => !ruleset.unknownDisabled.includes(id));
+  const paths = config.allowlist?.paths?.length ?? 0;
+  const regexes = config.allowlist?.regexes?.length ?? 0;
+  const perRule = Object.keys(config.allowlist?.rules ?? {}).length;
+  if (!disabled.length && !paths && !regexes && !perRule) return undefined;
+  const builtin = new Set(builtinRules.map((r) => r.id));
+  let suppressesAll: string | undefined;
+  if ([...builtin].every((id) => !ruleset.byId.has(id))) suppressesAll = 'every built-in rule is disabled';
+  else if (paths && PROBE_PATHS.every((p) => ruleset.pathAllowed(p))) suppressesAll = `allowlist.paths matches every path (${config.allowlist!.paths!.slice(0, 3).join(', ')})`;
+  else if (regexes && PROBE_SECRETS.every((secret) => ruleset.matchAllowed('', '', secret))) suppressesAll = 'allowlist.regexes matches every secret';
+  return {
+    file,
+    disabled: disabled.length,
+    allowlistPaths: paths,
+    allowlistRegexes: regexes,
+    allowlistRules: perRule,
+    pathsSkipped: 0,
+    ...(suppressesAll ? { suppressesAll } : {}),
   };
 }
 
@@ -269,7 +337,7 @@ async function openArchives(files: { path: string; absolute: string; skipped?: F
 /** What every scan starts from: the config, the rule set built from it, the baseline. */
 export interface Prepared {
   config: ScanConfig;
-  configFile: string;
+  configFile?: string;
   ruleset: RuleSet;
   baseline: Set<string>;
   stats: ScanStats;
@@ -283,7 +351,8 @@ export interface Prepared {
  */
 export async function prepareScan(options: {
   cwd: string;
-  root: string;
+  /** Where `.keyward.yaml` is looked for; none: only an explicit `configFile` applies. */
+  root?: string;
   configFile?: string;
   baselineFile?: string;
   /** A second baseline, read if it exists (keyward's own, for files in the home directory). */
@@ -291,8 +360,8 @@ export async function prepareScan(options: {
   showSecrets?: boolean;
   decodeDepth?: number;
 }): Promise<Prepared> {
-  const configFile = options.configFile ? resolve(options.cwd, options.configFile) : join(options.root, CONFIG_FILE);
-  const config = (await requireValidConfig(configFile, Boolean(options.configFile))).config;
+  const configFile = options.configFile ? resolve(options.cwd, options.configFile) : options.root !== undefined ? join(options.root, CONFIG_FILE) : undefined;
+  const config = configFile ? (await requireValidConfig(configFile, Boolean(options.configFile))).config : {};
   const ruleset = buildRuleSet(config, { decodeDepth: options.decodeDepth });
   const baseline = options.baselineFile ? loadBaseline(resolve(options.cwd, options.baselineFile)) : new Set<string>();
   if (options.extraBaselineFile && existsSync(options.extraBaselineFile)) for (const f of loadBaseline(options.extraBaselineFile)) baseline.add(f);
@@ -347,7 +416,7 @@ function startHistory(repo: string, options: ScanOptions): HistoryLog {
   ] as const) {
     if (rev !== undefined && !revisionExists(repo, rev)) {
       options.historyLog?.kill();
-      throw new KeywardError(`${flag} ${rev}: no such revision in this repository`, { hint: 'Use a commit, tag or branch name that `git rev-parse` knows.' });
+      throw noSuchRevision(flag, rev);
     }
   }
   return options.historyLog ?? spawnHistoryLog(repo, options);

@@ -55,6 +55,8 @@ export interface Rule {
   pattern: string;
   /** Extra regex flags (`i`, `s`, `m`). `g` and `d` are added by the engine. */
   flags?: string;
+  /** Run on the linear-time engine (RE2): set for rules from a config, which anyone may write. */
+  linear?: boolean;
   /** Minimum Shannon entropy of the secret in bits per character. */
   entropy?: number;
   /** Offline validator; when it fails the match is dropped, when it passes confidence is `validated`. */
@@ -204,6 +206,24 @@ export interface ScanResult {
   locations?: CheckedLocation[];
   /** `keyward scan image`: the images scanned. */
   images?: ScannedImage[];
+  /** What the config took out of the scan, when it took out anything. */
+  config?: ConfigSummary;
+}
+
+/** Suppression by a config, shown in every report so that a config cannot silence a scan unseen. */
+export interface ConfigSummary {
+  /** The config, as shown (`.keyward.yaml (staged)` when read from the index). */
+  file: string;
+  /** Rules switched off by `disable`. */
+  disabled: number;
+  /** Globs in `allowlist.paths`, regexes in `allowlist.regexes`, rules with their own allowlist. */
+  allowlistPaths: number;
+  allowlistRegexes: number;
+  allowlistRules: number;
+  /** Files not read because `allowlist.paths` matched them. */
+  pathsSkipped: number;
+  /** Set when the config switches the scan off altogether: why. */
+  suppressesAll?: string;
 }
 
 /** A credential or agent-config location that `keyward scan home` looked at. */

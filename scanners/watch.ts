@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
 import { ScanPool } from './engine/pool.js';
 import { scanFile } from './engine/scan-bytes.js';
-import { scanDirectory, type DirectoryOutcome } from './engine/tasks.js';
+import { scanDirectory, type DirectoryOutcome, type FileOutcome } from './engine/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
 import { DEFAULT_MAX_FILE_SIZE } from './scan.js';
 import { gitToplevel } from './sources/git.js';
@@ -37,6 +37,11 @@ export interface SecretWatchOptions {
   /** Quiet time before a changed file is scanned, in ms (default 200). */
   debounceMs?: number;
   persistent?: boolean;
+  /**
+   * Rescan written files on a worker thread too (the daemon: its main thread answers the broker,
+   * and a watched directory's content, config included, is not the daemon's to trust).
+   */
+  rescanOnWorker?: boolean;
   onFinding(found: WatchedFinding): void;
   onProblem?(message: string): void;
 }
@@ -72,6 +77,9 @@ export class SecretWatch {
   /** First-scan workers, one per config; closed when the first scan is done. */
   private readonly pools = new Map<ScanConfig, ScanPool | undefined>();
   private firstScanFiles = 0;
+  /** With `rescanOnWorker`: one worker per config for rescans, kept until `close`. */
+  private readonly rescanPools = new Map<ScanConfig, ScanPool | undefined>();
+  private closed = false;
   /** Files scanned at start, files scanned again after a write, findings of each kind. */
   readonly counts = { files: 0, rescanned: 0, present: 0, new: 0 };
 
@@ -123,8 +131,12 @@ export class SecretWatch {
   }
 
   close(): void {
+    this.closed = true;
     this.watcher.close();
     void this.closePools();
+    const rescans = [...this.rescanPools.values()];
+    this.rescanPools.clear();
+    for (const p of rescans) void p?.close();
   }
 
   private async closePools(): Promise<void> {
@@ -167,13 +179,34 @@ export class SecretWatch {
   }
 
   /** Single files: written since the last batch, or watched on their own. */
-  private scanFiles(files: string[], initial: boolean): void {
+  private async scanFiles(files: string[], initial: boolean): Promise<void> {
+    const byRoot = new Map<Root, string[]>();
     for (const file of files) {
       const root = this.rootFor(file);
       if (!root || file === root.configFile || root.ruleset.pathAllowed(toPosix(relative(root.base, file)))) continue;
-      this.count(initial, 1);
-      this.record(root, file, scanFile(root.ruleset.detector, file, file, this.maxSize).matches, initial);
+      byRoot.set(root, [...(byRoot.get(root) ?? []), file]);
     }
+    for (const [root, list] of byRoot) {
+      this.count(initial, list.length);
+      const pool = this.options.rescanOnWorker && !this.closed ? this.rescanPoolFor(root.config) : undefined;
+      if (pool) {
+        let outcomes: FileOutcome[];
+        try {
+          outcomes = await pool.run<FileOutcome[]>({ type: 'files', items: list.map((file) => ({ absolute: file, path: file })), maxSize: this.maxSize });
+        } catch (error) {
+          this.options.onProblem?.(`rescan of ${list.length} file(s) failed: ${(error as Error).message}`);
+          continue;
+        }
+        for (const o of outcomes) this.record(root, o.path, o.matches, initial);
+      } else {
+        for (const file of list) this.record(root, file, scanFile(root.ruleset.detector, file, file, this.maxSize).matches, initial);
+      }
+    }
+  }
+
+  private rescanPoolFor(config: ScanConfig): ScanPool | undefined {
+    if (!this.rescanPools.has(config)) this.rescanPools.set(config, ScanPool.create(1, config, {}, { maxYoungGenerationSizeMb: 2 }));
+    return this.rescanPools.get(config);
   }
 
   private count(initial: boolean, files: number): void {

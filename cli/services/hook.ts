@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../kernel/atomic-file.js';
 import { gitSync, requireRepository } from '../../scanners/sources/git.js';
@@ -19,7 +19,7 @@ export interface HookResult {
 /** The hooks directory git uses here (honours core.hooksPath). */
 export function hooksDir(cwd: string): string {
   const top = requireRepository(cwd, 'hook install');
-  const r = gitSync(top, ['rev-parse', '--git-path', 'hooks']);
+  const r = gitSync(top, ['rev-parse', '--git-path', 'hooks'], { readHooksPath: true });
   const dir = r.stdout.toString('utf8').trim();
   return isAbsolute(dir) ? dir : resolve(top, dir);
 }
@@ -28,9 +28,18 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The hook: runs a chained hook first if there is one, then `keyward scan --staged`. */
-export function hookScript(): string {
-  const runJs = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+/** This copy of keyward: the Node running it and its bin/run.js, by absolute path. */
+export function installedKeyward(): { node: string; runJs: string } {
+  return { node: process.execPath, runJs: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)) };
+}
+
+/**
+ * The hook: runs a chained hook first if there is one, then `keyward scan --staged` with the
+ * keyward that installed it, by absolute path. It never looks in the working tree
+ * (./node_modules/.bin/keyward): a repository can commit an executable there, and any npm
+ * dependency can claim the bin name, so `git commit` would run code the repository chose.
+ */
+export function hookScript(keyward = installedKeyward()): string {
   return `#!/bin/sh
 ${HOOK_MARKER}
 # Blocks commits that add secrets: runs \`keyward scan --staged\`.
@@ -40,16 +49,25 @@ hook_dir=$(dirname "$0")
 if [ -x "$hook_dir/pre-commit${CHAINED_SUFFIX}" ]; then
   "$hook_dir/pre-commit${CHAINED_SUFFIX}" "$@" || exit $?
 fi
-if [ -x ./node_modules/.bin/keyward ]; then
-  exec ./node_modules/.bin/keyward scan --staged
-elif [ -f ${shellQuote(runJs)} ] && command -v node >/dev/null 2>&1; then
-  exec node ${shellQuote(runJs)} scan --staged
-elif command -v keyward >/dev/null 2>&1; then
-  exec keyward scan --staged
+keyward_run=${shellQuote(keyward.runJs)}
+keyward_node=${shellQuote(keyward.node)}
+[ -x "$keyward_node" ] || keyward_node=$(command -v node)
+if [ -f "$keyward_run" ] && [ -n "$keyward_node" ]; then
+  exec "$keyward_node" "$keyward_run" scan --staged
 fi
-echo "keyward: the pre-commit hook cannot find keyward; install it (npm install -g keyward) or run \\\`keyward hook uninstall\\\`" >&2
+echo "keyward: the pre-commit hook cannot find keyward at $keyward_run; run \\\`keyward hook install\\\` again with the keyward you use, or \\\`keyward hook uninstall\\\`" >&2
 exit 2
 `;
+}
+
+/** Refuses a keyward that lives inside the repository it would guard: the repository could replace it. */
+function checkOutside(top: string, keyward: { runJs: string }): void {
+  const rel = relative(realpathSync(top), realpathSync(keyward.runJs));
+  if (!rel.startsWith('..') && !isAbsolute(rel)) {
+    throw new KeywardError(`this keyward (${keyward.runJs}) is inside the repository it would guard, which could replace it`, {
+      hint: 'Install keyward outside the repository (npm install -g keyward) and run `keyward hook install` with that one.',
+    });
+  }
 }
 
 function isOurs(file: string): boolean {
@@ -66,6 +84,7 @@ function isOurs(file: string): boolean {
  */
 export function installHook(cwd: string, options: { force?: boolean } = {}): HookResult {
   const dir = hooksDir(cwd);
+  checkOutside(requireRepository(cwd, 'hook install'), installedKeyward());
   mkdirSync(dir, { recursive: true });
   const hook = join(dir, 'pre-commit');
   const chained = hook + CHAINED_SUFFIX;

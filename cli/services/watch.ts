@@ -1,3 +1,4 @@
+import { safeText } from '../../kernel/terminal.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
@@ -65,7 +66,8 @@ export async function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv, pla
 /** One line per finding: status, rule, place, redacted secret, what it is. */
 export function formatFinding(found: WatchedFinding): string {
   const f = found.finding;
-  return [found.status === 'new' ? 'NEW    ' : 'present', f.ruleId, `${f.file}:${f.line}:${f.column}`, f.secret, `(${f.description})`].join('  ');
+  // The file name and a custom rule's description come from the watched content: escaped.
+  return [found.status === 'new' ? 'NEW    ' : 'present', f.ruleId, safeText(`${f.file}:${f.line}:${f.column}`), safeText(f.secret), `(${safeText(f.description)})`].join('  ');
 }
 
 /** Sends new findings to the daemon's audit log, saying when that starts or stops working. */
@@ -123,7 +125,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
   let lastNew: WatchedFinding | undefined;
   let presentShown = 0;
   const offer = () => {
-    if (io.keys && lastNew) say(`  m: move it into the vault (keyward migrate ${lastNew.finding.file}) · q: quit`);
+    if (io.keys && lastNew) say(`  m: move it into the vault (keyward migrate ${safeText(lastNew.finding.file)}) · q: quit`);
   };
   const { SecretWatch } = await import('../../scanners/watch.js');
   const watch = new SecretWatch({
@@ -132,7 +134,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
     home: io.env.HOME || homedir(),
     maxFileSize: options.maxFileSize,
     debounceMs: options.debounceMs,
-    onProblem: (problem) => say(`keyward: ${problem}`),
+    onProblem: (problem) => say(`keyward: ${safeText(problem)}`),
     onFinding: (found) => {
       if (found.status === 'present' && !options.json && ++presentShown > PRESENT_LISTED) return;
       write(io.stdout, options.json ? JSON.stringify({ time: new Date().toISOString(), status: found.status, ...found.finding }) : formatFinding(found));
@@ -168,7 +170,7 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
         say('Nothing new to migrate yet.');
         return;
       }
-      say(`→ keyward migrate ${lastNew.finding.file}`);
+      say(`→ keyward migrate ${safeText(lastNew.finding.file)}`);
       if (!io.migrate) {
         say('  This version of keyward has no migrate command yet: run that command once it has, or move the key by hand (keyward vault add).');
         return;

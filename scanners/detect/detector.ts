@@ -3,6 +3,7 @@ import { KeywordAutomaton } from './aho.js';
 import { encodedSegments } from './decode.js';
 import { shannonEntropy } from './entropy.js';
 import { genericReason, placeholderReason } from './filters.js';
+import { LinearRegExp } from './linear-regex.js';
 import { validators } from './validators.js';
 
 /** The regex of a rule sees at most this many bytes of a line on each side of a keyword hit. */
@@ -79,7 +80,10 @@ export class Detector {
 
   private regexFor(index: number): RegExp {
     const c = this.compiled[index];
-    c.regex ??= new RegExp(c.rule.pattern, 'gd' + (c.rule.flags ?? '').replace(/[gd]/g, ''));
+    // A config's pattern runs in linear time whatever it is (see linear-regex.ts).
+    c.regex ??= c.rule.linear
+      ? (new LinearRegExp(c.rule.pattern, c.rule.flags) as unknown as RegExp)
+      : new RegExp(c.rule.pattern, 'gd' + (c.rule.flags ?? '').replace(/[gd]/g, ''));
     return c.regex;
   }
 

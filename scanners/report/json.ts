@@ -17,6 +17,7 @@ export function renderJson(result: ScanResult): string {
           issues: result.issues,
           ...(result.locations ? { locations: result.locations } : {}),
           ...(result.images ? { images: result.images } : {}),
+          ...(result.config ? { config: result.config } : {}),
         },
         findings: result.findings,
       },

@@ -1,3 +1,4 @@
+import { safeText } from '../../kernel/terminal.js';
 import type { Finding, ScanResult } from '../types.js';
 
 export interface TextOptions {
@@ -24,8 +25,10 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   const paint = (style: Style, text: string) => (options.color ? `\u001b[${codes[style][0]}m${text}\u001b[${codes[style][1]}m` : text);
   const out: string[] = [];
   const byFile = new Map<string, Finding[]>();
+  // File names, authors, descriptions (custom rules), key paths and image history come from the
+  // content scanned: escaped, so that none of it can send the terminal an escape sequence.
   for (const f of result.findings) {
-    const key = f.image ? `${f.image} ${f.file}` : f.file;
+    const key = safeText(f.image ? `${f.image} ${f.file}` : f.file);
     (byFile.get(key) ?? byFile.set(key, []).get(key)!).push(f);
   }
   const idWidth = Math.min(34, Math.max(0, ...result.findings.map((f) => f.ruleId.length)));
@@ -41,15 +44,20 @@ export function renderText(result: ScanResult, options: TextOptions): string {
       ]
         .filter(Boolean)
         .join(' ');
-      out.push(`  ${paint('dim', where)}${paint('red', f.ruleId.padEnd(idWidth))}  ${f.secret}  ${paint('dim', f.description)}${tags ? '  ' + tags : ''}`);
-      if (f.keyPath) out.push(`  ${' '.repeat(8)}${paint('dim', `at ${f.keyPath}`)}`);
+      out.push(
+        `  ${paint('dim', where)}${paint('red', safeText(f.ruleId).padEnd(idWidth))}  ${safeText(f.secret)}  ${paint('dim', safeText(f.description))}${tags ? '  ' + tags : ''}`,
+      );
+      if (f.keyPath) out.push(`  ${' '.repeat(8)}${paint('dim', `at ${safeText(f.keyPath)}`)}`);
       if (f.commit) {
         const also = f.occurrences && f.occurrences > 1 ? `, also in ${plural(f.occurrences - 1, 'other commit')}` : '';
-        out.push(`  ${' '.repeat(8)}${paint('dim', `introduced in ${f.commit.slice(0, 12)} by ${f.author} <${f.email}> on ${f.date?.slice(0, 10)}${also}`)}`);
+        out.push(
+          `  ${' '.repeat(8)}${paint('dim', `introduced in ${f.commit.slice(0, 12)} by ${safeText(f.author ?? '')} <${safeText(f.email ?? '')}> on ${safeText(f.date?.slice(0, 10) ?? '')}${also}`)}`,
+        );
       }
       if (f.layer) {
         const deleted = f.deletedInLayer !== undefined ? `, deleted by a whiteout in layer #${f.deletedInLayer} (still in the image)` : '';
-        const command = f.layerCommand ? ` created by: ${f.layerCommand.length > 80 ? f.layerCommand.slice(0, 77) + '…' : f.layerCommand}` : '';
+        const layerCommand = f.layerCommand ? safeText(f.layerCommand) : '';
+        const command = layerCommand ? ` created by: ${layerCommand.length > 80 ? layerCommand.slice(0, 77) + '…' : layerCommand}` : '';
         out.push(`  ${' '.repeat(8)}${paint('dim', `in layer #${f.layerIndex} ${f.layer.slice(0, 19)}…${deleted}${command}`)}`);
       }
     }
@@ -72,7 +80,7 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   }
   if (result.locations) {
     const present = result.locations.filter((l) => l.status !== 'absent');
-    const shown = present.slice(0, 12).map((l) => (l.status === 'present' ? l.path : `${l.path} (${l.status})`));
+    const shown = present.slice(0, 12).map((l) => (l.status === 'present' ? safeText(l.path) : `${safeText(l.path)} (${l.status})`));
     out.push(
       paint(
         'dim',
@@ -86,7 +94,7 @@ export function renderText(result: ScanResult, options: TextOptions): string {
       out.push(
         paint(
           'dim',
-          `image ${image.image}${image.digest ? ` ${image.digest.slice(0, 19)}…` : ''}${image.platform ? ` (${image.platform})` : ''}: ${plural(image.layers, 'layer')}${reused}, ${formatBytes(image.layerBytes)} of layer data`,
+          `image ${safeText(image.image)}${image.digest ? ` ${image.digest.slice(0, 19)}…` : ''}${image.platform ? ` (${image.platform})` : ''}: ${plural(image.layers, 'layer')}${reused}, ${formatBytes(image.layerBytes)} of layer data`,
         ),
       );
     }
@@ -104,10 +112,22 @@ export function renderText(result: ScanResult, options: TextOptions): string {
     s.suppressed.inline ? `${s.suppressed.inline} by keyward:allow` : '',
   ].filter(Boolean);
   if (suppressed.length) out.push(paint('dim', `suppressed: ${suppressed.join(', ')}`));
+  const c = result.config;
+  if (c) {
+    const parts = [
+      c.disabled ? `${plural(c.disabled, 'rule')} disabled` : '',
+      c.allowlistPaths ? `${plural(c.allowlistPaths, 'path glob')} allowlisted${c.pathsSkipped ? ` (${plural(c.pathsSkipped, 'file')} not read)` : ''}` : '',
+      c.allowlistRegexes ? `${plural(c.allowlistRegexes, 'secret regex', 'secret regexes')} allowlisted` : '',
+      c.allowlistRules ? `${plural(c.allowlistRules, 'rule')} with allowlists of their own` : '',
+    ].filter(Boolean);
+    out.push(paint('dim', `config ${safeText(c.file)}: ${parts.join(', ')}`));
+    if (c.suppressesAll)
+      out.push(paint('yellow', `warning: ${safeText(c.file)} switches the scan off (${safeText(c.suppressesAll)}): "no secrets found" means nothing was checked`));
+  }
   if (result.issues.length) {
     const label = result.partial ? paint('yellow', `partial scan: ${plural(result.issues.length, 'problem')}`) : paint('yellow', 'warnings');
     out.push(`${label}:`);
-    for (const issue of result.issues.slice(0, 20)) out.push(`  ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+    for (const issue of result.issues.slice(0, 20)) out.push(`  ${issue.path ? `${safeText(issue.path)}: ` : ''}${safeText(issue.message)}`);
     if (result.issues.length > 20) out.push(`  … and ${result.issues.length - 20} more (see --format json)`);
   }
   const migratable = result.findings.filter((f) => f.migratable).length;

@@ -1,7 +1,7 @@
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { LOG_FORMAT } from './diff.js';
-import { gitStream } from './git.js';
+import { gitStream, noSuchRevision, resolveCommit } from './git.js';
 
 export interface HistoryLog {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -16,10 +16,38 @@ export interface HistoryLog {
  * Starts `git log -p -U0` over every ref (or `branch`, minus what `since` reaches). Kept in a
  * module of its own with few imports: `keyward scan --history` starts git before loading the
  * rest of the scanner, since git is the slow part and start-up can overlap it.
+ *
+ * `branch` and `since` come from the user (or from CI passing a branch name, and git accepts a
+ * branch named `--output=FILE`): each is resolved to a commit id first, with the name after
+ * `--end-of-options`, and only ids reach `git log`. A name that does not resolve is an error
+ * before any `git log` starts.
  */
 export function spawnHistoryLog(cwd: string, range: { since?: string; branch?: string }): HistoryLog {
-  const revs = [range.branch ?? '--all', ...(range.since ? [`^${range.since}`] : [])];
-  const args = ['log', ...revs, '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', LOG_FORMAT, '--end-of-options'];
+  const commit = (flag: string, rev: string) => {
+    const sha = resolveCommit(cwd, rev);
+    if (!sha) throw noSuchRevision(flag, rev);
+    return sha;
+  };
+  const branch = range.branch !== undefined ? commit('--branch', range.branch) : undefined;
+  const since = range.since !== undefined ? commit('--since', range.since) : undefined;
+  const options = branch ? [] : ['--all'];
+  const revs = [...(branch ? [branch] : []), ...(since ? [`^${since}`] : [])];
+  const args = [
+    'log',
+    ...options,
+    '-p',
+    '-U0',
+    '--no-color',
+    '--no-ext-diff',
+    '--no-textconv',
+    '-M',
+    '--src-prefix=a/',
+    '--dst-prefix=b/',
+    LOG_FORMAT,
+    '--end-of-options',
+    ...revs,
+    '--',
+  ];
   const child = gitStream(cwd, args) as ChildProcessByStdio<null, Readable, Readable>;
   // Node resumes (and so discards) a child's unread output when it exits, unless something
   // listens for 'readable'. The scanner starts reading later; until then, keep the data.

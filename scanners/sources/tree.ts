@@ -1,4 +1,5 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { readUntrustedFile } from '../../kernel/untrusted-file.js';
 import { join, relative, sep } from 'node:path';
 import type { Ignore } from 'ignore';
 import type { ScanIssue } from '../types.js';
@@ -30,12 +31,18 @@ export async function listTree(dir: string, cwd: string, inGit: boolean): Promis
     if (r.status === 0) {
       const items: FileItem[] = [];
       const issues: ScanIssue[] = [];
+      const realDirs = new Map<string, boolean>();
       for (const rel of r.stdout.toString('utf8').split('\0')) {
         if (!rel) continue;
         const absolute = join(dir, rel);
+        // A path through a directory that is now a symbolic link (a committed directory replaced
+        // by a link to one outside the repository) would be read outside it: skipped.
+        if (throughLink(dir, rel, realDirs)) continue;
         if (rel.endsWith('/') || isDirectory(absolute)) {
-          // A nested repository (untracked, or a submodule checkout): list it as its own tree.
-          const nested = await listTree(absolute, cwd, gitSync(absolute, ['rev-parse', '--is-inside-work-tree']).status === 0);
+          // A nested repository (untracked, or a submodule checkout): walked as its own tree.
+          // git never runs inside it: its .git/config is not the user's (an agent or an
+          // archive may have written it), and git would run the programs it names.
+          const nested = await walk(absolute, display);
           items.push(...nested.items);
           issues.push(...nested.issues);
           continue;
@@ -50,6 +57,25 @@ export async function listTree(dir: string, cwd: string, inGit: boolean): Promis
     return listing;
   }
   return walk(dir, display);
+}
+
+/**
+ * Whether a directory on `rel`'s path below `root` is a symbolic link (or not a directory at all).
+ * Answers are cached by directory, so a listing costs one lstat per directory.
+ */
+function throughLink(root: string, rel: string, cache: Map<string, boolean>): boolean {
+  const parts = rel.split('/').filter(Boolean);
+  let prefix = '';
+  for (let i = 0; i < parts.length - 1; i++) {
+    prefix = prefix ? `${prefix}/${parts[i]}` : parts[i];
+    let real = cache.get(prefix);
+    if (real === undefined) {
+      real = isDirectory(join(root, prefix));
+      cache.set(prefix, real);
+    }
+    if (!real) return true;
+  }
+  return false;
 }
 
 function isDirectory(path: string): boolean {
@@ -75,7 +101,7 @@ async function walk(root: string, display: (abs: string) => string): Promise<Tre
     let local = rules;
     if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
       try {
-        local = [...rules, { base: dir, ig: ignore().add(readFileSync(join(dir, '.gitignore'), 'utf8')) }];
+        local = [...rules, { base: dir, ig: ignore().add(readUntrustedFile(join(dir, '.gitignore')).toString('utf8')) }];
       } catch (error) {
         issues.push({ path: display(join(dir, '.gitignore')), message: `cannot read: ${describeIoError(error)}` });
       }

@@ -15,14 +15,15 @@ export default class MigrateUndo extends BaseCommand {
       for (const f of r.restored) this.log(`restored ${f}`);
       for (const f of r.unchanged) this.log(`unchanged ${f}`);
       for (const h of r.gitHelpers) this.log(`removed the git credential helper for ${h}`);
+      for (const e of r.helperErrors) this.log(`NOT removed the git credential helper for ${e}`);
       for (const f of r.conflicts) this.log(`NOT restored ${f}: it changed after the migration (use --force to restore it anyway)`);
       this.log(
-        r.conflicts.length
+        r.conflicts.length || r.helperErrors.length
           ? `Migration ${r.id} is partly undone.`
           : `Migration ${r.id} is undone. Its vault entries and policy rules stay; remove them with keyward vault remove and policy.yaml.`,
       );
     }
-    if (r.conflicts.length) process.exitCode = 1;
+    if (r.conflicts.length || r.helperErrors.length) process.exitCode = 1;
     return r;
   }
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { homedir } from 'node:os';
 import { chmodSync, chownSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../../kernel/atomic-file.js';
 import { daemonFiles } from '../../../daemon/files.js';
@@ -6,6 +7,7 @@ import { appendPolicyRule } from '../../../daemon/policy/append.js';
 import { parseDuration } from '../../../kernel/units.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
 import { KeywardError } from '../../../kernel/errors.js';
+import { GIT_HARDENING, gitEnv } from '../../../scanners/sources/git.js';
 import { JournalStore, newMigrationId, type Journal, type JournalFile } from './journal.js';
 import { ruleText, sha256, type MigrationPlan } from './plan.js';
 
@@ -42,12 +44,16 @@ async function unseal(data: Buffer, context: string): Promise<Buffer> {
   return Buffer.from(r.data, 'base64');
 }
 
-function gitHelperValue(launcher: string[], entry: string): string {
-  return `!${launcher.map((p) => `'${p.replace(/'/g, `'\\''`)}'`).join(' ')} git-credential --entry ${entry}`;
+const shellQuote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+
+/** The helper line git runs through the shell: every part quoted, the entry name included. */
+export function gitHelperValue(launcher: string[], entry: string): string {
+  return `!${launcher.map(shellQuote).join(' ')} git-credential --entry ${shellQuote(entry)}`;
 }
 
+/** git for the user's global config, from the home directory, with a repository's programs off. */
 function git(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('git', args, { encoding: 'utf8' });
+  const r = spawnSync('git', [...GIT_HARDENING, ...args], { encoding: 'utf8', cwd: homedir(), env: gitEnv() });
   if (r.error) throw new KeywardError('git is not installed: cannot configure its credential helper', { hint: 'Install git, or remove the credential from the plan.' });
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -139,6 +145,16 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
       await call('admin', 'POST', '/v1/policy/reload');
     }
     for (const h of journal.gitHelpers) {
+      // The same helper for the same host once: a second migration of a file must not stack them.
+      if (
+        git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
+          .stdout.split('\n')
+          .includes(h.value)
+      ) {
+        h.state = 'existing';
+        store.save();
+        continue;
+      }
       const set = git(['config', '--global', '--add', `credential.${h.url}.helper`, h.value]);
       if (set.status !== 0) throw new KeywardError(`git config failed: ${set.stderr.trim()}`);
       h.state = 'configured';
@@ -197,6 +213,8 @@ export interface UndoResult {
   unchanged: string[];
   conflicts: string[];
   gitHelpers: string[];
+  /** Helpers that could not be removed, with why. */
+  helperErrors: string[];
 }
 
 /**
@@ -210,7 +228,7 @@ export async function undoMigration(id: string | undefined, options: { force?: b
   await ensureDaemon();
   const store = JournalStore.load(target.id);
   const journal = store.journal;
-  const result: UndoResult = { id: journal.id, restored: [], unchanged: [], conflicts: [], gitHelpers: [] };
+  const result: UndoResult = { id: journal.id, restored: [], unchanged: [], conflicts: [], gitHelpers: [], helperErrors: [] };
   for (const file of journal.files) {
     let current: Buffer | undefined;
     try {
@@ -246,12 +264,17 @@ export async function undoMigration(id: string | undefined, options: { force?: b
       .slice(0, -1);
     if (values.includes(h.value)) {
       const pattern = `^${h.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
-      git(['config', '--global', '--unset', `credential.${h.url}.helper`, pattern]);
+      // --unset-all: the same line may be there more than once (plain --unset refuses then).
+      const unset = git(['config', '--global', '--unset-all', `credential.${h.url}.helper`, pattern]);
+      if (unset.status !== 0) {
+        result.helperErrors.push(`${h.url}: git config --unset-all failed (${unset.stderr.trim() || `exit ${unset.status}`}); remove the line credential.${h.url}.helper by hand`);
+        continue;
+      }
     }
     h.state = 'removed';
     if (!result.gitHelpers.includes(h.url)) result.gitHelpers.push(h.url);
   }
-  if (result.conflicts.length === 0) {
+  if (result.conflicts.length === 0 && result.helperErrors.length === 0) {
     journal.status = 'undone';
     store.save();
   }

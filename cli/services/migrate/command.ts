@@ -34,7 +34,7 @@ function describe(plan: MigrationPlan): string[] {
 export async function runMigrate(options: MigrateCommand): Promise<number> {
   const baselineFile = options.baseline ?? DEFAULT_BASELINE;
   const findings = await collectFindings({ paths: options.paths, fromReport: options.fromReport, cwd: process.cwd(), home: options.home, baselineFile });
-  const planning = await planner(findings);
+  const planning = await planner(findings, options.home);
   const plan = planning.plan();
   const summary = {
     files: plan.files.map((f) => ({ path: f.path, kind: f.kind, secrets: f.findings.length })),

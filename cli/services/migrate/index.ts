@@ -7,6 +7,7 @@ import { runHomeScan } from '../../../scanners/scan-home.js';
 import { buildRuleSet } from '../../../scanners/ruleset.js';
 import { keywardPaths } from '../../../kernel/paths.js';
 import { homeBaselinePath } from '../../../scanners/baseline.js';
+import { HOME_LOCATIONS } from '../../../scanners/sources/home/locations.js';
 import { loadProviders } from '../../../daemon/providers/registry.js';
 import type { Finding } from '../../../scanners/types.js';
 import { call, ensureDaemon } from '../../daemon-client.js';
@@ -135,7 +136,17 @@ export async function collectFindings(options: CollectOptions): Promise<RawFindi
 /** A planner over the vault as it is now: call it again with the user's choices. */
 export type Planner = (choices?: Map<string, Choice>) => MigrationPlan;
 
-export async function planner(findings: RawFinding[]): Promise<{ plan: Planner; existing: Set<string>; providers: string[] }> {
+/** The user's own credential files (for `home`, with this environment): only these may replace a tool-named vault entry. */
+export function userCredentialFiles(home: string = homedir(), env: NodeJS.ProcessEnv = process.env): (path: string) => boolean {
+  const own = new Set(
+    HOME_LOCATIONS.filter((l) => l.migratable)
+      .flatMap((l) => l.paths({ home: resolve(home), platform: process.platform, env }))
+      .map((p) => resolve(p)),
+  );
+  return (path) => own.has(resolve(path));
+}
+
+export async function planner(findings: RawFinding[], home?: string): Promise<{ plan: Planner; existing: Set<string>; providers: string[] }> {
   await ensureDaemon();
   const [{ entries }, status] = await Promise.all([
     call<{ entries: { name: string; attributes?: Record<string, string> }[] }>('admin', 'GET', '/v1/vault'),
@@ -158,7 +169,8 @@ export async function planner(findings: RawFinding[]): Promise<{ plan: Planner; 
   const providers = loadProviders(keywardPaths().config).all();
   const keysUrls = new Map(providers.map((p) => [p.name, p.keysUrl]));
   const existing = new Set(entries.map((e) => e.name));
-  const plan: Planner = (choices) => planMigration(findings, { launcher: launcher(), proxy, existing, keysUrl: (provider) => keysUrls.get(provider), choices });
+  const userFile = userCredentialFiles(home);
+  const plan: Planner = (choices) => planMigration(findings, { launcher: launcher(), proxy, existing, keysUrl: (provider) => keysUrls.get(provider), choices, userFile });
   return { plan, existing, providers: [...new Set(providers.map((p) => p.name))].sort() };
 }
 

@@ -32,7 +32,8 @@ export interface JournalEntry {
 export interface JournalGitHelper {
   url: string;
   value: string;
-  state: 'planned' | 'configured' | 'removed';
+  /** `existing`: the same helper line was there already, so this migration neither added nor removes it. */
+  state: 'planned' | 'configured' | 'existing' | 'removed';
 }
 
 export interface Journal {

@@ -143,6 +143,11 @@ export interface PlanOptions {
   keysUrl: (provider: string) => string | undefined;
   /** What the user chose (the wizard), by occurrence or by fingerprint; the rest is moved under suggested names. */
   choices?: Map<string, Choice>;
+  /**
+   * Whether a file is one of the user's own credential files (~/.aws/credentials, ~/.netrc…).
+   * Only those may replace a vault entry named for a tool's lookup; absent: none may.
+   */
+  userFile?: (path: string) => boolean;
 }
 
 export function planMigration(findings: RawFinding[], options: PlanOptions): MigrationPlan {
@@ -258,6 +263,24 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       result = undefined;
     }
     if (!result) continue;
+    // A credential file inside a project (a cloned repository's .aws/credentials or .netrc) gets
+    // entries named for how the user's tools look them up (aws-default, git-github.com). It never
+    // replaces one the vault holds already: that is the user's own credential, and replacing it
+    // would hand the user's tools the repository's key. Refused here, --yes included.
+    if (NAMED_BY_TOOL.has(group.kind) && !options.userFile?.(path)) {
+      const held = Object.keys(result.values).filter((entry) => options.existing.has(entry));
+      if (held.length) {
+        for (const f of group.findings) {
+          plan.skipped.push({
+            file: f.file,
+            line: f.line,
+            ruleId: f.ruleId,
+            reason: `the vault entry ${held.join(', ')} already holds a credential your tools use; ${path} is not one of your own credential files, so keyward does not replace it (remove the entry first with keyward vault remove if this file's key should win)`,
+          });
+        }
+        continue;
+      }
+    }
     group.findings = group.findings.filter((f) => active.some((r) => r.value === f.secret));
     for (const ref of active) if (result.text.includes(ref.value)) throw new KeywardError(`bug: the rewrite of ${path} still holds a secret`, { code: 'bug' });
     const provider = (entry: string) => {
@@ -287,6 +310,11 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       if (actual !== given) plan.fixedNames.add(occurrence(f));
     }
     for (const c of result.consumers) {
+      if (c.agent.startsWith('mcp:') && /[*?]/.test(c.agent.slice(4))) {
+        // Policy agents are globs: an MCP server named `*` would yield `mcp:*`, a rule for every server.
+        plan.notes.push(`${path}: no policy rule for ${c.agent}: its name holds * or ?, which policy.yaml reads as a pattern; policy.yaml's default decides for it`);
+        continue;
+      }
       if (c.agent === '*') {
         // Whoever reads the file (keyward run --env-file) is not known here: the policy's default
         // decides (ask, unless changed), and a rule is one line away.

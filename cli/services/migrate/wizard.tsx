@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { render } from 'ink';
 import { writeFileAtomic } from '../../../kernel/atomic-file.js';
 import { keywardPaths } from '../../../kernel/paths.js';
+import { safeText } from '../../../kernel/terminal.js';
 import { redact } from '../../../scanners/ruleset.js';
 import { MigrateWizard, type Review, type WizardChoice, type WizardItem } from '../../ui/migrate-wizard.js';
 import type { Planner } from './index.js';
@@ -37,18 +38,19 @@ export function wizardItems(findings: RawFinding[], plan: MigrationPlan, provide
     const skipped = plan.skipped.find((s) => s.file === first.file && s.line === first.line);
     items.push({
       occurrences: [...mine],
-      description: first.description,
+      // Everything shown comes from the scanned files (names, key paths, custom rules): escaped.
+      description: safeText(first.description),
       ruleId: first.ruleId,
       provider: first.provider,
       confidence: first.confidence,
       masked: [...secrets].map(redact).join(', '),
-      locations: [...own, ...elsewhere].map((f) => ({ file: f.file, line: f.line, keyPath: f.keyPath })),
+      locations: [...own, ...elsewhere].map((f) => ({ file: safeText(f.file), line: f.line, keyPath: f.keyPath === undefined ? undefined : safeText(f.keyPath) })),
       suggestedName: name ?? '',
       nameFixed: group.some((f) => plan.fixedNames.has(occurrence(f))),
       profileFixed: Boolean(entry?.attributes?.helper),
       suggestedProfile: providers.includes(profile) ? profile : 'generic',
       movable: Boolean(name),
-      ...(name ? {} : { reason: skipped?.reason ?? 'keyward cannot rewrite this file' }),
+      ...(name ? {} : { reason: safeText(skipped?.reason ?? 'keyward cannot rewrite this file') }),
     });
   }
   return items;
@@ -64,13 +66,13 @@ export function toChoices(items: WizardItem[], chosen: WizardChoice[]): Map<stri
 
 export function summarise(plan: MigrationPlan, secrets: string[]): Review {
   return {
-    files: plan.files.map((f) => ({ path: f.path, kind: f.kind, changes: redactedDiff(f, secrets).trimEnd().split('\n').slice(2) })),
+    files: plan.files.map((f) => ({ path: safeText(f.path), kind: f.kind, changes: redactedDiff(f, secrets).trimEnd().split('\n').slice(2).map(safeText) })),
     entries: [...plan.entries.entries()].map(([name, e]) => ({ name, provider: e.provider })),
-    rules: plan.rules.map(ruleText),
-    notes: plan.notes,
-    skipped: plan.skipped.filter((s) => s.reason !== 'skipped').map((s) => `${s.file}:${s.line} (${s.ruleId}): ${s.reason}`),
+    rules: plan.rules.map((r) => safeText(ruleText(r))),
+    notes: plan.notes.map(safeText),
+    skipped: plan.skipped.filter((s) => s.reason !== 'skipped').map((s) => safeText(`${s.file}:${s.line} (${s.ruleId}): ${s.reason}`)),
     accepted: new Set(plan.accepted.map((f) => f.fingerprint)).size,
-    exposed: plan.exposed.map((e) => `${e.file} (${e.ruleId}) in ${e.where}${e.rotate ? `: ${e.rotate}` : ''}`),
+    exposed: plan.exposed.map((e) => safeText(`${e.file} (${e.ruleId}) in ${e.where}${e.rotate ? `: ${e.rotate}` : ''}`)),
   };
 }
 

@@ -279,3 +279,32 @@ describe('what the wizard cannot move, and what stays exposed', () => {
     expect(result).toEqual([{ action: 'accept' }]);
   });
 });
+
+describe('the wizard and its review escape what came from the files', () => {
+  it('shows control characters in file names, key paths and notes as escapes', () => {
+    const file = join(dir, 'evil\u001b]0;pwned\u0007.env');
+    writeFileSync(file, `OPENAI_API_KEY=${OPENAI}\n`);
+    const finding: RawFinding = {
+      ruleId: 'openai-project-key',
+      provider: 'openai',
+      description: 'OpenAI \u001b[2J key',
+      file,
+      line: 1,
+      column: 16,
+      secret: OPENAI,
+      fingerprint: 'e'.repeat(64),
+      confidence: 'pattern',
+      migratable: true,
+      source: 'file',
+      keyPath: 'OPENAI\u001b[1A',
+    };
+    const plan = planMigration([finding], { launcher: ['node', 'run.js'], existing: new Set(), keysUrl: () => undefined });
+    plan.notes.push('note \u001b[31mred');
+    const items = wizardItems([finding], plan, ['openai']);
+    // Occurrences are keys for the answers, never shown.
+    const shown = JSON.stringify(items.map(({ occurrences: _o, ...shownFields }) => shownFields)) + JSON.stringify(summarise(plan, [OPENAI]));
+    expect(shown).not.toMatch(/\\u001b|\u001b|\\u0007/);
+    expect(items[0].locations[0].file).toContain('evil\\e]0;pwned\\x07.env');
+    expect(items[0].description).toBe('OpenAI \\e[2J key');
+  });
+});

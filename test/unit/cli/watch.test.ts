@@ -50,4 +50,27 @@ describe('keyward watch without paths', () => {
     });
     expect(line).toBe('NEW      github-classic-pat  .env:2:14  ghp_********  (GitHub token)');
   });
+
+  it('escapes control characters in a watched file name and a custom rule description', () => {
+    const line = formatFinding({
+      status: 'new',
+      absolute: '/p/x',
+      finding: {
+        ruleId: 'acme',
+        provider: 'custom',
+        description: 'Acme \u001b[2J',
+        file: 'evil\u001b]0;pwned\u0007.env',
+        line: 1,
+        column: 1,
+        secret: 'acme********',
+        fingerprint: 'f'.repeat(64),
+        confidence: 'pattern',
+        migratable: false,
+        source: 'file',
+      },
+    });
+    expect(line).not.toMatch(/[\u0000-\u001f]/);
+    expect(line).toContain('evil\\e]0;pwned\\x07.env:1:1');
+    expect(line).toContain('(Acme \\e[2J)');
+  });
 });
