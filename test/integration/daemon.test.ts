@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir } from '../helpers/cli.js';
-import { HAS_KEYRING, holdSession, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { holdSession, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
 
 const POLICY = `defaults: { decision: ask, maxTtl: 1h }
@@ -35,7 +35,7 @@ function allFiles(dir: string): string[] {
   return out;
 }
 
-describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () => {
+describe('the broker daemon', () => {
   let d: TestDaemon;
   const openaiKey = `sk-proj-${randomAlnum(40)}T3BlbkFJ${randomAlnum(40)}`;
   const githubKey = githubToken();

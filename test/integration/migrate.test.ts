@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { anthropicKey, awsKeyId, checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
 
 /** A small MCP "server" that reports the variable it was started with (and its arguments). */
@@ -45,7 +45,7 @@ function makeFixture(): Fixture {
 
 const paths = (f: Fixture) => Object.keys(f.files).map((p) => join(f.dir, p));
 
-describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
+describe('keyward migrate', () => {
   let d: TestDaemon;
   let gitconfig: string;
 
