@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -409,9 +409,23 @@ describe('daemon lifecycle', () => {
     const env = { KEYWARD_HOME: home };
     const start = await runCli(['daemon', 'start'], { env });
     expect(start.stdout).toMatch(/keyward daemon started \(pid \d+\)/);
+    const pid = Number(/\(pid (\d+)\)/.exec(start.stdout)![1]);
     const stop = await runCli(['daemon', 'stop'], { env });
     expect(stop.stdout).toContain('stopped');
+    // Stop returns once the process has gone: its last audit record written, its pid file released.
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(existsSync(join(home, 'run', 'daemon.pid'))).toBe(false);
+    expect(
+      readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .at(-1),
+    ).toContain('"event":"daemon.stop"');
     expect((await runCli(['daemon', 'status'], { env })).code).toBe(1);
+    // So a start right after finds the place free.
+    const again = await runCli(['daemon', 'start'], { env });
+    expect(again.stdout, again.stderr).toMatch(/keyward daemon started/);
+    expect((await runCli(['daemon', 'stop'], { env })).stdout).toContain('stopped');
     removeDir(home);
   });
 
