@@ -47,7 +47,7 @@ elif [ -f ${shellQuote(runJs)} ] && command -v node >/dev/null 2>&1; then
 elif command -v keyward >/dev/null 2>&1; then
   exec keyward scan --staged
 fi
-echo "keyward: the pre-commit hook cannot find keyward; install it (npm install -g keyward) or run \\\`keyward hook uninstall\\\`" >&2
+echo "keyward: the pre-commit hook cannot find keyward; put it on PATH (npm install -g . in its clone) or run \\\`keyward hook uninstall\\\`" >&2
 exit 2
 `;
 }

@@ -1,6 +1,7 @@
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useMemo, useReducer } from 'react';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
+import { plural } from '../../kernel/units.js';
 
 /**
  * The interactive `keyward migrate`: one screen per secret, then a review of every change before
@@ -314,7 +315,7 @@ function ReviewScreen({ review, baselineFile, hasItems }: { review: Review; base
       {review.accepted ? (
         <Box marginTop={1}>
           <Text>
-            {review.accepted} finding(s) accepted: added to {baselineFile}
+            {plural(review.accepted, 'finding')} accepted: added to {baselineFile}
           </Text>
         </Box>
       ) : null}

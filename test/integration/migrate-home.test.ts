@@ -57,7 +57,7 @@ describe('keyward migrate of a whole home', () => {
     writeFileSync(gitconfig, '');
     d.env.GIT_CONFIG_GLOBAL = gitconfig;
     d.env.GIT_CONFIG_NOSYSTEM = '1';
-    // docker-credential-keyward on PATH, as `npm install -g keyward` puts it.
+    // docker-credential-keyward on PATH, as `npm install -g .` in the clone puts it.
     pathDir = join(work, 'bin');
     mkdirSync(pathDir);
     symlinkSync(join(ROOT, 'bin', 'docker-credential-keyward.js'), join(pathDir, 'docker-credential-keyward'));

@@ -87,7 +87,7 @@ describe.skipIf(!HAS_TMUX)('keyward migrate, the wizard driven like a person in 
 
     screen = await waitFor('keyward migrate: review');
     expect(screen).toContain('+ANTHROPIC_API_KEY=keyward://claude-key');
-    expect(screen).toContain('1 finding(s) accepted: added to .keyward-baseline.json');
+    expect(screen).toContain('1 finding accepted: added to .keyward-baseline.json');
     expect(screen).not.toContain('.netrc (netrc)');
     for (const secret of [anthropic, github, netrc]) expect(screen).not.toContain(secret);
     await type('y');

@@ -68,7 +68,7 @@ describe('keyward migrate', () => {
     expect(r.stdout).toContain(`-export OPENAI_API_KEY="sk-p********"  # do not commit`);
     expect(r.stdout).toContain(`+export OPENAI_API_KEY="keyward://openai"  # do not commit`);
     expect(r.stdout).toContain('+credential_process = ');
-    expect(r.stdout).toContain('Dry run: 6 file(s) would change; nothing was changed.');
+    expect(r.stdout).toContain('Dry run: 6 files would change; nothing was changed.');
     for (const secret of Object.values(f.secrets)) expect(r.stdout).not.toContain(secret);
     expect(paths(f).map((p) => readFileSync(p, 'utf8'))).toEqual(before);
     removeDir(f.dir);

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import { BaseCommand } from '../../base.js';
+import { plural } from '../../../kernel/units.js';
 
 export default class RulesList extends BaseCommand {
   static override summary = 'List the detection rules: id, provider, keywords.';
@@ -26,7 +27,7 @@ export default class RulesList extends BaseCommand {
       const idWidth = Math.max(...rules.map((r) => r.id.length));
       const providerWidth = Math.max(...rules.map((r) => r.provider.length));
       for (const r of rules) this.log(`${r.id.padEnd(idWidth)}  ${r.provider.padEnd(providerWidth)}  ${r.keywords.join(', ')}`);
-      this.log(`\n${rules.length} rules`);
+      this.log(`\n${plural(rules.length, 'rule')}`);
     }
     return rules;
   }

@@ -142,7 +142,7 @@ describe('keyward migrate wizard', () => {
     await press('\x1b[D');
     await eventually(() => expect(app.lastFrame()).toContain('accept (added to .keyward-baseline.json)'));
     await press('\x1b[C', 'm');
-    await eventually(() => expect(app.lastFrame()).toContain('1 finding(s) accepted: added to .keyward-baseline.json'));
+    await eventually(() => expect(app.lastFrame()).toContain('1 finding accepted: added to .keyward-baseline.json'));
     await press('y');
     await eventually(() => expect(result()).not.toBeNull());
     const final = plan(result() as WizardChoice[], items);
@@ -278,7 +278,7 @@ describe('what the wizard cannot move, and what stays exposed', () => {
     app.stdin.write('a');
     await eventually(() => expect(app.lastFrame()).toContain('accepted'));
     const review = app.lastFrame()!;
-    expect(review).toContain('1 finding(s) accepted');
+    expect(review).toContain('1 finding accepted');
     expect(review).toContain('old.env (openai-api-key) in commit abc123def456: https://platform.openai.com/api-keys');
     app.stdin.write('y');
     await eventually(() => expect(result).toEqual([{ action: 'accept' }]));
