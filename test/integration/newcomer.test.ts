@@ -54,6 +54,25 @@ describe('the first hour', () => {
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/USAGE \$ keyward run -a AGENT .*-- COMMAND \[ARGS\.\.\.\] FLAGS/);
   });
 
+  it('lists the providers with their permissions and variables, and refuses a misspelled one', async () => {
+    const one = await runCli(['providers', 'github']);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^github /);
+    expect(one.stdout).toContain('GITHUB_TOKEN (key)');
+    expect(one.stdout).toMatch(/repo:read +GET,HEAD +\/repos\/\{resource\}/);
+    const all = JSON.parse((await runCli(['providers', '--json'])).stdout) as { name: string; env: { key?: string }; permissions: { name: string }[] }[];
+    expect(all.find((p) => p.name === 'openai')).toMatchObject({
+      env: { key: 'OPENAI_API_KEY' },
+      permissions: expect.arrayContaining([expect.objectContaining({ name: 'chat' })]),
+    });
+    const typo = await runCli(['providers', 'gitub']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('keyward: unknown provider "gitub"\n  Did you mean one of: github, gitlab?');
+    const add = await runCli(['vault', 'add', 'foo', '--provider', 'openia'], { input: 'value' });
+    expect(add.code).toBe(2);
+    expect(add.stderr).toContain('keyward: unknown provider "openia"\n  Did you mean openai? See them all with: keyward providers');
+  });
+
   it('counts in words that agree: 1 rule, 1 finding', async () => {
     const home = tempDir('keyward-plural-');
     writeTree(home, { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: openai, permission: chat, decision: allow }\n' });
