@@ -111,7 +111,7 @@ describe('keyward scan image', () => {
     const config = report.findings.filter((f) => f.file === '(image config)').map((f) => [f.keyPath, f.ruleId, f.secret, f.layerIndex]);
     expect(config.sort()).toEqual(
       [
-        ['config.Entrypoint[2]', 'generic-secret-assignment', entrypointKey, undefined],
+        ['config.Entrypoint[2]', 'cli-secret-flag', entrypointKey, undefined],
         ['config.Env[0]', 'generic-secret-assignment', apiToken, undefined],
         ['config.Labels["org.acme.deploy_token"]', 'generic-secret-assignment', labelToken, undefined],
         ['history[1].created_by', 'npm-access-token', npm, 1],
