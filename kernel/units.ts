@@ -35,3 +35,8 @@ export function parseSize(text: string): number | undefined {
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
   return Math.round(Number(m[1]) * unit);
 }
+
+/** "1 rule", "2 rules", "1 directory" / "3 directories": a count with its noun in agreement. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}

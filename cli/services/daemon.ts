@@ -48,23 +48,62 @@ export async function daemonStatus(): Promise<{ running: boolean; detail?: Recor
   return { running: true, detail: await call('admin', 'GET', '/v1/status') };
 }
 
-export async function stopDaemon(): Promise<{ wasRunning: boolean }> {
-  const files = daemonFiles(keywardPaths());
-  if (!(await ping(files.adminSock))) return { wasRunning: false };
-  await call('admin', 'POST', '/v1/shutdown', {});
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (!(await ping(files.adminSock, 300))) return { wasRunning: true };
+/** The daemon's pid from its pid file, or undefined. */
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Waits until the process has exited and released its pid file; false when `ms` passed first. */
+async function exited(pid: number | undefined, pidFile: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const gone = pid === undefined ? !existsSync(pidFile) : !isAlive(pid) && readPid(pidFile) !== pid;
+    if (gone) return true;
+    if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * `keyward daemon stop`: asks the daemon to shut down and returns only once its process has
+ * exited (its last audit record written, its sockets and pid file removed), so that a `daemon
+ * start` right after finds the place free. SIGTERM after `graceMs` if it has not gone; an error
+ * naming the pid if even that does not end it within `killMs`.
+ */
+export async function stopDaemon(options: { graceMs?: number; killMs?: number } = {}): Promise<{ wasRunning: boolean; pid?: number }> {
+  const files = daemonFiles(keywardPaths());
+  if (!(await ping(files.adminSock))) return { wasRunning: false };
+  const pid = readPid(files.pidFile);
+  await call('admin', 'POST', '/v1/shutdown', {});
+  if (await exited(pid, files.pidFile, options.graceMs ?? 10_000)) return { wasRunning: true, pid };
   // It acknowledged but did not go: ask the process directly.
-  try {
-    const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
-    if (pid) process.kill(pid, 'SIGTERM');
-  } catch {
-    /* nothing more to do */
+  if (pid !== undefined && isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone meanwhile */
+    }
   }
-  return { wasRunning: true };
+  const killMs = options.killMs ?? 5_000;
+  if (await exited(pid, files.pidFile, killMs)) return { wasRunning: true, pid };
+  const seconds = Math.round(((options.graceMs ?? 10_000) + killMs) / 1000);
+  throw new KeywardError(`the keyward daemon${pid ? ` (pid ${pid})` : ''} was asked to stop but has not exited after ${seconds} s`, {
+    hint: pid ? `It may be stuck: see it with \`ps -p ${pid}\`, end it with \`kill -9 ${pid}\`, then start it again.` : `Remove ${files.pidFile} if no daemon runs.`,
+  });
 }
 
 const runJs = () => fileURLToPath(new URL('../../../bin/run.js', import.meta.url));

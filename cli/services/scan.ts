@@ -10,6 +10,7 @@ import { KeywardError } from '../../kernel/errors.js';
 import { ProgressLine } from '../progress.js';
 import { parseCount, parseSize } from '../../kernel/units.js';
 import type { HomeFlags, ImageFlags, ScanFlags } from '../scan-flags.js';
+import { plural } from '../../kernel/units.js';
 
 /** Exit codes of `keyward scan`, as documented. */
 export const EXIT_CLEAN = 0;
@@ -112,7 +113,9 @@ export async function finishScan(
   if (flags['write-baseline']) {
     const file = resolve(io.cwd, flags['write-baseline']);
     writeBaseline(file, result.findings);
-    io.stderr.write(`Wrote ${result.findings.length} finding(s) to the baseline ${flags['write-baseline']}; scans with --baseline ${flags['write-baseline']} will ignore them.\n`);
+    io.stderr.write(
+      `Wrote ${plural(result.findings.length, 'finding')} to the baseline ${flags['write-baseline']}; scans with --baseline ${flags['write-baseline']} will ignore them.\n`,
+    );
     return result.partial ? EXIT_ERROR : EXIT_CLEAN;
   }
 
@@ -125,7 +128,7 @@ export async function finishScan(
   if (flags.output) {
     writeFileAtomic(resolve(io.cwd, flags.output), report);
     const n = result.findings.length;
-    io.stderr.write(`${n === 0 ? 'No secrets found' : `${n} finding(s)`}${result.partial ? ' (partial scan)' : ''}; ${format} report written to ${flags.output}\n`);
+    io.stderr.write(`${n === 0 ? 'No secrets found' : plural(n, 'finding')}${result.partial ? ' (partial scan)' : ''}; ${format} report written to ${flags.output}\n`);
   } else {
     io.stdout.write(report);
   }

@@ -9,6 +9,7 @@ import type { WatchedFinding } from '../../scanners/watch.js';
 import { call } from '../daemon-client.js';
 import { isKeywardError } from '../../kernel/errors.js';
 import type { KeySource } from '../ui/keys.js';
+import { plural } from '../../kernel/units.js';
 
 /**
  * `keyward watch [paths...]`: scans the paths, then reports each secret written to them as it
@@ -58,7 +59,7 @@ export async function defaultWatchPaths(cwd: string, env: NodeJS.ProcessEnv, pla
   const description = [
     here.length ? 'the current directory' : `the known locations in your home directory (not all of ${home})`,
     `${locations.length} credential and agent-config locations (${locations.filter((l) => existsSync(l)).length} there now; the others are waited for)`,
-    registered.length ? `the ${registered.length} path(s) under watch: in config.yaml` : '',
+    registered.length ? `the ${plural(registered.length, 'path')} under watch: in config.yaml` : '',
   ].filter(Boolean);
   return { paths: [...new Set([...here, ...registered, ...locations])], description: description.join(', ') };
 }
@@ -155,8 +156,8 @@ export async function runWatch(options: WatchOptions, io: WatchIo): Promise<{ fi
   const { files, present } = watch.counts;
   if (!options.json && present > PRESENT_LISTED) say(`… and ${present - PRESENT_LISTED} more already there (keyward scan lists them all).`);
   say(
-    `Watching ${files.toLocaleString('en-US')} file(s) in ${watch.directories.toLocaleString('en-US')} director${watch.directories === 1 ? 'y' : 'ies'} (first scan ${((Date.now() - started) / 1000).toFixed(1)} s)` +
-      `${present ? `; ${present} secret(s) were already there` : ''}. New secrets are reported as they are written${io.keys ? '; q quits' : ''}.`,
+    `Watching ${plural(files, 'file')} in ${plural(watch.directories, 'directory', 'directories')} (first scan ${((Date.now() - started) / 1000).toFixed(1)} s)` +
+      `${present ? `; ${plural(present, 'secret was', 'secrets were')} already there` : ''}. New secrets are reported as they are written${io.keys ? '; q quits' : ''}.`,
   );
 
   const stopped = new Promise<string>((resolveStop) => {

@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useInput } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ConsentInfo } from '../../daemon/broker/broker.js';
 import { ruleFor } from '../consent-rule.js';
 
@@ -146,33 +146,51 @@ export function Approve({ feed, actions, now: clock = Date.now, auditLines = 8 }
   const selectedGrant = grants[Math.min(grantIndex, grants.length - 1)];
   const act = (p: Promise<string>) => void p.then(setMessage, (e: Error) => setMessage(`error: ${e.message}`));
 
+  // What the keys act on. ink attaches a new key handler only after a redraw has been committed,
+  // so a key typed just after the screen changed can reach the previous handler: the handler
+  // reads and writes this ref, which always holds the latest selection, never its own closure.
+  const live = useRef({ pending, grants, focus, index, grantIndex, confirmAlways });
+  live.current = { pending, grants, focus, index, grantIndex, confirmAlways };
+  const set = (patch: Partial<typeof live.current>) => {
+    live.current = { ...live.current, ...patch };
+    if (patch.focus !== undefined) setFocus(patch.focus);
+    if (patch.index !== undefined) setIndex(patch.index);
+    if (patch.grantIndex !== undefined) setGrantIndex(patch.grantIndex);
+    if ('confirmAlways' in patch) setConfirmAlways(patch.confirmAlways);
+  };
+
   useInput((input, key) => {
-    if (confirmAlways) {
-      if (input === 'y') act(actions.answer(confirmAlways.id, 'always'));
+    const now = live.current;
+    const chosen = now.pending[Math.min(now.index, now.pending.length - 1)];
+    const chosenGrant = now.grants[Math.min(now.grantIndex, now.grants.length - 1)];
+    if (now.confirmAlways) {
+      if (input === 'y') act(actions.answer(now.confirmAlways.id, 'always'));
       else setMessage('"always" cancelled: nothing written');
-      setConfirmAlways(undefined);
+      set({ confirmAlways: undefined });
       return;
     }
     if (input === 'q' || (key.ctrl && input === 'c')) return exit();
-    if (key.tab) return setFocus((f) => (f === 'pending' ? 'grants' : 'pending'));
-    if (key.upArrow || input === 'k') return focus === 'pending' ? setIndex((i) => Math.max(0, i - 1)) : setGrantIndex((i) => Math.max(0, i - 1));
+    if (key.tab) return set({ focus: now.focus === 'pending' ? 'grants' : 'pending' });
+    if (key.upArrow || input === 'k') return now.focus === 'pending' ? set({ index: Math.max(0, now.index - 1) }) : set({ grantIndex: Math.max(0, now.grantIndex - 1) });
     if (key.downArrow || input === 'j')
-      return focus === 'pending' ? setIndex((i) => Math.min(pending.length - 1, i + 1)) : setGrantIndex((i) => Math.min(grants.length - 1, i + 1));
+      return now.focus === 'pending'
+        ? set({ index: Math.max(0, Math.min(now.pending.length - 1, now.index + 1)) })
+        : set({ grantIndex: Math.max(0, Math.min(now.grants.length - 1, now.grantIndex + 1)) });
     if (key.return) return setDetails((d) => !d);
     if (input === 'r') {
-      if (focus !== 'grants') {
-        setFocus('grants');
+      if (now.focus !== 'grants') {
+        set({ focus: 'grants' });
         return setMessage('select a grant (↑/↓) and press r again to revoke it');
       }
-      if (selectedGrant) act(actions.revoke(selectedGrant.id));
+      if (chosenGrant) act(actions.revoke(chosenGrant.id));
       return;
     }
-    if (!selected || focus !== 'pending') return;
-    if (input === 'a') act(actions.answer(selected.id, 'allow-once'));
-    else if (input === 's') act(actions.answer(selected.id, 'allow-session'));
-    else if (input === 'd') act(actions.answer(selected.id, 'deny'));
+    if (!chosen || now.focus !== 'pending') return;
+    if (input === 'a') act(actions.answer(chosen.id, 'allow-once'));
+    else if (input === 's') act(actions.answer(chosen.id, 'allow-session'));
+    else if (input === 'd') act(actions.answer(chosen.id, 'deny'));
     else if (input === 'A') {
-      setConfirmAlways(selected);
+      set({ confirmAlways: chosen });
       setMessage('');
     }
   });

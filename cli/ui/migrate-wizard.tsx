@@ -1,6 +1,7 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useReducer, useRef } from 'react';
 import { ENTRY_NAME } from '../../daemon/vault/vault.js';
+import { plural } from '../../kernel/units.js';
 
 /**
  * The interactive `keyward migrate`: one screen per secret, then a review of every change before
@@ -332,7 +333,6 @@ const where = (l: WizardLocation) => `${l.file}:${l.line}${l.keyPath ? `  ${l.ke
 
 type Line = { text: string; color?: 'green' | 'red' | 'yellow'; bold?: boolean; dim?: boolean };
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** One line that says what the review holds. */
 export function reviewSummary(review: Review): string {

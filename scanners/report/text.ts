@@ -1,5 +1,6 @@
 import { safeText } from '../../kernel/terminal.js';
 import type { Finding, ScanResult } from '../types.js';
+import { plural } from '../../kernel/units.js';
 
 export interface TextOptions {
   /** ANSI colours (a TTY without NO_COLOR). */
@@ -17,8 +18,6 @@ export function formatBytes(n: number): string {
   if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** Human report: findings grouped by file, then a summary, what was skipped, and what to do next. */
 export function renderText(result: ScanResult, options: TextOptions): string {
@@ -129,6 +128,13 @@ export function renderText(result: ScanResult, options: TextOptions): string {
     out.push(`${label}:`);
     for (const issue of result.issues.slice(0, 20)) out.push(`  ${issue.path ? `${safeText(issue.path)}: ` : ''}${safeText(issue.message)}`);
     if (result.issues.length > 20) out.push(`  … and ${result.issues.length - 20} more (see --format json)`);
+  }
+  // `scan --staged` is what the pre-commit hook runs: say that the commit stopped, and the way past it.
+  if (result.mode === 'staged' && n > 0) {
+    out.push(
+      `${paint('red', paint('bold', 'Commit blocked'))}: the staged changes add ${n === 1 ? 'a secret' : 'secrets'}. Remove ${n === 1 ? 'it' : 'them'} from the staged files, or mark a false positive with keyward:allow.`,
+    );
+    out.push('To commit anyway, this once: git commit --no-verify');
   }
   const migratable = result.findings.filter((f) => f.migratable).length;
   if (migratable > 0) out.push(`Next: run ${paint('bold', '`keyward migrate`')} to move ${plural(migratable, 'migratable key')} into the vault.`);

@@ -3,6 +3,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { vaultEnv } from './vault.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'run.js');
@@ -18,7 +19,8 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', KEYWARD_HOME: options.env?.KEYWARD_HOME ?? testHome(), ...options.env },
+      // The file vault's passphrase, for a daemon this command starts in a home that uses one.
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...vaultEnv(), KEYWARD_HOME: options.env?.KEYWARD_HOME ?? testHome(), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

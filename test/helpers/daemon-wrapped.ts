@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN } from './cli.js';
 import { apiCall, socketFile } from './daemon.js';
+import { vaultEnv } from './vault.js';
 
 /**
  * The real daemon started through a wrapper command (prlimit, dbus-run-session…), in its own
@@ -12,7 +13,7 @@ export async function startDaemonWrapped(home: string, wrapper: string[], policy
   mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
   if (policy) writeFileSync(join(home, 'config', 'policy.yaml'), policy);
   const child = spawn(wrapper[0], [...wrapper.slice(1), process.execPath, BIN, 'daemon', 'start', '--foreground'], {
-    env: { ...process.env, KEYWARD_HOME: home },
+    env: { ...process.env, ...vaultEnv(), KEYWARD_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

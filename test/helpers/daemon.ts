@@ -3,9 +3,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { BIN, runCli, tempDir, type CliResult } from './cli.js';
+import { prepareTestVault, vaultEnv } from './vault.js';
 
-/** Tests that need the real OS keychain run when test/run.js set one up (npm test does). */
-export const HAS_KEYRING = process.env.KEYWARD_TEST_KEYRING === '1';
+export { HAS_KEYRING } from './vault.js';
 
 export interface TestDaemon {
   home: string;
@@ -45,15 +45,20 @@ export function apiCall(socketPath: string, method: string, path: string, body?:
   });
 }
 
-/** The real daemon in the foreground, in a fresh KEYWARD_HOME, as a child of the test. */
-export async function startDaemon(options: { home?: string; env?: NodeJS.ProcessEnv; files?: Record<string, string> } = {}): Promise<TestDaemon> {
+/**
+ * The real daemon in the foreground, in a fresh KEYWARD_HOME, as a child of the test. Its vault
+ * is the OS keychain where the tests have one, else the encrypted file vault (test/helpers/vault.ts);
+ * `vault: false` leaves the home without one, for tests of that case.
+ */
+export async function startDaemon(options: { home?: string; env?: NodeJS.ProcessEnv; files?: Record<string, string>; vault?: false } = {}): Promise<TestDaemon> {
   const home = options.home ?? tempDir('keyward-daemon-');
   mkdirSync(join(home, 'config'), { recursive: true, mode: 0o700 });
   const { writeFileSync } = await import('node:fs');
   for (const [rel, text] of Object.entries(options.files ?? {})) writeFileSync(join(home, rel), text);
   // Tests run daemons in parallel: each proxy takes a free port unless a test configures one.
   if (!existsSync(join(home, 'config', 'config.yaml'))) writeFileSync(join(home, 'config', 'config.yaml'), 'proxy: { port: 0 }\n');
-  const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1', ...options.env };
+  if (options.vault !== false) await prepareTestVault(home);
+  const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1', ...(options.vault === false ? {} : vaultEnv()), ...options.env };
   const child = spawn(process.execPath, [BIN, 'daemon', 'start', '--foreground'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));

@@ -11,15 +11,6 @@ export function run(cwd: string, cmd: string, ...args: string[]): string {
   return r.stdout;
 }
 
-/** Writes files into an unpacked umoci bundle's rootfs. */
-export function writeRootfs(bundle: string, files: Record<string, string>): void {
-  for (const [rel, content] of Object.entries(files)) {
-    const file = join(bundle, 'rootfs', rel);
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, content);
-  }
-}
-
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }

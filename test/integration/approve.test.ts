@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
@@ -16,7 +16,7 @@ describe('keyward approve without a terminal', () => {
   });
 });
 
-describe.skipIf(!HAS_KEYRING || !HAS_TMUX)('keyward approve, driven like a person in tmux', () => {
+describe.skipIf(!HAS_TMUX)('keyward approve, driven like a person in tmux', () => {
   let d: TestDaemon;
   const tmux = tmuxServer(`kw-approve-${process.pid}`);
   const waitFor = (text: string | RegExp, timeoutMs?: number) => tmux.waitFor('approve', text, timeoutMs);

@@ -3,8 +3,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, removeDir, runCli, tempDir } from '../helpers/cli.js';
-import { HAS_KEYRING, apiCall, holdSession, socketFile, startDaemon } from '../helpers/daemon.js';
+import { apiCall, holdSession, socketFile, startDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
+import { haveTools } from '../helpers/tools.js';
+import { haveKeychain } from '../helpers/vault.js';
 
 const auditRecords = (home: string) =>
   readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
@@ -21,7 +23,7 @@ const auditRecords = (home: string) =>
 
 const ALLOW = 'rules:\n  - { agent: "*", credential: openai, permission: chat, decision: allow }\n';
 
-describe.skipIf(!HAS_KEYRING)('faults', () => {
+describe('faults', () => {
   it('loses no acknowledged audit record when SIGKILLed during a burst of grants', async () => {
     const d = await startDaemon({ files: { 'config/policy.yaml': ALLOW } });
     await d.cli(['vault', 'add', 'openai', '--provider', 'openai'], { input: 'sk-' + randomAlnum(40) });
@@ -202,7 +204,7 @@ describe('the encrypted file vault', () => {
 
   it('with no keychain and no file vault, names both fixes', async () => {
     const home = tempDir('keyward-nokeychain-');
-    const d = await startDaemon({ home, env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
+    const d = await startDaemon({ home, env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' }, vault: false });
     const r = await d.cli(['vault', 'add', 'x', '--provider', 'generic'], { input: 'value' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no (OS keychain is reachable|Secret Service keyring is running)|keychain refused/);
@@ -213,7 +215,7 @@ describe('the encrypted file vault', () => {
   });
 });
 
-describe.skipIf(!HAS_KEYRING || spawnSync('sh', ['-c', 'command -v dbus-send']).status !== 0)('a locked keychain', () => {
+describe.skipIf(!haveKeychain('a locked keychain') || !haveTools('a locked keychain', ['dbus-send', 'dbus-run-session', 'gnome-keyring-daemon']))('a locked keychain', () => {
   it('gives a clear error for the request and the daemon keeps serving', async () => {
     const { startDaemonWrapped } = await import('../helpers/daemon-wrapped.js');
     const home = tempDir('keyward-locked-');

@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, initRepo, tempDir } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 
 const DOCKER_HELPER = join(ROOT, 'bin', 'docker-credential-keyward.js');
 
-describe.skipIf(!HAS_KEYRING)('credential helpers', () => {
+describe('credential helpers', () => {
   let d: TestDaemon;
   const awsSecret = randomAlnum(40);
   const gitToken = `ghp_${randomAlnum(36)}`;

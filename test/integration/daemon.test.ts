@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir } from '../helpers/cli.js';
-import { HAS_KEYRING, holdSession, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { holdSession, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
 
 const POLICY = `defaults: { decision: ask, maxTtl: 1h }
@@ -35,7 +35,7 @@ function allFiles(dir: string): string[] {
   return out;
 }
 
-describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () => {
+describe('the broker daemon', () => {
   let d: TestDaemon;
   const openaiKey = `sk-proj-${randomAlnum(40)}T3BlbkFJ${randomAlnum(40)}`;
   const githubKey = githubToken();
@@ -410,9 +410,23 @@ describe('daemon lifecycle', () => {
     const env = { KEYWARD_HOME: home };
     const start = await runCli(['daemon', 'start'], { env });
     expect(start.stdout).toMatch(/keyward daemon started \(pid \d+\)/);
+    const pid = Number(/\(pid (\d+)\)/.exec(start.stdout)![1]);
     const stop = await runCli(['daemon', 'stop'], { env });
     expect(stop.stdout).toContain('stopped');
+    // Stop returns once the process has gone: its last audit record written, its pid file released.
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(existsSync(join(home, 'run', 'daemon.pid'))).toBe(false);
+    expect(
+      readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .at(-1),
+    ).toContain('"event":"daemon.stop"');
     expect((await runCli(['daemon', 'status'], { env })).code).toBe(1);
+    // So a start right after finds the place free.
+    const again = await runCli(['daemon', 'start'], { env });
+    expect(again.stdout, again.stderr).toMatch(/keyward daemon started/);
+    expect((await runCli(['daemon', 'stop'], { env })).stdout).toContain('stopped');
     removeDir(home);
   });
 

@@ -4,8 +4,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, removeDir, tempDir } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
+import { haveKeychain } from '../helpers/vault.js';
 
 /** keytar itself, as the tools that wrote the entries use it; undefined where it is not built. */
 type Keytar = typeof import('keytar');
@@ -29,7 +30,7 @@ async function keychainValue(service: string, name: string): Promise<string | nu
   return new Entry(service, name, { linux: { store: 'secret-service' } }).getPassword() ?? null;
 }
 
-describe.skipIf(!HAS_KEYRING || !keytar)('keyward import keytar, with the real keychain', () => {
+describe.skipIf(!haveKeychain('keyward import keytar, with the real keychain') || !keytar)('keyward import keytar, with the real keychain', () => {
   let d: TestDaemon;
   const run = randomAlnum(8);
   /** Where keyward's vault keeps values in this test: apart from other test files'. */

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 import { httpUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -25,7 +25,7 @@ rules:
 
 const rpc = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' });
 
-describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('the MCP route: HTTP MCP servers through the proxy, without a token', () => {
+describe.skipIf(!HAS_PEER_LOOKUP)('the MCP route: HTTP MCP servers through the proxy, without a token', () => {
   let d: TestDaemon;
   let up: Upstream;
   let port = 0;

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/images.js';
 import { githubToken } from '../helpers/secrets.js';
 import { httpUpstream, type Upstream } from '../helpers/upstream.js';
@@ -11,7 +11,7 @@ import { httpUpstream, type Upstream } from '../helpers/upstream.js';
 /** The proxy's MCP route identifies its caller from the kernel's socket table: Linux with ss. */
 const HAS_PEER_LOOKUP = process.platform === 'linux' && spawnSync('sh', ['-c', 'command -v ss']).status === 0;
 
-describe.skipIf(!HAS_KEYRING || !HAS_PEER_LOOKUP)('keyward migrate of an HTTP MCP server with a key in a header', () => {
+describe.skipIf(!HAS_PEER_LOOKUP)('keyward migrate of an HTTP MCP server with a key in a header', () => {
   let d: TestDaemon;
   let up: Upstream;
   let work: string;

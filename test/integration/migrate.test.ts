@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { anthropicKey, awsKeyId, checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
 
 /** A small MCP "server" that reports the variable it was started with (and its arguments). */
@@ -45,7 +45,7 @@ function makeFixture(): Fixture {
 
 const paths = (f: Fixture) => Object.keys(f.files).map((p) => join(f.dir, p));
 
-describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
+describe('keyward migrate', () => {
   let d: TestDaemon;
   let gitconfig: string;
 
@@ -68,7 +68,7 @@ describe.skipIf(!HAS_KEYRING)('keyward migrate', () => {
     expect(r.stdout).toContain(`-export OPENAI_API_KEY="sk-p********"  # do not commit`);
     expect(r.stdout).toContain(`+export OPENAI_API_KEY="keyward://openai"  # do not commit`);
     expect(r.stdout).toContain('+credential_process = ');
-    expect(r.stdout).toContain('Dry run: 6 file(s) would change; nothing was changed.');
+    expect(r.stdout).toContain('Dry run: 6 files would change; nothing was changed.');
     for (const secret of Object.values(f.secrets)) expect(r.stdout).not.toContain(secret);
     expect(paths(f).map((p) => readFileSync(p, 'utf8'))).toEqual(before);
     removeDir(f.dir);

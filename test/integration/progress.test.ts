@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, runCli, tempDir, testHome, writeTree } from '../helpers/cli.js';
+import { Image, writeLayout } from '../helpers/oci.js';
 
 /** Runs keyward under `script`, which gives it a pseudo-terminal like an interactive shell. */
 function onTerminal(args: string[], cwd: string): string {
@@ -29,12 +30,7 @@ describe('progress', () => {
 
   it('shows progress for image and home scans too', () => {
     const work = tempDir();
-    const run = (...args: string[]) => spawnSync(args[0], args.slice(1), { cwd: work, stdio: 'ignore' }).status;
-    expect(run('umoci', 'init', '--layout', 'layout')).toBe(0);
-    expect(run('umoci', 'new', '--image', 'layout:v1')).toBe(0);
-    expect(run('umoci', 'unpack', '--rootless', '--image', 'layout:v1', 'b')).toBe(0);
-    writeTree(join(work, 'b', 'rootfs'), { 'srv/a.txt': 'hello\n'.repeat(1000) });
-    expect(run('umoci', 'repack', '--image', 'layout:v1', 'b')).toBe(0);
+    writeLayout(join(work, 'layout'), 'v1', Image.empty().add({ 'srv/a.txt': 'hello\n'.repeat(1000) }));
     const image = onTerminal(['scan', 'image', 'layout:v1'], work);
     expect(image).toMatch(/scanning: [\d,]+ files · /);
     expect(image).toContain('No secrets found');

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYRING, startDaemon } from '../helpers/daemon.js';
+import { startDaemon } from '../helpers/daemon.js';
 
-describe.skipIf(!HAS_KEYRING)('the proxy port', () => {
+describe('the proxy port', () => {
   it('takes the configured port, and falls back to a free one (and says so) when it is taken', async () => {
     const squatter = createServer();
     await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', () => r()));

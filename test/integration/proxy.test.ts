@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
-import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 import { httpUpstream, httpsUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -15,7 +15,7 @@ const HAS_CURL = spawnSync('sh', ['-c', 'command -v curl']).status === 0;
 /** A node one-liner run inside `keyward run`: prints JSON. */
 const nodeScript = (code: string) => ['--', process.execPath, '--input-type=module', '-e', code];
 
-describe.skipIf(!HAS_KEYRING)('the credential-injecting proxy', () => {
+describe('the credential-injecting proxy', () => {
   let d: TestDaemon;
   let openaiUp: Upstream;
   let githubUp: Upstream & { caFile: string };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import AjvModule from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
-import { removeTree, run, writeRootfs } from '../helpers/images.js';
+import { Image, writeLayout } from '../helpers/oci.js';
 import { githubToken } from '../helpers/secrets.js';
 
 // A CommonJS module: its class is the default export under some loaders and `.default` under others.
@@ -21,16 +21,9 @@ describe('SARIF for home and image scans', () => {
   beforeAll(() => {
     dir = tempDir();
     writeTree(dir, { 'home/.cursor/mcp.json': JSON.stringify({ mcpServers: { gh: { env: { GITHUB_TOKEN: githubToken() } } } }) });
-    run(dir, 'umoci', 'init', '--layout', 'layout');
-    run(dir, 'umoci', 'new', '--image', 'layout:v1');
-    run(dir, 'umoci', 'unpack', '--rootless', '--image', 'layout:v1', 'b');
-    writeRootfs(join(dir, 'b'), { 'srv/app config/.env': `GITHUB_TOKEN=${githubToken()}\n` });
-    run(dir, 'umoci', 'repack', '--image', 'layout:v1', 'b');
+    writeLayout(join(dir, 'layout'), 'v1', Image.empty().add({ 'srv/app config/.env': `GITHUB_TOKEN=${githubToken()}\n` }));
   });
-  afterAll(() => {
-    removeTree(join(dir, 'b'));
-    removeDir(dir);
-  });
+  afterAll(() => removeDir(dir));
 
   it('places home findings under HOME and image findings under the image root, valid SARIF 2.1.0', async () => {
     const validate = validator();

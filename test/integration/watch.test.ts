@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, removeDir, tempDir, writeTree } from '../helpers/cli.js';
-import { HAS_KEYRING, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken } from '../helpers/secrets.js';
 import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
 
@@ -215,7 +215,7 @@ describe('keyward watch without the daemon', () => {
   });
 });
 
-describe.skipIf(!HAS_TMUX || !HAS_KEYRING)('keyward watch on a terminal', () => {
+describe.skipIf(!HAS_TMUX)('keyward watch on a terminal', () => {
   const tmux = tmuxServer(`kw-watch-${process.pid}`);
   const pane = () => tmux.screen('watch');
   let d: TestDaemon;

@@ -1,4 +1,5 @@
 import { BaseCommand } from '../../base.js';
+import { plural } from '../../../kernel/units.js';
 
 export default class DaemonStatus extends BaseCommand {
   static override summary = 'Show whether the daemon runs, and its sockets, vault, sessions and grants.';
@@ -37,11 +38,11 @@ export default class DaemonStatus extends BaseCommand {
                 : 'unavailable on this platform: admin calls and tokens are refused (fail closed)';
           this.log(`  callers   ${mode}`);
         }
-        this.log(`  policy    ${s.policy.rules} rules, default ${s.policy.defaults}`);
+        this.log(`  policy    ${plural(s.policy.rules, 'rule')}, default ${s.policy.defaults}`);
         this.log(`  now       ${s.sessions} sessions, ${s.grants} grants, ${s.pending} pending consent, ${s.approvers} approver(s) connected`);
         if (s.watch) {
           this.log(
-            `  watch     ${s.watch.paths.join(', ')}: ${s.watch.scanning ? 'first scan running' : `${s.watch.files} files in ${s.watch.directories} directories`}, ${s.watch.new} new finding(s) since start`,
+            `  watch     ${s.watch.paths.join(', ')}: ${s.watch.scanning ? 'first scan running' : `${plural(s.watch.files, 'file')} in ${plural(s.watch.directories, 'directory', 'directories')}`}, ${plural(s.watch.new, 'new finding', 'new findings')} since start`,
           );
         }
       }

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base.js';
+import { plural } from '../../../kernel/units.js';
 
 export default class PolicyCheck extends BaseCommand {
   static override summary = 'Validate policy.yaml (and provider files), with line numbers.';
@@ -17,7 +18,7 @@ export default class PolicyCheck extends BaseCommand {
       this.log(
         r.problems.length
           ? `${r.problems.length} problem(s).`
-          : `OK: ${r.file} — ${r.rules} rule(s), default ${r.defaults}${r.exists ? '' : ' (the file does not exist: the default policy applies)'}.`,
+          : `OK: ${r.file} — ${plural(r.rules, 'rule')}, default ${r.defaults}${r.exists ? '' : ' (the file does not exist: the default policy applies)'}.`,
       );
     }
     if (r.problems.length) process.exitCode = 1;

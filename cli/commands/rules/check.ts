@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import { BaseCommand } from '../../base.js';
+import { plural } from '../../../kernel/units.js';
 
 export default class RulesCheck extends BaseCommand {
   static override summary = "Validate the built-in rules and .keyward.yaml, running every rule's examples.";
@@ -17,7 +18,7 @@ export default class RulesCheck extends BaseCommand {
     const result = await checkRules(flags.config ?? join(process.cwd(), CONFIG_FILE), Boolean(flags.config));
     if (!this.jsonEnabled()) {
       for (const p of result.problems) this.log(`${p.file}${p.line ? `:${p.line}:${p.column}` : ''}: ${p.message}`);
-      const summary = `${result.builtin} built-in and ${result.custom} custom rules${result.config ? ` (${result.config})` : ''}`;
+      const summary = `${result.builtin} built-in and ${plural(result.custom, 'custom rule')}${result.config ? ` (${result.config})` : ''}`;
       this.log(result.problems.length === 0 ? `OK: ${summary}, every example behaves.` : `${result.problems.length} problem(s) in ${summary}.`);
     }
     if (result.problems.length > 0) process.exitCode = 1;

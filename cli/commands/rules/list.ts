@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import { BaseCommand } from '../../base.js';
+import { plural } from '../../../kernel/units.js';
 
 export default class RulesList extends BaseCommand {
   static override summary = 'List the detection rules: id, provider, keywords, and the count by category.';
@@ -31,7 +32,7 @@ export default class RulesList extends BaseCommand {
       const byCategory = new Map<string, number>();
       for (const r of rules) byCategory.set(r.category, (byCategory.get(r.category) ?? 0) + 1);
       const contextCount = rules.filter((r) => r.kind === 'context').length;
-      this.log(`\n${rules.length} rules (${contextCount} keyword-context)`);
+      this.log(`\n${plural(rules.length, 'rule')} (${contextCount} keyword-context)`);
       for (const [category, count] of [...byCategory].sort((a, b) => b[1] - a[1])) this.log(`  ${category.padEnd(14)} ${count}`);
     }
     return rules;

@@ -35,6 +35,9 @@ export default class VaultAdd extends BaseCommand {
 
   async run() {
     const { args, flags } = await this.parse(VaultAdd);
+    // A misspelled provider would be stored and fail only at the first grant: refuse it now.
+    const { checkProvider } = await import('../../services/providers.js');
+    checkProvider(flags.provider);
     let value: string;
     let source: string;
     if (flags['from-env']) {

@@ -5,6 +5,7 @@ import { applyPlan } from './apply.js';
 import { call } from '../../daemon-client.js';
 import { collectFindings, planner, resolveLauncher } from './index.js';
 import { redactedDiff, ruleText, type MigrationPlan } from './plan.js';
+import { plural } from '../../../kernel/units.js';
 
 export interface MigrateCommand {
   paths: string[];
@@ -65,7 +66,7 @@ export async function runMigrate(options: MigrateCommand): Promise<number> {
       );
     else {
       for (const line of describe(plan)) say(line);
-      say(plan.files.length ? `Dry run: ${plan.files.length} file(s) would change; nothing was changed.` : 'Dry run: nothing keyward can migrate.');
+      say(plan.files.length ? `Dry run: ${plural(plan.files.length, 'file')} would change; nothing was changed.` : 'Dry run: nothing keyward can migrate.');
     }
     return plan.exposed.length ? 1 : 0;
   }
@@ -155,7 +156,7 @@ async function finish(plan: MigrationPlan, options: MigrateCommand, say: (line: 
     if (!shown.reviewed) for (const n of [...new Set(plan.notes)]) say(`note: ${n}`);
     for (const e of plan.exposed) say(`EXPOSED ${e.file} (${e.ruleId}) in ${e.where}: rotate the key at the provider${e.rotate ? `: ${e.rotate}` : ''}`);
     say(
-      `Migration ${result.id}: ${result.files.length} file(s), ${result.entries.length} vault entr${result.entries.length === 1 ? 'y' : 'ies'}. Undo with: keyward migrate undo ${result.id}`,
+      `Migration ${result.id}: ${plural(result.files.length, 'file')}, ${plural(result.entries.length, 'vault entry', 'vault entries')}. Undo with: keyward migrate undo ${result.id}`,
     );
   }
   // Keys that stay exposed (history, images) still need the user: rotate them.

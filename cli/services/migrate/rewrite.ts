@@ -680,7 +680,7 @@ export function rewriteDocker(text: string, secrets: SecretRef[]): Rewrite {
   }
   return {
     text: out,
-    notes: ['docker asks keyward for these registries (docker-credential-keyward must be on PATH: npm install -g keyward)'],
+    notes: ['docker asks keyward for these registries (docker-credential-keyward must be on PATH: npm install -g . in the keyward clone)'],
     actions: [],
     values,
     consumers: Object.keys(values).map((entry) => ({ entry, agent: 'docker:*', mode: 'release', permission: 'release' })),

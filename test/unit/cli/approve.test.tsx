@@ -49,13 +49,14 @@ function fakeFeed() {
 
 const tick = () => new Promise((r) => setTimeout(r, 80));
 /**
- * Waits until the screen is drawn and connected, then a tick for its key handler: on a loaded
- * machine mounting can take longer than one tick, and a key sent before that is lost.
+ * Waits until the screen is drawn and connected, and reads keys: ink starts reading stdin (a
+ * `readable` listener) once the key handler is mounted, and a key sent before that is lost.
+ * Waiting for that state, not for a time, holds however loaded the machine is.
  */
 const eventually = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
-async function drawn(app: { lastFrame(): string | undefined }) {
-  await vi.waitFor(() => expect(app.lastFrame()).toContain('● connected'), { timeout: 5000 });
-  await tick();
+async function drawn(app: { lastFrame(): string | undefined; stdin: { listenerCount(event: string): number } }) {
+  await eventually(() => expect(app.lastFrame()).toContain('● connected'));
+  await eventually(() => expect(app.stdin.listenerCount('readable')).toBeGreaterThan(0));
 }
 
 function setup(initial: { pending: PendingConsent[]; grants: ActiveGrant[] }) {
@@ -89,17 +90,28 @@ describe('keyward approve', () => {
     const { app, actions } = setup({ pending: [pending(), pending({ id: 'cr_2' })], grants: [] });
     await drawn(app);
     app.stdin.write('a');
-    await tick();
     await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_1', 'allow-once'));
     app.stdin.write('j');
     // The second request is selected (drawn bold) before the next key.
     await eventually(() => expect(app.lastFrame()!.indexOf('┌')).toBeLessThan(app.lastFrame()!.indexOf('┏')));
     app.stdin.write('s');
-    await tick();
     await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'allow-session'));
     app.stdin.write('d');
-    await tick();
     await eventually(() => expect(actions.answer).toHaveBeenLastCalledWith('cr_2', 'deny'));
+    app.unmount();
+  });
+
+  it('acts on the selection the previous key left, even when keys come faster than the screen redraws', async () => {
+    const { app, actions } = setup({ pending: [pending(), pending({ id: 'cr_2' }), pending({ id: 'cr_3' })], grants: [] });
+    await drawn(app);
+    // One burst, as a fast typist or a paste sends it: no redraw between the keys.
+    for (const key of ['j', 's', 'j', 'd', 'k', 'a']) app.stdin.write(key);
+    await eventually(() => expect(actions.answer).toHaveBeenCalledTimes(3));
+    expect((actions.answer as ReturnType<typeof vi.fn>).mock.calls).toEqual([
+      ['cr_2', 'allow-session'],
+      ['cr_3', 'deny'],
+      ['cr_2', 'allow-once'],
+    ]);
     app.unmount();
   });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { render } from 'ink-testing-library';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { planMigration, type RawFinding } from '../../../cli/services/migrate/plan.js';
 import { summarise, toChoices, wizardItems } from '../../../cli/services/migrate/wizard.js';
 import { MigrateWizard, initialState, step, type WizardChoice } from '../../../cli/ui/migrate-wizard.js';
@@ -53,6 +53,10 @@ const plan = (choices?: Parameters<typeof toChoices>[1], items?: ReturnType<type
   planMigration(findings, { launcher: ['keyward'], existing: new Set(['taken']), keysUrl: () => undefined, choices: items && choices ? toChoices(items, choices) : undefined });
 const providers = ['generic', 'github', 'openai'];
 const tick = () => new Promise((r) => setTimeout(r, 60));
+/** Waits for a state (a redraw, a result), however loaded the machine is. */
+const eventually = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
+/** Waits until the wizard reads keys (ink's `readable` listener on stdin): a key sent before is lost. */
+const reading = (app: { stdin: { listenerCount(event: string): number } }) => vi.waitFor(() => expect(app.stdin.listenerCount('readable')).toBeGreaterThan(0), { timeout: 5000 });
 
 function setup() {
   const items = wizardItems(findings, plan(), providers);
@@ -79,7 +83,7 @@ function setup() {
 describe('keyward migrate wizard', () => {
   it('one screen per key: where it is, its key path, provider, where else it appears; never the secret', async () => {
     const { app, items } = setup();
-    await tick();
+    await reading(app);
     expect(items.map((i) => i.suggestedName)).toEqual(['openai', 'git-git.example.com']);
     const screen = app.lastFrame()!;
     expect(screen).toContain('key 1 of 2');
@@ -94,24 +98,25 @@ describe('keyward migrate wizard', () => {
 
   it('renames, changes the provider, skips, and applies only after the review', async () => {
     const { app, items, press, result } = setup();
-    await tick();
+    await reading(app);
     await press('e', ...Array(6).fill('\x7f'), 'b', 'a', 'd', ' ', '!', '\r');
-    expect(app.lastFrame()).toContain('a name is letters, digits');
+    await eventually(() => expect(app.lastFrame()).toContain('a name is letters, digits'));
     await press('\x7f', '\x7f', 't', 'a', 'k', 'e', 'n');
     await press('\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', 't', 'a', 'k', 'e', 'n', '\r');
-    expect(app.lastFrame()).toContain('the vault already has an entry named taken');
+    await eventually(() => expect(app.lastFrame()).toContain('the vault already has an entry named taken'));
     await press(...Array(5).fill('\x7f'), ...'prod-openai', '\r');
-    expect(app.lastFrame()).toContain('Vault entry       prod-openai');
+    await eventually(() => expect(app.lastFrame()).toContain('Vault entry       prod-openai'));
     await press('p');
-    expect(app.lastFrame()).toContain('Provider profile  generic');
+    await eventually(() => expect(app.lastFrame()).toContain('Provider profile  generic'));
     await press('P');
-    expect(app.lastFrame()).toContain('Provider profile  openai');
+    await eventually(() => expect(app.lastFrame()).toContain('Provider profile  openai'));
     await press('m');
     // The netrc entry is named for git's lookup: not editable.
-    expect(app.lastFrame()).toContain('key 2 of 2');
+    await eventually(() => expect(app.lastFrame()).toContain('key 2 of 2'));
     await press('e');
-    expect(app.lastFrame()).toContain('the name cannot change');
+    await eventually(() => expect(app.lastFrame()).toContain('the name cannot change'));
     await press('s');
+    await eventually(() => expect(app.lastFrame()).toContain('keyward migrate: review'));
     const review = app.lastFrame()!;
     expect(review).toContain('keyward migrate: review');
     expect(review).toContain('+OPENAI_API_KEY=keyward://prod-openai');
@@ -120,6 +125,7 @@ describe('keyward migrate wizard', () => {
     expect(review).not.toContain(OPENAI);
     expect(result()).toBeNull();
     await press('y');
+    await eventually(() => expect(result()).not.toBeNull());
     const chosen = result() as WizardChoice[];
     expect(chosen).toEqual([{ action: 'move', name: 'prod-openai', provider: 'openai' }, { action: 'skip' }]);
     const final = plan(chosen, items);
@@ -130,29 +136,30 @@ describe('keyward migrate wizard', () => {
 
   it('accepting puts a key in the baseline instead; going back changes an answer; q changes nothing', async () => {
     const { app, items, press, result } = setup();
-    await tick();
+    await reading(app);
     await press('a');
-    expect(app.lastFrame()).toContain('key 2 of 2');
+    await eventually(() => expect(app.lastFrame()).toContain('key 2 of 2'));
     await press('\x1b[D');
-    expect(app.lastFrame()).toContain('accept (added to .keyward-baseline.json)');
+    await eventually(() => expect(app.lastFrame()).toContain('accept (added to .keyward-baseline.json)'));
     await press('\x1b[C', 'm');
-    expect(app.lastFrame()).toContain('1 finding(s) accepted: added to .keyward-baseline.json');
+    await eventually(() => expect(app.lastFrame()).toContain('1 finding accepted: added to .keyward-baseline.json'));
     await press('y');
+    await eventually(() => expect(result()).not.toBeNull());
     const final = plan(result() as WizardChoice[], items);
     expect(final.accepted.map((f) => f.file)).toEqual([join(dir, '.env'), join(dir, 'other.env')]);
     expect(final.files.map((f) => f.kind)).toEqual(['netrc']);
 
     const second = setup();
-    await tick();
+    await reading(second.app);
     await second.press('q');
-    expect(second.result()).toBeUndefined();
+    await eventually(() => expect(second.result()).toBeUndefined());
   });
 });
 
 describe('keys typed faster than the screen redraws', () => {
   it('each press acts on the state the previous one left (written in one go, no waiting)', async () => {
     const { app, items, result } = setup();
-    await tick();
+    await reading(app);
     // Rename, then skip the next key, then apply: all in one burst.
     app.stdin.write('e');
     for (let i = 0; i < 6; i++) app.stdin.write('\x7f');
@@ -163,8 +170,7 @@ describe('keys typed faster than the screen redraws', () => {
     app.stdin.write('m');
     app.stdin.write('s');
     app.stdin.write('y');
-    await tick();
-    expect(result()).toEqual([{ action: 'move', name: 'xyz', provider: 'openai' }, { action: 'skip' }]);
+    await vi.waitFor(() => expect(result()).toEqual([{ action: 'move', name: 'xyz', provider: 'openai' }, { action: 'skip' }]), { timeout: 5000 });
     expect(items).toHaveLength(2);
   });
 
@@ -264,19 +270,18 @@ describe('what the wizard cannot move, and what stays exposed', () => {
         onDone={(c) => (result = c)}
       />,
     );
-    await tick();
-    expect(app.lastFrame()).toContain('keyward cannot move this one');
+    await reading(app);
+    await eventually(() => expect(app.lastFrame()).toContain('keyward cannot move this one'));
     app.stdin.write('m');
     await tick();
-    expect(app.lastFrame()).toContain('Chosen: skip');
+    await eventually(() => expect(app.lastFrame()).toContain('Chosen: skip'));
     app.stdin.write('a');
-    await tick();
+    await eventually(() => expect(app.lastFrame()).toContain('accepted'));
     const review = app.lastFrame()!;
-    expect(review).toContain('1 finding(s) accepted');
+    expect(review).toContain('1 finding accepted');
     expect(review).toContain('old.env (openai-api-key) in commit abc123def456: https://platform.openai.com/api-keys');
     app.stdin.write('y');
-    await tick();
-    expect(result).toEqual([{ action: 'accept' }]);
+    await eventually(() => expect(result).toEqual([{ action: 'accept' }]));
   });
 });
 

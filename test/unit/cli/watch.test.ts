@@ -19,7 +19,7 @@ describe('keyward watch without paths', () => {
     expect(paths.slice(0, 3)).toEqual([project, join(home, 'code'), '/srv/app']);
     for (const p of ['.npmrc', '.aws/credentials', '.claude.json', '.cursor/mcp.json', '.config/gh/hosts.yml', '.ssh']) expect(paths).toContain(join(home, p));
     expect(description).toMatch(
-      /^the current directory, \d+ credential and agent-config locations \(2 there now; the others are waited for\), the 2 path\(s\) under watch: in config\.yaml$/,
+      /^the current directory, \d+ credential and agent-config locations \(2 there now; the others are waited for\), the 2 paths under watch: in config\.yaml$/,
     );
   });
 
