@@ -38,7 +38,7 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   thresholds: { high: 90, low: 85, break: 85 },
   concurrency: 2,
-  timeoutMS: 10_000,
+  timeoutMS: 3_000,
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   ignorePatterns: ['dist', 'reports', '.bench', 'coverage', 'test/integration', 'test/bench'],

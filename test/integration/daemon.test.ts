@@ -216,6 +216,22 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect(audit.match(/"event":"admin.refused"/g)!.length).toBeGreaterThanOrEqual(attempts.length);
   });
 
+  it('refuses an admin call by process ancestry alone: KEYWARD_SESSION removed from the environment', async () => {
+    const r = await d.cli(['run', '--agent', 'claude-code', '--grant', 'openai:chat', '--', 'env', '-u', 'KEYWARD_SESSION', process.execPath, BIN, 'vault', 'list']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/admin\.sock refuses this caller: process \d+ runs inside agent session ses_\w+ \(claude-code\)/);
+    expect(r.stdout).not.toContain('openai');
+  });
+
+  it('refuses an admin call by KEYWARD_SESSION alone: a process outside every session tree', async () => {
+    const r = await d.cli(['vault', 'list'], { env: { KEYWARD_SESSION: 'kws_copied-from-an-agent' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('admin.sock refuses this caller: the calling process carries KEYWARD_SESSION in its environment');
+    expect(r.stdout).not.toContain('openai');
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(audit.at(-1)!)).toMatchObject({ event: 'admin.refused', reason: 'the calling process carries KEYWARD_SESSION in its environment' });
+  });
+
   it("rejects bad tokens: malformed, unknown, another session's, ended", async () => {
     const bad = await d.api('agent', 'POST', '/v1/grants', { spec: 'openai:chat' }, 'kws_nope');
     expect(bad.status).toBe(401);
