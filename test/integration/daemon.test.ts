@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir } from '../helpers/cli.js';
 import { HAS_KEYRING, holdSession, rawRequest, socketFile, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
+import { waitFor } from '../helpers/wait.js';
 
 const POLICY = `defaults: { decision: ask, maxTtl: 1h }
 rules:
@@ -139,17 +140,13 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     let stdout = '';
     child.stderr.on('data', (x: Buffer) => (stderr += x));
     child.stdout.on('data', (x: Buffer) => (stdout += x));
-    let id: string | undefined;
-    for (let i = 0; i < 100 && !id; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      id = /needs your consent.*keyward consent allow (cr_\w+)/.exec(stderr)?.[1];
-    }
+    const id = await waitFor('the consent request', () => /needs your consent.*keyward consent allow (cr_\w+)/.exec(stderr)?.[1]);
     expect(stderr).toContain('open `keyward approve`');
     expect(id).toBeDefined();
     const listed = JSON.parse((await d.cli(['consent', 'list', '--json'])).stdout);
     expect(listed[0]).toMatchObject({ id, agent: 'cursor', credential: 'github', permission: 'repo:write', resource: 'acme/app', mode: 'proxy' });
     expect(listed[0].chain).toEqual([expect.any(String), 'cursor']);
-    const allow = await d.cli(['consent', 'allow', id!]);
+    const allow = await d.cli(['consent', 'allow', id]);
     expect(allow.code, allow.stderr).toBe(0);
     const code = await exited;
     expect(code).toBe(0);
@@ -161,12 +158,8 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     const exited = new Promise((r) => child.on('exit', r));
     let stderr = '';
     child.stderr.on('data', (x: Buffer) => (stderr += x));
-    let id: string | undefined;
-    for (let i = 0; i < 100 && !id; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      id = /(cr_\w+)/.exec(stderr)?.[1];
-    }
-    await d.cli(['consent', 'deny', id!]);
+    const id = await waitFor('the consent request', () => /(cr_\w+)/.exec(stderr)?.[1]);
+    await d.cli(['consent', 'deny', id]);
     expect(await exited).toBe(125);
     expect(stderr).toContain('denied by');
     const timeout = await d.cli(['run', '--agent', 'cursor', '--grant', 'github:repo:write:acme/app', '--', 'true'], { timeout: 20_000 });
@@ -228,7 +221,9 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('admin.sock refuses this caller: the calling process carries KEYWARD_SESSION in its environment');
     expect(r.stdout).not.toContain('openai');
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').trim().split('\n');
+    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(JSON.parse(audit.at(-1)!)).toMatchObject({ event: 'admin.refused', reason: 'the calling process carries KEYWARD_SESSION in its environment' });
   });
 
@@ -252,12 +247,7 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect(mine).toMatchObject({ status: 200, body: { value: openaiKey } });
     // The session ends when its process exits: the reaper notices within a few seconds.
     await rel.close();
-    let ended = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
-    for (let i = 0; i < 60 && ended.status !== 401; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ended = await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token);
-    }
-    expect(ended.status).toBe(401);
+    await waitFor('the reaper to end the session', async () => (await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token)).status === 401);
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
     expect(audit).toContain(`"event":"session.end","agent":"release-ok","session":"${rel.session.id}"`);
     expect(audit).toMatch(new RegExp(`"session":"${rel.session.id}"[^\\n]*"reason":"process \\d+ exited"`));
@@ -274,10 +264,11 @@ describe.skipIf(!HAS_KEYRING)('the broker daemon, with the real keychain', () =>
     expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g1.body.token }, s.token)).status).toBe(401);
     const g2 = await d.api('agent', 'POST', '/v1/grants', { credential: 'openai', mode: 'release', ttl: 1 }, s.token);
     expect(g2.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 1300));
+    // Worthless from its expiry on: wait for the daemon's own expiry record, then ask.
+    const expired = `"event":"grant.expire","agent":"release-ok","session":"${s.session.id}","delegator"`;
+    await waitFor('the grant.expire record', () => readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').includes(expired));
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(g2.body.grant.expires));
     expect((await d.api('agent', 'POST', '/v1/resolve', { grant: g2.body.token }, s.token)).status).toBe(401);
-    const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
-    expect(audit).toContain(`"event":"grant.expire","agent":"release-ok","session":"${s.session.id}"`);
     await s.close();
   });
 
@@ -379,11 +370,11 @@ describe('the daemon API on bad input', () => {
     for (const payload of ['POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"agent"', 'NOT HTTP AT ALL\r\n\r\n', '\u0000\u0001\u0002']) {
       await new Promise<void>((resolve) => {
         const s = connect(socketFile(d.home, 'agent'), () => {
-          s.write(payload);
-          setTimeout(() => {
+          // Gone as soon as the bytes are sent: mid-request, or right after garbage.
+          s.write(payload, () => {
             s.destroy();
             resolve();
-          }, 50);
+          });
         });
         s.on('error', () => resolve());
       });
@@ -401,8 +392,9 @@ describe('the daemon API on bad input', () => {
     s.write('GET /v1/health HTTP/1.1\r\nHost: x\r\n');
     expect((await d.api('agent', 'GET', '/v1/health')).status).toBe(200);
     const started = Date.now();
-    while (!closed && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 200));
-    expect(closed).toBe(true);
+    await waitFor('the slow connection to be dropped', () => closed, { timeoutMs: 20_000 });
+    // The header timeout is 10 s, checked every second.
+    expect(Date.now() - started).toBeGreaterThan(5_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect((await d.api('agent', 'GET', '/v1/health')).status).toBe(200);
   }, 30_000);

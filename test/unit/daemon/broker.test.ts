@@ -119,6 +119,8 @@ rules:
 
 afterEach(async () => {
   broker.shutdown();
+  // The vault writes "last used" on a timer: write it now, before the directory goes.
+  vault.flushUse();
   await audit.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -283,7 +285,10 @@ describe('sessions', () => {
     expect(broker.counts()).toEqual({ sessions: 0, grants: 0, pending: 0 });
     expect(await broker.endSession(outer.session, 'again')).toBe(0);
     const recs = await records();
-    expect(recs.filter((r) => r.event === 'grant.revoke').map((r) => r.reason)).toEqual(['session ended (parent session ' + outer.session.id + ' ended)', 'session ended (test over)']);
+    expect(recs.filter((r) => r.event === 'grant.revoke').map((r) => r.reason)).toEqual([
+      'session ended (parent session ' + outer.session.id + ' ended)',
+      'session ended (test over)',
+    ]);
     expect(recs.filter((r) => r.event === 'session.end').map((r) => [r.session, r.detail])).toEqual([
       [inner.session.id, { revoked: 1 }],
       [outer.session.id, { revoked: 2 }],
@@ -320,7 +325,8 @@ describe('requests are checked before any decision', () => {
       [{ credential: 'openai', permission: 'chat', resource: 'x', mode: 'proxy' }, 'bad_request', /takes no resource/],
       [{ credential: 'openai', permission: 'chat', mode: 'release' }, 'bad_request', /release grants have the permission "release"/],
     ];
-    for (const [r, code, message] of cases) await expect(broker.requestGrant(session, r), JSON.stringify(r)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    for (const [r, code, message] of cases)
+      await expect(broker.requestGrant(session, r), JSON.stringify(r)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
     for (const resource of ['acme/*', 'acme/a?', 'acme/../x', 'acme app', 'a\tb', 'x'.repeat(201)]) {
       await expect(broker.requestGrant(session, { credential: 'github', permission: 'repo:read', resource, mode: 'proxy' }), resource).rejects.toMatchObject({
         code: 'bad_request',
@@ -341,7 +347,9 @@ describe('requests are checked before any decision', () => {
     expect(broker.parseSpec('openai:release', 'release')).toEqual({ credential: 'openai', permission: 'release' });
     expect(() => broker.parseSpec('openai:chat', 'release')).toThrow(/a release grant names only a credential, not "openai:chat"/);
     expect(() => broker.parseSpec('nope:chat', 'proxy')).toThrow(expect.objectContaining({ code: 'unknown_credential' }));
-    expect(() => broker.parseSpec('openai:fly', 'proxy')).toThrow(expect.objectContaining({ code: 'unknown_permission', message: '"openai:fly" names no permission of provider openai' }));
+    expect(() => broker.parseSpec('openai:fly', 'proxy')).toThrow(
+      expect.objectContaining({ code: 'unknown_permission', message: '"openai:fly" names no permission of provider openai' }),
+    );
     expect(() => broker.parseSpec('openai', 'proxy')).toThrow(expect.objectContaining({ code: 'unknown_permission' }));
   });
 });
@@ -424,7 +432,15 @@ describe('consent', () => {
     expect(events).toEqual([ask.consent]);
     expect(ask.reason).toBe('no rule matches cursor; the default is ask');
     expect(broker.pendingConsents()).toEqual([
-      expect.objectContaining({ id: ask.consent, agent: 'cursor', delegator: 'ada', chain: ['ada', 'cursor'], provider: 'openai', ttl: 60 * MIN, policy: { decision: 'ask', reason: ask.reason } }),
+      expect.objectContaining({
+        id: ask.consent,
+        agent: 'cursor',
+        delegator: 'ada',
+        chain: ['ada', 'cursor'],
+        provider: 'openai',
+        ttl: 60 * MIN,
+        policy: { decision: 'ask', reason: ask.reason },
+      }),
     ]);
     const waiting = broker.waitConsent(s.session, ask.consent, 60_000);
     const answer = await broker.answerConsent(ask.consent, 'allow-once', 'pid 1');

@@ -87,7 +87,9 @@ describe('policy: the strictest matching rule wins, in any order', () => {
     expect(decide(p(rule('ask'), rule('allow')), ask)).toMatchObject({ decision: 'ask', rule: 0 });
   });
   it('the first of equally strict rules names the reason', () => {
-    expect(decide(p(rule('allow', { line: 3 }), rule('allow', { line: 4 })), ask).reason).toBe('rule 1 (policy.yaml line 3) [agent *, credential openai] says allow for claude-code');
+    expect(decide(p(rule('allow', { line: 3 }), rule('allow', { line: 4 })), ask).reason).toBe(
+      'rule 1 (policy.yaml line 3) [agent *, credential openai] says allow for claude-code',
+    );
     expect(decide(p(rule('deny'), rule('deny', { permission: 'chat' })), ask).reason).toBe('rule 1 [agent *, credential openai] says deny for claude-code');
     expect(decide(p({ decision: 'deny' }), ask).reason).toBe('rule 1 says deny for claude-code');
   });
@@ -110,7 +112,10 @@ describe('policy: maxTtl', () => {
     expect(decide(p(60_000), r).maxTtl).toBe(60_000);
     expect(decide(p(60_000, { credential: 'openai', decision: 'allow', maxTtl: 30_000 }), r).maxTtl).toBe(30_000);
     expect(decide(p(60_000, { credential: 'openai', decision: 'allow', maxTtl: 90_000 }), r).maxTtl).toBe(60_000);
-    expect(decide(p(60_000, { decision: 'allow', maxTtl: 20_000 }, { credential: 'openai', decision: 'ask', maxTtl: 40_000 }), r)).toMatchObject({ decision: 'ask', maxTtl: 20_000 });
+    expect(decide(p(60_000, { decision: 'allow', maxTtl: 20_000 }, { credential: 'openai', decision: 'ask', maxTtl: 40_000 }), r)).toMatchObject({
+      decision: 'ask',
+      maxTtl: 20_000,
+    });
     expect(decide(p(60_000, { credential: 'github', decision: 'allow', maxTtl: 1_000 }), r).maxTtl).toBe(60_000);
   });
   it('is the smallest along the delegation chain', () => {
