@@ -59,7 +59,7 @@ export async function startDaemon(options: { home?: string; env?: NodeJS.Process
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000; // generous: a loaded CI machine starts node slowly
   for (;;) {
     if (existsSync(socketFile(home, 'admin'))) {
       try {
