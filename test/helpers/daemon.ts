@@ -157,7 +157,7 @@ export function rawRequest(
       resolve({ status: Number(status), body: parsed });
     });
     const framing = options.chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`;
-    const parts = [Buffer.from(`${method} ${path} HTTP/1.1\r\nhost: keyward\r\ncontent-type: application/json\r\n${framing}\r\nconnection: close\r\n\r\n`)];
+    const parts: Buffer[] = [Buffer.from(`${method} ${path} HTTP/1.1\r\nhost: keyward\r\ncontent-type: application/json\r\n${framing}\r\nconnection: close\r\n\r\n`)];
     if (options.chunked) {
       for (let at = 0; at < body.length; at += 16 * 1024) {
         const part = body.subarray(at, at + 16 * 1024);

@@ -35,22 +35,22 @@ describe.skipIf(!HAS_KEYRING)('the proxy port', () => {
     // daemon without freeing it first, so a candidate someone else took in between (the daemon
     // says EADDRINUSE) is skipped; a daemon that ignores its configured port fails every time.
     const outcomes: unknown[] = [];
-    let taken: { candidate: number; status: { proxyPort: unknown; proxy: string } } | undefined;
-    for (let attempt = 0; attempt < 5 && !taken; attempt++) {
+    let won: { candidate: number; status: { proxyPort: unknown; proxy: string } } | undefined;
+    for (let attempt = 0; attempt < 5 && !won; attempt++) {
       const candidate = 20_000 + Math.floor(Math.random() * 30_000);
       const again = await startDaemon({ files: { 'config/config.yaml': `proxy: { port: ${candidate} }\n` } });
       try {
         const status = (await again.api('admin', 'GET', '/v1/status')).body;
         outcomes.push(status.proxyPort);
-        taken = status.proxyPort.fallback === false ? { candidate, status } : undefined;
+        won = status.proxyPort.fallback === false ? { candidate, status } : undefined;
         // A candidate that was not taken must have been in use by someone else.
-        expect(taken ? 'EADDRINUSE' : again.output()).toContain('EADDRINUSE');
+        expect(won ? 'EADDRINUSE' : again.output()).toContain('EADDRINUSE');
       } finally {
         await again.stop();
       }
     }
-    expect(taken, `the configured port was never taken: ${JSON.stringify(outcomes)}`).toBeDefined();
-    expect(taken!.status.proxyPort).toEqual({ configured: taken!.candidate, actual: taken!.candidate, fallback: false });
-    expect(taken!.status.proxy).toBe(`http://127.0.0.1:${taken!.candidate}`);
+    expect(won, `the configured port was never taken: ${JSON.stringify(outcomes)}`).toBeDefined();
+    expect(won!.status.proxyPort).toEqual({ configured: won!.candidate, actual: won!.candidate, fallback: false });
+    expect(won!.status.proxy).toBe(`http://127.0.0.1:${won!.candidate}`);
   });
 });
