@@ -11,7 +11,7 @@ const dynamicInto = (...folders) => ['error', { selector: `ImportExpression[sour
 const NODE_IO = ['fs', 'fs/promises', 'child_process', 'worker_threads', 'net', 'http', 'https', 'os'].flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'reports/**', '.bench/**', 'test/fixtures/**', '.stryker-tmp/**', 'test/clients/node_modules/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'reports/**', '.bench/**', '.eval/**', 'test/fixtures/**', '.stryker-tmp/**', 'test/clients/node_modules/**'] },
   {
     files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {

@@ -30,11 +30,15 @@ export const SCAN_FLAGS = {
   'max-file-size': { type: 'string', description: 'Skip (and count) files larger than this, e.g. 64MB.', default: '64MB', helpValue: 'SIZE' },
   threads: { type: 'string', description: 'Worker threads (default: one per core).', helpValue: 'N' },
   'decode-depth': { type: 'string', description: 'Decode base64 and percent-encoded runs and rescan them this many levels deep (0: off).', default: '2', helpValue: 'N' },
+  verify: {
+    type: 'boolean',
+    description: 'Ask each provider whether its keys are live: one read-only request per unique key to its documented API host (off by default).',
+  },
   'archive-depth': { type: 'string', description: 'Open zip, tar and gzip archives nested this many levels deep (0: do not open archives).', default: '3', helpValue: 'N' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Flags of every scan command: report, baseline, config, limits. */
-const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, ...COMMON } = SCAN_FLAGS;
+const { staged: _s, history: _h, since: _si, branch: _b, threads: _t, verify: _v, ...COMMON } = SCAN_FLAGS;
 export const COMMON_SCAN_FLAGS = COMMON;
 
 const { 'archive-depth': _a, ...HOME_COMMON } = COMMON;

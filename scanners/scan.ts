@@ -7,6 +7,7 @@ import { ScanPool, defaultThreads } from './engine/pool.js';
 import { scanBuffer, scanFile } from './engine/scan-bytes.js';
 import { scanDiff, scanFiles, type DiffBatchOutcome, type FileOutcome } from './engine/tasks.js';
 import { buildRuleSet, toFinding, type RuleSet } from './ruleset.js';
+import type { VerifyOptions } from './verify.js';
 import { ARCHIVE_NAME, DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.js';
 import type { ContentContext } from './sources/archive.js';
 import { commitBoundaries } from './sources/diff.js';
@@ -48,6 +49,8 @@ export interface ScanOptions {
   onProgress?: (progress: ScanProgress) => void;
   /** With `history`: a `git log` already started by the caller (see history-log.ts). */
   historyLog?: HistoryLog;
+  /** Check keys with their providers (`--verify`): off unless asked for. */
+  verify?: boolean | VerifyOptions;
 }
 
 export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
@@ -62,11 +65,14 @@ const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
 /** Applies allowlists, inline allows and the baseline; turns what is left into findings. */
 export class Collector {
   readonly findings: Finding[] = [];
+  /** Raw secrets of the findings, kept in memory only when they are to be verified. */
+  readonly raw = new Map<Finding, string>();
   constructor(
     private readonly ruleset: RuleSet,
     private readonly baseline: Set<string>,
     private readonly stats: ScanStats,
     private readonly showSecrets: boolean,
+    private readonly keepRaw = false,
   ) {}
 
   add(file: string, matches: Match[], origin: FindingOrigin, migratable: boolean): Finding[] {
@@ -89,6 +95,7 @@ export class Collector {
       }
       added.push(finding);
       this.findings.push(finding);
+      if (this.keepRaw) this.raw.set(finding, match.secret);
     }
     return added;
   }
@@ -160,7 +167,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const stats = emptyStats();
   const issues: ScanIssue[] = [];
   for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
-  const collector = new Collector(ruleset, baseline, stats, Boolean(options.showSecrets));
+  const collector = new Collector(ruleset, baseline, stats, Boolean(options.showSecrets), Boolean(options.verify));
   const maxSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   // git log keeps one core busy during a history scan: the workers get the others.
   const threads = Math.max(1, options.threads ?? (options.history ? defaultThreads() - 1 : defaultThreads()));
@@ -227,6 +234,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   }
 
   sortFindings(findings);
+  if (options.verify) {
+    const { verifyFindings, liveFirst } = await import('./verify.js');
+    await verifyFindings(findings, collector.raw, options.verify === true ? {} : options.verify);
+    liveFirst(findings);
+  }
   return {
     findings,
     stats,

@@ -15,7 +15,28 @@ export type ValidatorName =
   | 'base64-json' // payload decodes from base64 to a JSON object
   | 'aws-access-key-id' // account id decodes from the key id
   | 'slack-webhook' // path segments are well formed
+  | 'basic-auth-base64' // base64 of `user:password` (Docker config.json `auth`), printable, with a password
   | 'luhn-free'; // reserved for future use
+
+/** Alphabets a keyword-context rule's value is drawn from (see `rules/context.ts`). */
+export type ContextAlphabet = 'hex' | 'hex-upper' | 'base62' | 'alnum-lower' | 'alnum-upper' | 'base64' | 'base64url' | 'uuid' | 'digits';
+
+/**
+ * A keyword-context rule: a key with no prefix of its own, found because a provider or variable
+ * name (`ASANA_TOKEN`, `sendbird`) stands within a short window before a value of the right
+ * alphabet and length. The pattern is built from this data.
+ */
+export interface ContextSpec {
+  /** Provider, product or variable names (matched case-insensitively, also the prefilter keywords). */
+  words: string[];
+  /** Most characters allowed between the end of a word and the value, on the same line (default 40). */
+  window?: number;
+  alphabet: ContextAlphabet;
+  /** Exact length, or [min, max]. Ignored for `uuid`. */
+  length: number | [number, number];
+  /** Regex source of the value when an alphabet and a length cannot describe it. */
+  shape?: string;
+}
 
 /** A detection rule: data, with the examples that prove it. */
 export interface Rule {
@@ -47,6 +68,13 @@ export interface Rule {
   generic?: boolean;
   /** Apply the placeholder/example/hash false-positive filters to the secret (default true). */
   filters?: boolean;
+  /**
+   * Set on keyword-context rules: the data the pattern was built from. Their values must also mix
+   * letters and digits (random keys do; words, counters and names do not).
+   */
+  context?: ContextSpec;
+  /** Group shown by `keyward rules list` (cloud, ai, payments, …); set by the rule index. */
+  category?: string;
   /** Provider profile `keyward migrate` maps this secret to, when it can move it. */
   migrate?: string;
   /** Strings that must produce a finding. */
@@ -129,6 +157,8 @@ export interface Finding extends FindingOrigin {
   confidence: Confidence;
   migratable: boolean;
   decoded?: string;
+  /** With `--verify`, for rules that have a verifier: what the provider said about the key. */
+  verification?: 'live' | 'revoked' | 'unknown';
 }
 
 /** Counters every scan reports, so that nothing is skipped silently. */

@@ -90,6 +90,7 @@ export async function executeScan(target: string | undefined, flags: ScanFlags, 
       archiveDepth,
       stdin: io.stdin,
       historyLog: io.historyLog,
+      verify: flags.verify === true,
       onProgress: progress ? (p) => progress.update(p) : undefined,
     });
   } finally {

@@ -117,13 +117,22 @@ export function genericReason(secret: string, path: string): string | undefined 
   if (/^[A-Za-z_][A-Za-z_.-]*$/.test(secret)) return 'identifier';
   if (/^[A-Za-z][a-z]+(?:[A-Z][a-z]+)+\d{0,3}$/.test(secret)) return 'camelCase identifier';
   if (isSnakeName(secret)) return 'snake_case or CONSTANT_CASE name';
-  if (QUALIFIED_NAME.test(secret)) return 'qualified name';
+  if (QUALIFIED_NAME.test(secret) && !secret.split('.').some(isRandomPart)) return 'qualified name';
   if (/^[a-z][a-z_.-]*(?:\/[a-z_.-]+)+\/?$/.test(secret)) return 'path of words';
   if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\(/.test(secret)) return 'function call';
   if (/^(?:[\\/.~]|[A-Za-z]:\\)[\w./\\-]*$/.test(secret)) return 'file path';
   if (/^https?:\/\/[^@\s]*$/.test(secret)) return 'url';
   if (/^\d+(?:\.\d+)*$/.test(secret)) return 'number or version';
   if (/^(?:true|false|null|none|nil|undefined|required|optional|string|bearer|basic)$/i.test(secret)) return 'keyword';
+  if (/^0x[0-9a-fA-F]{40}$/.test(secret)) return 'public address';
+  if (DIGEST.test(secret)) return 'digest or image reference';
+  if (VERSIONED.test(secret) && /^[\w.+:@/-]+$/.test(secret)) return 'version or package spec';
+  if (FILE_NAME.test(secret)) return 'file name';
+  if (/^[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(secret)) return 'email address';
+  if (/^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$/.test(secret)) return 'ip address';
+  if (/^[\w.-]+:[\w.-]+=[A-Za-z]+$/.test(secret)) return 'setting, not a value';
+  if (isKebabName(secret)) return 'kebab-case name';
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*=[\w$.]*$/.test(secret) && !/^[A-Za-z0-9+/]+=+$/.test(secret)) return 'code, not a value';
   if (/^[\w.-]*%[sd](?![A-Za-z0-9])[\w.-]*$/.test(secret)) return 'format string';
   // A value that spells out what it is ("SomeKindOfPassword123!@#", "TESTACCESSKEY12345",
   // "OAuth2Token") is a name or a made-up example: random keys never contain these words.
@@ -139,6 +148,9 @@ export function genericReason(secret: string, path: string): string | undefined 
  */
 const NAME_PART = '[A-Za-z_$][A-Za-z_$]*(?:\\d+[A-Za-z_$]*){0,2}';
 const QUALIFIED_NAME = new RegExp(`^[-!]?${NAME_PART}(?:\\.${NAME_PART}){1,8}(?::${NAME_PART})?(?:\\+\\+|--|\\(\\))?$`);
+/** A long run mixing upper case, lower case and digits is a key's body, not a word of a name. */
+const isRandomPart = (part: string) => part.length >= 16 && /\d/.test(part) && /[a-z]/.test(part) && /[A-Z]/.test(part);
+
 /**
  * `max_tokens_per_1_minute`, `crypto_sign_curve25519_BYTES`, `_IMDSV2_SESSION_TOKEN_TTL_SECONDS`:
  * words of one case joined by underscores. Each part is short with at most one run of digits,
@@ -155,6 +167,22 @@ function isSnakeName(secret: string): boolean {
     else if (!/^[a-z0-9]+$/.test(part)) return false;
   }
   return upper === parts.length ? /^_?[A-Z]/.test(secret.replace(/^[-!]/, '')) : parts.length >= 3;
+}
+
+/** `sha256:<hex>`, `ghcr.io/acme/app@sha256:<hex>`: content addresses, public by design. */
+const DIGEST = /(?:^|@)(?:sha1|sha256|sha384|sha512|md5|blake2b|blake3):[0-9a-f]{32,128}$/i;
+/** A dotted version inside the value (`jackson-databind-2.15.2`, `rc1.4.0_20240101-SNAPSHOT`, `@acme/x@3.2.1`). */
+const VERSIONED = /(?:^|[^\d.])v?\d{1,4}\.\d{1,4}\.\d{1,6}(?![\d.]*\d{7})|(?:^|[._-])(?:SNAPSHOT|RELEASE|FINAL|GA)$/;
+/** A file name or path by its extension (`trust.jks`, `server_priv.pem`): where a key is, not the key. */
+const FILE_NAME = /^[\w.~/\\-]*\.(?:pem|jks|p12|pfx|key|crt|cer|der|csr|json|ya?ml|toml|txt|env|conf|cfg|ini|properties|xml|keystore|truststore|gpg|asc|pub|kdbx|p8)$/i;
+
+/**
+ * `keyring-2024-01-prod`, `release-candidate-3`: lower-case words and numbers joined by dashes,
+ * every part a word or a number (random keys mix letters and digits within their parts).
+ */
+function isKebabName(secret: string): boolean {
+  const parts = secret.split('-');
+  return parts.length >= 3 && parts.every((p) => /^(?:[a-z]{1,16}|\d{1,8})$/.test(p)) && parts.some((p) => /^[a-z]{3,}$/.test(p));
 }
 
 const SELF_NAMING = /passw(?:or)?d|secret|token|credential|api[_.-]?key|access[_.-]?key|private[_.-]?key/i;

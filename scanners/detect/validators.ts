@@ -14,8 +14,17 @@ export const validators: Record<ValidatorName, (secret: string) => boolean> = {
   'base64-json': (secret) => decodesToJsonObject(secret, 'base64') !== undefined,
   'aws-access-key-id': (secret) => /^(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}$/.test(secret),
   'slack-webhook': (secret) => /\/services\/T[A-Z0-9]{6,}\/B[A-Z0-9]{6,}\/[A-Za-z0-9]{20,}$/.test(secret),
+  'basic-auth-base64': isBasicAuthBase64,
   'luhn-free': () => true,
 };
+
+/** `dXNlcjpwYXNz` → `user:pass`: printable, a user name, and a password of at least four characters. */
+function isBasicAuthBase64(secret: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || secret.length % 4 !== 0) return false;
+  const text = Buffer.from(secret, 'base64').toString('utf8');
+  const m = /^([^:]{1,128}):([\x21-\x7e]{4,})$/.exec(text);
+  return m !== null && !/^(?:password|passwd|pass|secret|changeme|token|\*+|x+)$/i.test(m[2]);
+}
 
 function decodesToJsonObject(text: string, encoding: 'base64' | 'base64url'): Record<string, unknown> | undefined {
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return undefined;

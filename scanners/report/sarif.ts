@@ -89,6 +89,7 @@ export function renderSarif(result: ScanResult, options: SarifOptions): string {
             ...(f.keyPath ? { keyPath: f.keyPath } : {}),
             ...(f.format ? { format: f.format } : {}),
             ...(f.decoded ? { decoded: f.decoded } : {}),
+            ...(f.verification ? { verification: f.verification } : {}),
             ...(f.archivePath ? { archivePath: f.archivePath } : {}),
             ...(f.image
               ? {

@@ -34,6 +34,7 @@ export function renderText(result: ScanResult, options: TextOptions): string {
     for (const f of findings) {
       const where = `${f.line}:${f.column}`.padEnd(8);
       const tags = [
+        f.verification === 'live' ? paint('bold', paint('red', 'LIVE')) : f.verification ? paint('dim', f.verification) : '',
         f.confidence === 'validated' ? paint('green', 'validated') : '',
         f.migratable ? paint('cyan', 'migratable') : '',
         f.decoded ? paint('dim', `decoded from ${f.decoded}`) : '',

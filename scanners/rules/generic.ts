@@ -78,6 +78,8 @@ export const genericRules: Rule[] = [
       'password="Vr7#kP2&mQz9xL4t"',
       "Acme::API_TOKEN = 'Qm7xZ2pL9vK4tR8wN1cB5jH3'",
       '{"auth_token":"dG9rZW4tNzY0Mi1zZWNyZXQtdmFsdWU"}',
+      'private_key: 0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318',
+      '    token: rs7X5h.QFSHwRxfnBm8BiJEMXySFaAv3LeppK',
     ],
     falsePositives: [
       'api_key = "YOUR_API_KEY"',
@@ -129,6 +131,19 @@ export const genericRules: Rule[] = [
       '"private_key_id": "Qm7xZ2pL9vK4tR8wN1cB5jH3",',
       'curve_secret_key_len = crypto_sign_curve25519_BYTES',
       'oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&',
+      // Values that say where or which, not what: files, versions, package specs, digests, addresses
+      'TRUSTSTORE_PASSWORD_FILE=/etc/app/trust.jks',
+      'SSL.PrivateKey=server_priv.pem',
+      'token_vcpkg=libfoo:x64-windows=fail',
+      'API_KEY_VERSION=rc1.4.0_20240101-SNAPSHOT',
+      'secret_lib=jackson-databind-2.15.2',
+      'token_image=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+      'auth_token_image=ghcr.io/acme/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+      'token_address = "0x742d35Cc6634C0532925a3b844Bc454e4438f44e"',
+      'credentials_email=ops-team@acme-corp.io',
+      'token: v1.2.3-beta.4+build.567',
+      'auth_key_name=keyring-2024-01-prod',
+      'this.lastTokStart=this.pos,this.lastToken=this.lastTokStartLoc=null',
     ],
   },
 ];

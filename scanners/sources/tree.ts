@@ -80,11 +80,19 @@ async function walk(root: string, display: (abs: string) => string): Promise<Tre
         issues.push({ path: display(join(dir, '.gitignore')), message: `cannot read: ${describeIoError(error)}` });
       }
     }
-    const ignored = (abs: string, isDir: boolean) =>
-      local.some(({ base, ig }) => {
-        const rel = toPosix(relative(base, abs));
-        return rel !== '' && ig.ignores(isDir ? `${rel}/` : rel);
-      });
+    // As git decides: the deepest .gitignore with a pattern matching the path wins, and within a
+    // file the last matching pattern, so `!keep.env` in a subdirectory re-includes what a parent
+    // ignored. (A file inside an ignored directory is never reached: git does not look there either.)
+    const ignored = (abs: string, isDir: boolean) => {
+      for (let i = local.length - 1; i >= 0; i--) {
+        const rel = toPosix(relative(local[i].base, abs));
+        if (rel === '') continue;
+        const verdict = local[i].ig.test(isDir ? `${rel}/` : rel);
+        if (verdict.ignored) return true;
+        if (verdict.unignored) return false;
+      }
+      return false;
+    };
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const abs = join(dir, entry.name);
       if (entry.isSymbolicLink()) continue;

@@ -48,6 +48,17 @@ async function scanHome(options: CollectOptions): Promise<RawFinding[]> {
   return r.findings.map((f) => withProfile({ ...f, file: absolutePath(f.file, home, options.cwd) }));
 }
 
+/**
+ * A report made with `keyward scan --verify` says which keys are live: those are moved first, and
+ * keep what the provider said.
+ */
+function liveFirst(findings: RawFinding[], reported: Finding[]): RawFinding[] {
+  const said = new Map(reported.filter((f) => f.verification).map((f) => [f.fingerprint, f.verification]));
+  if (said.size === 0) return findings;
+  for (const f of findings) if (said.has(f.fingerprint)) f.verification = said.get(f.fingerprint);
+  return findings.sort((a, b) => Number(b.verification === 'live') - Number(a.verification === 'live'));
+}
+
 /** Findings with their raw secrets: the files are scanned again, since reports are redacted. */
 export async function collectFindings(options: CollectOptions): Promise<RawFinding[]> {
   const baselineFile = options.baselineFile && existsSync(resolve(options.cwd, options.baselineFile)) ? options.baselineFile : undefined;
@@ -72,7 +83,7 @@ export async function collectFindings(options: CollectOptions): Promise<RawFindi
       const r = await runScan({ target: file, cwd: options.cwd, showSecrets: true });
       out.push(...r.findings.filter((f) => wanted.has(f.fingerprint)).map(withProfile));
     }
-    return out;
+    return liveFirst(out, report.findings);
   }
   if (options.paths.length === 0) return scanHome({ ...options, baselineFile });
   const out: RawFinding[] = [];

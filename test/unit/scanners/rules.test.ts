@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../scanners/detect/detector.js';
+import { contextRule } from '../../../scanners/rules/context.js';
+import * as contextRules from '../../../scanners/rules/context-rules.js';
+import { extractionRules } from '../../../scanners/rules/extraction.js';
+import * as formats from '../../../scanners/rules/formats.js';
 import { builtinRules } from '../../../scanners/rules/index.js';
 
 const detector = new Detector(builtinRules);
@@ -45,6 +49,8 @@ const ALSO_REPORTED_BY: Record<string, string[]> = {
   'pypi-upload-token#3': ['pypi-test-upload-token'], // a TestPyPI token
   'elastic-api-key#4': ['http-authorization-header'], // too short for Elastic; still a credential header
   'clerk-secret-key#3': ['stripe-secret-key'], // a Stripe key
+  'square-access-token#2': ['square-production-access-token'], // the production token's format
+  'confluent-api-secret#1': ['confluent-api-key'], // the API key, not its secret
 };
 /**
  * The generic assignment rule still reports must-not examples of specific rules (a variable name
@@ -75,5 +81,52 @@ describe('must-not examples against the whole rule set', () => {
       const [id, n] = key.split('#');
       expect(builtinRules.find((r) => r.id === id)?.falsePositives[Number(n) - 1], key).toBeDefined();
     }
+  });
+});
+
+describe('documented-format, keyword-context and extraction rules', () => {
+  // Their must-not examples are checked against every rule, not only their own: a decoy that
+  // another rule reports would still be a false positive for the person reading the report.
+  const strict = [...Object.values(formats).flat(), ...Object.values(contextRules).flat(), ...extractionRules];
+  it('number more than 150, and the built-in set at least 400', () => {
+    expect(strict.length).toBeGreaterThan(150);
+    expect(builtinRules.length).toBeGreaterThanOrEqual(400);
+  });
+  for (const rule of strict) {
+    it.each(rule.falsePositives.map((e, i) => [rule.id, i + 1, e]))('%s: no rule reports false positive #%i', (_id, _n, example) => {
+      expect(find(example).map((m) => `${m.ruleId}:${m.secret}`)).toEqual([]);
+    });
+  }
+});
+
+describe('keyword-context rules', () => {
+  const rule = contextRule({
+    id: 'acme-context',
+    description: 'Acme key',
+    provider: 'acme',
+    words: ['acme'],
+    alphabet: 'hex',
+    length: 32,
+    truePositives: [],
+    falsePositives: [],
+  });
+  const acme = new Detector([rule]);
+  const hits = (text: string) => acme.detect({ path: 'a.env', data: Buffer.from(text) }).map((m) => m.secret);
+  const key = '9f3b2c7d1e8a4f6b0c5d2e9a7b1f3c8d';
+
+  it('finds the value after the word, past a variable name, on the same line', () => {
+    expect(hits(`ACME_CLIENT_SECRET=${key}`)).toEqual([key]);
+    expect(hits(`acme:\n  secret: ${key}`)).toEqual([]);
+    expect(hits(`headers = {"X-Acme-Key": "${key}"}`)).toEqual([key]);
+  });
+  it('needs the value within the window, with the exact length and both letters and digits', () => {
+    expect(hits(`acme ${'-'.repeat(60)} ${key}`)).toEqual([]);
+    expect(hits(`ACME_KEY=${key}0`)).toEqual([]);
+    expect(hits(`ACME_KEY=${'abcdefabcdefabcdefabcdefabcdefab'.replace(/a/g, 'e')}`)).toEqual([]);
+    expect(hits(`ACME_ID=${'1'.repeat(32)}`)).toEqual([]);
+  });
+  it('records its data on the rule', () => {
+    expect(rule.context).toEqual({ words: ['acme'], window: 40, alphabet: 'hex', length: 32 });
+    expect(rule.keywords).toEqual(['acme']);
   });
 });
