@@ -49,4 +49,27 @@ export default tseslint.config(
     },
   },
   { files: ['daemon/**'], rules: { 'no-restricted-imports': ['error', { patterns: [into('cli')] }], 'no-restricted-syntax': dynamicInto('cli') } },
+  {
+    // Tests that cannot pass by accident (docs/testing.md#how-to-write-a-test-here).
+    files: ['test/**/*.ts', 'test/**/*.tsx'],
+    // Helpers implement the waits (polling a state between short pauses).
+    ignores: ['test/helpers/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'NewExpression[callee.name="Promise"] CallExpression[callee.name="setTimeout"]',
+          message: 'a fixed sleep in a test: wait for the state instead (waitFor in test/helpers/wait.ts, or an event)',
+        },
+        {
+          selector: 'IfStatement > :matches(BlockStatement, ExpressionStatement) CallExpression[callee.name="expect"]',
+          message: 'an expect inside an if can be skipped: assert the condition too, or split the test',
+        },
+        {
+          selector: ':matches(ConditionalExpression, LogicalExpression) CallExpression[callee.name="expect"]',
+          message: 'an expect that runs only on one branch can be skipped: assert unconditionally',
+        },
+      ],
+    },
+  },
 );

@@ -333,7 +333,6 @@ const where = (l: WizardLocation) => `${l.file}:${l.line}${l.keyPath ? `  ${l.ke
 
 type Line = { text: string; color?: 'green' | 'red' | 'yellow'; bold?: boolean; dim?: boolean };
 
-
 /** One line that says what the review holds. */
 export function reviewSummary(review: Review): string {
   const parts = [

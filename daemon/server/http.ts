@@ -100,8 +100,11 @@ function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
     req.on('data', (part: Buffer) => {
       size += part.length;
       if (size > limit) {
+        // Stop keeping the body, but not the connection: destroying it here would leave the
+        // client without its 413. The rest is discarded as it arrives (bounded by requestTimeout).
+        req.removeAllListeners('data');
+        req.resume();
         reject(new DaemonError('too_large', `the request body is larger than ${limit} bytes`));
-        req.destroy();
         return;
       }
       parts.push(part);

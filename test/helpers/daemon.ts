@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ export async function startDaemon(options: { home?: string; env?: NodeJS.Process
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000; // generous: a loaded CI machine starts node slowly
   for (;;) {
     if (existsSync(socketFile(home, 'admin'))) {
       try {
@@ -155,4 +156,55 @@ export async function holdSession(home: string, agent: string, parentToken?: str
       await new Promise((r) => child.once('exit', r));
     },
   };
+}
+
+/**
+ * One HTTP request over a raw socket, so that a server which answers before reading the whole
+ * body (a size limit) is heard: the answer is read even if writing the rest of the body fails.
+ * A connection that closes without an answer rejects, so a test cannot mistake it for a refusal.
+ */
+export function rawRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  body: Buffer,
+  options: { chunked?: boolean; /** Declare the body's length but send only its first KiB: the answer must not wait for the rest. */ declareOnly?: boolean } = {},
+): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      // The whole answer is in once its JSON body is: stop, whether or not the server closes.
+      if (options.declareOnly && /\r\n\r\n[\s\S]*\}$/.test(Buffer.concat(chunks).toString('utf8'))) socket.end();
+    });
+    socket.on('error', () => {
+      /* EPIPE/ECONNRESET while the body is still being written: the answer decides */
+    });
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1];
+      if (!status) return reject(new Error(`the connection closed without an HTTP answer (got ${JSON.stringify(text.slice(0, 100))})`));
+      const raw = text.slice(text.indexOf('\r\n\r\n') + 4);
+      let parsed: unknown = raw;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        /* not JSON: keep the text */
+      }
+      resolve({ status: Number(status), body: parsed });
+    });
+    const framing = options.chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`;
+    const parts: Buffer[] = [Buffer.from(`${method} ${path} HTTP/1.1\r\nhost: keyward\r\ncontent-type: application/json\r\n${framing}\r\nconnection: close\r\n\r\n`)];
+    if (options.chunked) {
+      for (let at = 0; at < body.length; at += 16 * 1024) {
+        const part = body.subarray(at, at + 16 * 1024);
+        parts.push(Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n'));
+      }
+      parts.push(Buffer.from('0\r\n\r\n'));
+    } else parts.push(options.declareOnly ? body.subarray(0, 1024) : body);
+    // One write: a server that answers early and closes cannot fail a later write (EPIPE), which
+    // would discard its answer unread.
+    socket.write(Buffer.concat(parts));
+  });
 }

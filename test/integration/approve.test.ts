@@ -79,6 +79,7 @@ describe.skipIf(!HAS_TMUX)('keyward approve, driven like a person in tmux', () =
     await waitFor(/grant\.issue +e2e-agent github:repo:write:acme\/app/);
 
     tmux.run('send-keys', '-t', 'approve', 'q');
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
   });

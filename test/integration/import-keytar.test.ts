@@ -102,6 +102,7 @@ describe.skipIf(!haveKeychain('keyward import keytar, with the real keychain') |
     child.stdout.on('data', (x: Buffer) => (screen += x.toString('utf8')));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     const waitFor = async (text: string) => {
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       for (let i = 0; i < 300 && !screen.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
       expect(screen).toContain(text);
     };
@@ -162,6 +163,7 @@ describe('keyward import keytar when keytar cannot load', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('keyward: keytar is not installed');
     expect(r.stderr).toContain('npm install keytar');
+    // eslint-disable-next-line no-restricted-syntax -- a conditional expect, still to be made unconditional (docs/testing.md#known-debt)
     if (process.platform === 'linux') expect(r.stderr).toContain('libsecret-1-0');
     const json = runCopy(copy, ['--json']);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'keytar_missing', message: expect.stringContaining('keytar is not installed') } });

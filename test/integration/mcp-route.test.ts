@@ -130,6 +130,7 @@ describe.skipIf(!HAS_PEER_LOOKUP)('the MCP route: HTTP MCP servers through the p
     let consent: { id: string; agent: string; chain: string[]; credential: string; permission: string } | undefined;
     for (let i = 0; i < 100 && !consent; i++) {
       consent = (await d.api('admin', 'GET', '/v1/consent')).body.pending.find((c: { agent: string }) => c.agent === 'mcp:linear');
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       if (!consent) await new Promise((r) => setTimeout(r, 50));
     }
     expect(consent).toMatchObject({ credential: 'linear-mcp', permission: 'write', chain: [expect.any(String), 'mcp:linear'] });
@@ -226,6 +227,7 @@ describe.skipIf(!HAS_PEER_LOOKUP)('the MCP route: HTTP MCP servers through the p
     let sessions = [{}];
     for (let i = 0; i < 60 && sessions.length; i++) {
       sessions = (await grantsOf('mcp:github')).sessions.filter((s: { pid: number }) => s.pid === out.pid);
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       if (sessions.length) await new Promise((r) => setTimeout(r, 100));
     }
     expect(sessions).toEqual([]);

@@ -210,6 +210,7 @@ describe('keyward migrate', () => {
       const originals = files.map((p) => readFileSync(p));
       const child = spawn(process.execPath, [BIN, 'migrate', ...files, '--yes'], { env: d.env, stdio: 'ignore' });
       const exited = new Promise((r) => child.on('exit', r));
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       await new Promise((r) => setTimeout(r, 150 + ((run * 137) % 900)));
       child.kill('SIGKILL');
       await exited;
@@ -223,6 +224,7 @@ describe('keyward migrate', () => {
       if (states.includes('migrated') && states.includes('untouched')) midway++;
       if (states.includes('migrated')) {
         const undo = await d.cli(['migrate', 'undo']);
+        // eslint-disable-next-line no-restricted-syntax -- a conditional expect, still to be made unconditional (docs/testing.md#known-debt)
         expect(undo.code, undo.stdout + undo.stderr).toBe(0);
       }
       files.forEach((p, i) => expect(readFileSync(p).equals(originals[i]), `run ${run}: ${p}`).toBe(true));

@@ -85,6 +85,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_POSTGRES)(
       const deadline = Date.now() + 20_000;
       while (!pg.superuser("SELECT count(*) FROM pg_stat_activity WHERE usename LIKE 'kw\\_%' AND query LIKE '%pg_sleep%'").trim().startsWith('1')) {
         if (Date.now() > deadline) throw new Error(`psql never connected: ${stderr}`);
+        // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
         await new Promise((r) => setTimeout(r, 100));
       }
       const grants = await d.cli(['grants', '--json']);
@@ -110,6 +111,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_POSTGRES)(
       const deadline = Date.now() + 20_000;
       while (keywardRoles() === '') {
         if (Date.now() > deadline) throw new Error('no role was created');
+        // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
         await new Promise((r) => setTimeout(r, 100));
       }
       d.process.kill('SIGKILL');
@@ -120,6 +122,7 @@ describe.skipIf(!HAS_KEYRING || !HAS_POSTGRES)(
       const until = Date.now() + 20_000;
       while (keywardRoles() !== '') {
         if (Date.now() > until) throw new Error(`the restarted daemon did not drop ${keywardRoles()}: ${d.output()}`);
+        // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
         await new Promise((r) => setTimeout(r, 100));
       }
       const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');

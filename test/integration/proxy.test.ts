@@ -172,6 +172,7 @@ rules:
     let out = '';
     child.stdout.on('data', (x: Buffer) => (out += x));
     const exited = new Promise((r) => child.on('exit', r));
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && !out.includes('expired'); i++) await new Promise((r) => setTimeout(r, 100));
     const lines = out
       .trim()
@@ -200,6 +201,7 @@ rules:
     );
     let live = '';
     holder.stdout.on('data', (x: Buffer) => (live += x));
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && !live.includes('kwg_'); i++) await new Promise((r) => setTimeout(r, 50));
     const stolen = live.trim();
     const other = await d.cli([
@@ -276,7 +278,18 @@ rules:
       const base = process.env.OPENAI_BASE_URL, auth = { authorization: 'Bearer ' + process.env.OPENAI_API_KEY };
       const hang = await fetch(base + '/models/hang', { headers: auth });
       const reset = await fetch(base + '/models/reset', { headers: auth });
-      const big = await fetch(base + '/chat/completions', { method: 'POST', headers: auth, body: 'x'.repeat(2 * 1024 * 1024) }).then((r) => r.status, () => 'closed');
+      // 2 MB declared, 1 KiB sent: the proxy must answer 413 without waiting for the rest; a
+      // connection closed without an answer throws and fails the run.
+      const { request } = await import('node:http');
+      const big = await new Promise((resolve, reject) => {
+        const u = new URL(base + '/chat/completions');
+        const q = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...auth, 'content-length': 2 * 1024 * 1024 } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        q.on('error', reject);
+        q.write('x'.repeat(1024));
+      });
       const many = await Promise.all(Array.from({ length: 500 }, () => fetch(base + '/models', { headers: auth }).then((r) => r.status)));
       console.log(JSON.stringify({ hang: [hang.status, (await hang.json()).error.code], reset: [reset.status, (await reset.json()).error.code], big, ok: many.filter((s) => s === 200).length }));`;
     const r = await d.cli(['run', '--agent', 'faults', '--grant', 'openai:chat', ...nodeScript(code)], { timeout: 60_000 });
@@ -284,7 +297,7 @@ rules:
     const out = JSON.parse(r.stdout);
     expect(out.hang).toEqual([504, 'upstream_timeout']);
     expect(out.reset).toEqual([502, 'upstream_error']);
-    expect([413, 'closed']).toContain(out.big);
+    expect(out.big).toBe(413);
     expect(out.ok).toBe(500);
     for (const line of ['CONNECT nonsense HTTP/1.1\r\n\r\n', 'CONNECT host:99999 HTTP/1.1\r\n\r\n', 'GARBAGE\r\n\r\n']) {
       const status = await new Promise<string>((resolve) => {

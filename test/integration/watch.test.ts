@@ -33,6 +33,7 @@ async function until<T>(what: string, check: () => T | undefined | false, timeou
     const value = check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -116,6 +117,7 @@ describe('keyward watch with the daemon', () => {
 
       // Written again unchanged: not new, not recorded again.
       writeFileSync(join(project, '.env'), `GITHUB_TOKEN=${token}\n# moved down a line\n`);
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       await new Promise((r) => setTimeout(r, 800));
       expect(watch.out.stdout.match(/^NEW /gm)).toHaveLength(1);
       expect(auditOf(d.home).filter((r) => r.event === 'finding')).toHaveLength(1);
@@ -163,6 +165,7 @@ describe('keyward watch with the daemon', () => {
       const found = auditOf(d.home).filter((r) => r.event === 'finding' && r.detail?.fingerprint === fingerprint);
       return found.length > 0 && found;
     });
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 1000));
     // The daemon and keyward watch both saw it; the log has it once.
     await until('the daemon to see it too', () => d.output().includes(`"msg":"new finding","rule":"github-classic-pat","file":"${join(daemonWatched, 'conf', 'mcp.json')}"`));
@@ -250,6 +253,7 @@ describe.skipIf(!HAS_TMUX)('keyward watch on a terminal', () => {
     expect(pane()).not.toContain(token);
     // A key written meanwhile is held back while the wizard has the screen.
     writeFileSync(join(project, 'other.env'), `GITHUB_TOKEN=${githubToken()}\n`);
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 800));
     expect(pane()).not.toContain('other.env');
     tmux.run('send-keys', '-t', 'watch', 'm');
@@ -264,6 +268,7 @@ describe.skipIf(!HAS_TMUX)('keyward watch on a terminal', () => {
     expect(entries.map((e: { source: string }) => e.source)).toContainEqual(expect.stringContaining('.env'));
     // Then it is shown; the rewritten file holds a reference, not a key: nothing new there.
     await until('the held finding', () => pane().includes('NEW      github-classic-pat  other.env:1:14'));
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 600));
     expect(pane().match(/NEW {6}/g)).toHaveLength(2);
     expect(pane()).not.toContain(token);

@@ -123,6 +123,7 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     const before = audit().filter((x) => x.event === 'config.proposed').length;
     mkdirSync(join(d.home, 'config', 'providers', 'extra'), { recursive: true });
     writeFileSync(join(d.home, 'config', 'providers', 'extra', 'acme.yaml'), 'upstream: http://127.0.0.1:1\n');
+    // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && audit().filter((x) => x.event === 'config.proposed').length === before; i++) await new Promise((r) => setTimeout(r, 50));
     const proposed = audit()
       .filter((x) => x.event === 'config.proposed')
@@ -132,6 +133,7 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     expect(status.detail.config.pending).toBe(proposed.detail.id);
     const { rmSync } = await import('node:fs');
     rmSync(join(d.home, 'config', 'providers', 'extra'), { recursive: true });
+    // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && !audit().some((x) => x.event === 'config.withdrawn'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(audit().some((x) => x.event === 'config.withdrawn')).toBe(true);
   });
@@ -140,6 +142,7 @@ describe.skipIf(!HAS_KEYRING)('configuration the agent cannot change alone', () 
     'keyward approve shows a pending change as a diff and applies it when the person says yes',
     async () => {
       writeFileSync(join(d.home, 'config', 'policy.yaml'), 'defaults: { decision: deny }\nrules:\n  - { agent: "*", credential: openai, permission: chat, decision: deny }\n');
+      // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
       for (let i = 0; i < 100 && !JSON.parse((await d.cli(['daemon', 'status', '--json'])).stdout).detail.config.pending; i++) await new Promise((r) => setTimeout(r, 50));
       const tmux = tmuxServer(`kw-sec-config-${process.pid}`);
       try {

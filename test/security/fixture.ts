@@ -65,6 +65,7 @@ export async function until<T>(check: () => T | undefined | Promise<T | undefine
     const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 50));
   }
 }

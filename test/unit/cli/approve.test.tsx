@@ -47,6 +47,7 @@ function fakeFeed() {
   };
 }
 
+// eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
 const tick = () => new Promise((r) => setTimeout(r, 80));
 /**
  * Waits until the screen is drawn and connected, and reads keys: ink starts reading stdin (a

@@ -30,10 +30,12 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 /** Long enough for any event to be debounced (50 ms) and scanned. */
+// eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
 const settle = () => new Promise((r) => setTimeout(r, 400));
 const places = (found: WatchedFinding[]) => found.map((f) => `${f.status} ${f.finding.file}:${f.finding.line}`);
 
@@ -130,6 +132,7 @@ describe('watching files for new secrets', () => {
           .map((t) => `GITHUB_TOKEN=${t}`)
           .join('\n') + '\n',
       );
+      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
       await new Promise((r) => setTimeout(r, 10));
     }
     await until('the findings', () => found.length === 5);
