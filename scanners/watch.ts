@@ -1,3 +1,4 @@
+import { plural } from '../kernel/units.js';
 import { lstatSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { CONFIG_FILE, requireValidConfig, type ScanConfig } from './config.js';
@@ -194,7 +195,7 @@ export class SecretWatch {
         try {
           outcomes = await pool.run<FileOutcome[]>({ type: 'files', items: list.map((file) => ({ absolute: file, path: file })), maxSize: this.maxSize });
         } catch (error) {
-          this.options.onProblem?.(`rescan of ${list.length} file(s) failed: ${(error as Error).message}`);
+          this.options.onProblem?.(`rescan of ${plural(list.length, 'file')} failed: ${(error as Error).message}`);
           continue;
         }
         for (const o of outcomes) this.record(root, o.path, o.matches, initial);

@@ -365,7 +365,7 @@ export function reviewDetails(review: Review, baselineFile: string): Line[] {
   }
   if (review.accepted) {
     gap();
-    out.push({ text: `${review.accepted} finding(s) accepted: added to ${baselineFile}` });
+    out.push({ text: `${plural(review.accepted, 'finding')} accepted: added to ${baselineFile}` });
   }
   const notes = [...new Set(review.notes)];
   if (notes.length || review.skipped.length) {

@@ -93,7 +93,7 @@ describe.skipIf(!HAS_TMUX)('keyward migrate, the wizard driven like a person in 
     for (const secret of [anthropic, github, netrc]) expect(screen).not.toContain(secret);
     await type('y');
 
-    await waitFor(/Migration m_\w+: 1 file\(s\), 1 vault entry/);
+    await waitFor(/Migration m_\w+: 1 file, 1 vault entry/);
     // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');

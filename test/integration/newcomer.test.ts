@@ -107,12 +107,13 @@ describe('the first hour', () => {
     const said = commit.stdout + commit.stderr;
     expect(said).toContain('Commit blocked');
     expect(said).toContain('git commit --no-verify');
-    // Where the hook cannot find keyward, it names an install command that exists.
+    // Where the hook cannot find the keyward that installed it, it says how to install the hook again.
     const hook = readFileSync(join(repo, '.git', 'hooks', 'pre-commit'), 'utf8');
     expect(hook).not.toContain('npm install -g keyward');
     const lost = spawnSync('/bin/sh', [join(repo, '.git', 'hooks', 'pre-commit')], { cwd: dir, encoding: 'utf8', env: { PATH: '/nonexistent' } });
     expect(lost.status).toBe(2);
-    expect(lost.stderr).toContain('npm install -g . in its clone');
+    expect(lost.stderr).toContain('cannot find keyward at');
+    expect(lost.stderr).toContain('keyward hook install');
     removeDir(repo);
   });
 });

@@ -122,19 +122,19 @@ function acceptFindings(accepted: MigrationPlan['accepted'], baselineFile: strin
   const home = accepted.filter((f) => !inProject(f.file));
   if (project.length) {
     const added = addToBaseline(resolve(baselineFile), project, undefined, where);
-    say(`${added} accepted finding(s) added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
+    say(`${plural(added, 'accepted finding')} added to ${baselineFile} (scan with --baseline ${baselineFile} to leave them out)`);
   }
   if (home.length) {
     const file = homeBaselinePath();
     const added = addToBaseline(file, home, undefined, where);
-    say(`${added} accepted finding(s) outside this project added to ${file} (keyward scan home and keyward migrate leave them out)`);
+    say(`${plural(added, 'accepted finding')} outside this project added to ${file} (keyward scan home and keyward migrate leave them out)`);
   }
 }
 
 /** The vault answers (a keychain that opens, a passphrase for the file vault): sealing probes both. */
 async function checkVault(): Promise<void> {
   try {
-    await call('admin', 'POST', '/v1/seal', { data: '' });
+    await call('admin', 'POST', '/v1/seal', { data: '', context: 'migrate: vault check' });
   } catch (error) {
     const e = error instanceof KeywardError ? error : undefined;
     throw new KeywardError(`the vault cannot take keys now, so nothing was asked and nothing changed: ${e?.message ?? String(error)}`, {
