@@ -38,14 +38,18 @@ describe.skipIf(!HAS_KEYRING)('AWS STS minting', { timeout: 90_000 }, () => {
 
   beforeAll(async () => {
     aws = await startAwsDoubles(root, { deniedRoles: ['arn:aws:iam::123456789012:role/denied'] });
+    // Configuration changes on disk wait for confirmation; files present at start are used at start,
+    // so the provider profile pointing at the loopback double is written before the daemon starts.
+    const { mkdirSync } = await import('node:fs');
+    const home = tempDir('keyward-daemon-');
+    mkdirSync(join(home, 'config', 'providers'), { recursive: true, mode: 0o700 });
     d = await startDaemon({
+      home,
       files: {
         'config/policy.yaml': 'rules:\n  - { agent: "aws:*", credential: "aws-*", decision: allow, maxTtl: 30m }\n',
+        'config/providers/aws.yaml': `upstream: ${aws.stsUrl}\n`,
       },
     });
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(join(d.home, 'config', 'providers'), { recursive: true });
-    writeFileSync(join(d.home, 'config', 'providers', 'aws.yaml'), `upstream: ${aws.stsUrl}\n`);
     const add = async (name: string, value: object) => {
       const r = await d.cli(['vault', 'add', name, '--provider', 'aws'], { input: JSON.stringify(value) });
       expect(r.code, r.stderr).toBe(0);

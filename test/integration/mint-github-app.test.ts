@@ -34,9 +34,17 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', { timeout: 90_00
     git(repos, 'clone', '--bare', '-q', work, join(repos, 'acme', 'app.git'));
     git(repos, 'clone', '--bare', '-q', work, join(repos, 'acme', 'other.git'));
     gh = await startGithubDouble({ publicKey, appId: '424242', installation: '777', repoRoot: repos });
-    d = await startDaemon({ files: { 'config/policy.yaml': 'rules:\n  - { agent: "*", credential: gh-app, decision: allow, maxTtl: 10m }\n' } });
-    mkdirSync(join(d.home, 'config', 'providers'), { recursive: true });
-    writeFileSync(join(d.home, 'config', 'providers', 'github.yaml'), `upstream: ${gh.url}\n`);
+    // Configuration changes on disk wait for confirmation; files present at start are used at start,
+    // so the provider profile pointing at the loopback double is written before the daemon starts.
+    const home = tempDir('keyward-daemon-');
+    mkdirSync(join(home, 'config', 'providers'), { recursive: true, mode: 0o700 });
+    d = await startDaemon({
+      home,
+      files: {
+        'config/policy.yaml': 'rules:\n  - { agent: "*", credential: gh-app, decision: allow, maxTtl: 10m }\n',
+        'config/providers/github.yaml': `upstream: ${gh.url}\n`,
+      },
+    });
     const keyFile = join(tempDir(), 'app.pem');
     writeFileSync(keyFile, pem);
     const add = await d.cli(['vault', 'add', 'gh-app', '--provider', 'github', '--from-file', keyFile, '-a', 'appId=424242', '-a', 'installation=777', '-a', 'owner=acme']);
