@@ -65,7 +65,7 @@ function checkOutside(top: string, keyward: { runJs: string }): void {
   const rel = relative(realpathSync(top), realpathSync(keyward.runJs));
   if (!rel.startsWith('..') && !isAbsolute(rel)) {
     throw new KeywardError(`this keyward (${keyward.runJs}) is inside the repository it would guard, which could replace it`, {
-      hint: 'Install keyward outside the repository (npm install -g keyward) and run `keyward hook install` with that one.',
+      hint: 'Install keyward outside the repository (npm install -g . in a clone of keyward) and run `keyward hook install` with that one.',
     });
   }
 }

@@ -110,7 +110,10 @@ describe('the first hour', () => {
     // Where the hook cannot find the keyward that installed it, it says how to install the hook again.
     const hook = readFileSync(join(repo, '.git', 'hooks', 'pre-commit'), 'utf8');
     expect(hook).not.toContain('npm install -g keyward');
-    const lost = spawnSync('/bin/sh', [join(repo, '.git', 'hooks', 'pre-commit')], { cwd: dir, encoding: 'utf8', env: { PATH: '/nonexistent' } });
+    // The keyward that installed the hook was moved away: the hook says so and how to fix it.
+    const moved = join(dir, 'moved-hook');
+    writeFileSync(moved, hook.replace(/^keyward_run=.*$/m, `keyward_run='${join(dir, 'gone', 'run.js')}'`));
+    const lost = spawnSync('/bin/sh', [moved], { cwd: dir, encoding: 'utf8' });
     expect(lost.status).toBe(2);
     expect(lost.stderr).toContain('cannot find keyward at');
     expect(lost.stderr).toContain('keyward hook install');
