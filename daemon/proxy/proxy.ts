@@ -81,6 +81,20 @@ export interface ProxyContext {
 
 const SECRET_CACHE_MS = 60_000;
 
+/** How long a refused connection may stay open for its client to read the answer. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * Answers a refused connection and closes it. The socket is destroyed shortly after whether or not
+ * the client closes its side: a client that never reads (a flood) would otherwise keep every
+ * refused connection open, fill the proxy's connection cap and lock out everyone else.
+ */
+function refuse(socket: Socket, answer: string): void {
+  socket.resume();
+  socket.end(answer);
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+}
+
 export class CredentialProxy {
   private server?: Server;
   private readonly mitm: Server;
@@ -212,14 +226,14 @@ export class CredentialProxy {
           if (peer.pid === process.pid) socket.destroy();
           else {
             const body = JSON.stringify({ error: { code: 'foreign_user', message: `refused: ${why}` } });
-            socket.end(`HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+            refuse(socket, `HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
           }
           return false;
         }
         if (!this.perPeer.admit(peerKey(peer), socket)) {
           this.deps.log({ level: 'warn', msg: 'proxy connection refused: too many connections from one process', pid: peer.pid, cap: this.caps.perPeer });
           const body = `{"error":{"code":"too_many_connections","message":"this process holds ${this.caps.perPeer} connections to the proxy already"}}`;
-          socket.end(`HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          refuse(socket, `HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
           return false;
         }
         return true;

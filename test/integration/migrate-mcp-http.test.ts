@@ -127,8 +127,10 @@ describe.skipIf(!HAS_PEER_LOOKUP)('keyward migrate of an HTTP MCP server with a 
     const policyFile = join(d.home, 'config', 'policy.yaml');
     const before = readFileSync(policyFile, 'utf8');
     writeFileSync(policyFile, before + '  - { agent: "mcp:*", credential: github, permission: write, decision: ask }\n');
-    // eslint-disable-next-line no-restricted-syntax -- still to be replaced by a state wait or an unconditional assertion (docs/testing.md#known-debt)
-    for (let i = 0; i < 200 && (await d.api('admin', 'GET', '/v1/status')).body.policy.rules !== 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // A change on disk waits for a person: applying it (keyward policy apply) puts it in force.
+    const applied = await d.cli(['policy', 'apply', '--yes']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect((await d.api('admin', 'GET', '/v1/status')).body.policy.rules).toBe(2);
     const fourth = client();
     let outranked: { id: string } | undefined;
     for (let i = 0; i < 200 && !outranked; i++) {
