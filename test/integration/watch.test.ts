@@ -92,11 +92,11 @@ describe('keyward watch with the daemon', () => {
       // The current directory, the home directory's credential locations, and what config.yaml
       // registers (the daemon's watch: list).
       expect(watch.out.stderr).toMatch(
-        /No paths given: watching the current directory, \d+ credential and agent-config locations \(1 there now; the others are waited for\), the 1 path\(s\) under watch: in config\.yaml\./,
+        /No paths given: watching the current directory, \d+ credential and agent-config locations \(1 there now; the others are waited for\), the 1 path under watch: in config\.yaml\./,
       );
       expect(watch.out.stderr).toContain('Audit: new findings are written to the audit log (the daemon is running)');
       // src/app.ts, old.env and ~/.npmrc; nothing under node_modules or .git, not ~/notes.txt.
-      expect(watch.out.stderr).toMatch(/Watching 3 file\(s\) in \d+ directories \(first scan \d+\.\d s\); 2 secret\(s\) were already there/);
+      expect(watch.out.stderr).toMatch(/Watching 3 files in \d+ directories \(first scan \d+\.\d s\); 2 secrets were already there/);
       expect(watch.out.stdout).toBe(
         `present  github-classic-pat  ${join(daemonWatched, 'old.env')}:1:14  ghp_********  (GitHub personal access token (classic))\n` +
           `present  github-classic-pat  ~/.npmrc:1:34  ghp_********  (GitHub personal access token (classic))\n`,
@@ -260,7 +260,7 @@ describe.skipIf(!HAS_TMUX)('keyward watch on a terminal', () => {
     await until('the review', () => pane().includes('keyward migrate: review'), 20_000);
     tmux.run('send-keys', '-t', 'watch', 'y');
     await until('keyward migrate to finish', () => pane().includes('keyward migrate finished.'), 20_000);
-    expect(pane()).toMatch(/Migration m_\w+: 1 file\(s\), 1 vault entry/);
+    expect(pane()).toMatch(/Migration m_\w+: 1 file, 1 vault entry/);
     const rewritten = readFileSync(join(project, '.env'), 'utf8');
     expect(rewritten).not.toContain(token);
     expect(rewritten).toContain('keyward://');

@@ -129,7 +129,8 @@ export function lineColumn(data: Buffer, offset: number): { line: number; column
 
 /**
  * Runs the detector on the raw file and maps each match to its key path; then on the views,
- * for key paths the raw text found nothing at. Pure: bytes and a parse in, matches out.
+ * for key paths the raw text found nothing at, and on decoded views, whose findings replace
+ * the raw ones at their key path. Pure: bytes and a parse in, matches out.
  */
 export function detectInConfig(detector: Detector, path: string, data: Buffer, parsed: ParsedConfig): { match: Match; keyPath?: string }[] {
   const out: { match: Match; keyPath?: string }[] = [];
@@ -142,9 +143,14 @@ export function detectInConfig(detector: Detector, path: string, data: Buffer, p
     out.push({ match: m, keyPath });
   }
   for (const view of parsed.views) {
-    if (rawPaths.has(view.keyPath)) continue;
+    // A decoded view (a docker `auth`) holds the secret itself, which a raw match on the encoded
+    // value (the format-aware docker-config-auth rule) only stands for: the view wins if it finds it.
+    if (rawPaths.has(view.keyPath) && !view.decoded) continue;
     const found = detector.detect({ path, data: Buffer.from(view.text) });
     if (found.length === 0) continue;
+    if (view.decoded && rawPaths.has(view.keyPath)) {
+      for (let i = out.length - 1; i >= 0; i--) if (out[i].keyPath === view.keyPath && !out[i].match.decoded) out.splice(i, 1);
+    }
     const at = lineColumn(data, view.offset);
     const start = data.lastIndexOf(10, view.offset - 1) + 1;
     const end = data.indexOf(10, view.offset);
