@@ -10,7 +10,7 @@ let file: string;
 const PASS = 'correct horse battery';
 const SECRET = 'sk-file-vault-secret-value-0123456789';
 
-type VaultFile = { version: number; kdf: { name: string; N: number; r: number; p: number; salt: string }; check: Sealed; entries: Record<string, Sealed> };
+type VaultFile = { version: number; kdf: { name: string; N: number; r: number; p: number; salt: string }; check: Sealed; entries: Record<string, Sealed>; mac?: string };
 type Sealed = { iv: string; tag: string; data: string };
 const readVault = (): VaultFile => JSON.parse(readFileSync(file, 'utf8')) as VaultFile;
 const writeVault = (v: VaultFile) => writeFileSync(file, JSON.stringify(v));
