@@ -248,7 +248,9 @@ describe('the broker daemon', () => {
     // The session ends when its process exits: the reaper notices within a few seconds.
     // (Its token is refused from here first as another tree's, then as unknown.)
     await rel.close();
-    await waitFor('the reaper to end the session', async () => (await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token)).status === 401);
+    const ended = `"event":"session.end","agent":"release-ok","session":"${rel.session.id}"`;
+    await waitFor('the reaper to end the session', () => readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8').includes(ended));
+    expect((await d.api('agent', 'POST', '/v1/resolve', { grant: granted.body.token }, rel.token)).status).toBe(401);
     const audit = readFileSync(join(d.home, 'state', 'audit.jsonl'), 'utf8');
     expect(audit).toContain(`"event":"session.end","agent":"release-ok","session":"${rel.session.id}"`);
     expect(audit).toMatch(new RegExp(`"session":"${rel.session.id}"[^\\n]*"reason":"process \\d+ exited"`));
