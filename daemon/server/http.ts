@@ -134,9 +134,11 @@ export function createApiServer(options: ServerOptions): Server {
     return c ?? undefined;
   };
   const ownUid = process.getuid?.();
+  const refused = new WeakSet<Socket>();
   // Timeouts are checked every second (Node's default is every 30 s), so a slow client is cut off
   // close to the limit.
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1000 }, async (req, res) => {
+    if (refused.has(req.socket)) return void req.socket.destroy();
     const started = performance.now();
     let status = 500;
     try {
@@ -220,7 +222,18 @@ export function createApiServer(options: ServerOptions): Server {
     const caller = credentials(socket);
     if (caller && !perPeer.admit(`pid:${caller.pid}`, socket)) {
       options.log({ level: 'warn', msg: `${options.socket}.sock: too many connections from one process`, pid: caller.pid, cap: caps.unixPerPeer });
-      socket.destroy();
+      // The refusal is an answer the client can read, not a reset: it is written at once and the
+      // connection is closed; the request it carries is never handled.
+      refused.add(socket);
+      const body = JSON.stringify(
+        errorBody(
+          new DaemonError('too_many_connections', `${options.socket}.sock: pid ${caller.pid} already holds ${caps.unixPerPeer} connections`, {
+            hint: 'Wait for answers before sending more requests, or reuse connections (keep-alive).',
+          }),
+        ),
+      );
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      setTimeout(() => socket.destroy(), 1000).unref();
     }
   });
   server.keepAliveTimeout = 5_000;

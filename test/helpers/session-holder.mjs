@@ -4,10 +4,13 @@
 // session's own process tree, so the holder also makes API calls for the test: each stdin line
 // {"id", "method", "path", "body"?, "token"?} is answered with one stdout line {"id", "status", "body"}
 // (the token defaults to the session's own).
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const [socketPath, agent, parentToken] = process.argv.slice(2);
+// A connection pool, as any HTTP client keeps: many concurrent calls share a few keep-alive
+// connections instead of opening one each (the daemon caps connections per process).
+const pool = new Agent({ keepAlive: true, maxSockets: 16 });
 
 function call(method, path, body, token) {
   return new Promise((resolve) => {
@@ -15,7 +18,7 @@ function call(method, path, body, token) {
     const req = request(
       {
         socketPath,
-        agent: false,
+        agent: pool,
         method,
         path,
         headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, removeDir, runCli, tempDir } from '../helpers/cli.js';
 import { startDaemonWrapped } from '../helpers/daemon-wrapped.js';
-import type { TestDaemon } from '../helpers/daemon.js';
+import { apiCall, socketFile, type TestDaemon } from '../helpers/daemon.js';
 import { httpUpstream, type Upstream } from '../helpers/upstream.js';
 import { HAS_CURL, HAS_PRLIMIT, HAS_SETPRIV, IS_LINUX, IS_ROOT, addEntry, auditText, proxyPort, script, securityDaemon, until } from './fixture.js';
 
@@ -147,4 +147,58 @@ describe.skipIf(!IS_LINUX || !HAS_PRLIMIT || !HAS_CURL)('attack 7: a flood of pr
       removeDir(home);
     }
   }, 300_000);
+});
+
+/** Opens COUNT connections to a Unix socket, sends nothing, and after 3 s reports what each got. */
+const SOCKET_FLOOD = `
+import net from 'node:net';
+const [path, count] = [process.argv[2], Number(process.argv[3])];
+const state = [];
+for (let i = 0; i < count; i++) {
+  const entry = { data: '', closed: false };
+  state.push(entry);
+  const s = net.connect(path);
+  s.on('error', () => {});
+  s.on('data', (d) => (entry.data += d));
+  s.on('close', () => (entry.closed = true));
+}
+setTimeout(() => {
+  const refused = state.filter((e) => e.data.startsWith('HTTP/1.1 429') && e.data.includes('"too_many_connections"')).length;
+  const open = state.filter((e) => !e.closed && !e.data).length;
+  const other = state.filter((e) => e.data && !e.data.startsWith('HTTP/1.1 429')).map((e) => e.data.slice(0, 40));
+  console.log(JSON.stringify({ refused, open, dropped: count - refused - open - other.length, other }));
+}, 3000);
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+`;
+
+describe.skipIf(!IS_LINUX || !HAS_PRLIMIT)('attack 7b: a flood of connections to agent.sock under prlimit --nofile=1024', () => {
+  it('answers the excess 429 too_many_connections, keeps one process to its share, and serves the others', async () => {
+    const home = tempDir('keyward-sockflood-');
+    const daemon = await startDaemonWrapped(home, ['prlimit', '--nofile=1024:1024', '--']);
+    const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1' };
+    const flood = spawn(process.execPath, [script('sockflood.mjs', SOCKET_FLOOD), join(home, 'run', 'agent.sock'), '300'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      flood.stdout!.on('data', (d: Buffer) => (out += d));
+      await until(() => out.includes('\n'), 'the flood report', 60_000);
+      const report = JSON.parse(out) as { refused: number; open: number; dropped: number; other: string[] };
+      // --nofile=1024: 120 connections per socket, 60 per process (docs/security-model.md).
+      expect(report.other).toEqual([]);
+      expect(report.open).toBeGreaterThan(0);
+      expect(report.open).toBeLessThanOrEqual(60);
+      expect(report.refused).toBeGreaterThan(0);
+      expect(daemon.output()).toContain('agent.sock: too many connections from one process');
+      // While the flood holds its share: keyward run (agent.sock) and an admin call.
+      const run = await runCli(['run', '--agent', 'during-flood', '--', 'true'], { env });
+      expect(run.code, run.stderr).toBe(0);
+      const grants = await runCli(['grants', '--json'], { env });
+      expect(grants.code, grants.stderr).toBe(0);
+      expect((await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health')).status).toBe(200);
+    } finally {
+      flood.stdin!.end();
+      await daemon.kill();
+      removeDir(home);
+    }
+  }, 120_000);
 });
