@@ -86,7 +86,8 @@ describe('agents and HTTP clients under keyward run', () => {
         claude: () => go('claude-code', 'anthropic:messages', [CLAUDE, '-p', 'Say pong.']),
         openai: () => go('app', 'openai:chat', [process.execPath, join(FIXTURES, 'openai-sdk.mjs')]),
         anthropic: () => go('app', 'anthropic:messages', [process.execPath, join(FIXTURES, 'anthropic-sdk.mjs')]),
-        curl: () => go('curl', 'github:repo:read:acme/app', ['sh', '-c', `curl -sS -w '\\n%{http_code}' ${extra.curl.join(' ')} -H "Authorization: Bearer $GITHUB_TOKEN" "$0"`, issues]),
+        curl: () =>
+          go('curl', 'github:repo:read:acme/app', ['sh', '-c', `curl -sS -w '\\n%{http_code}' ${extra.curl.join(' ')} -H "Authorization: Bearer $GITHUB_TOKEN" "$0"`, issues]),
         requests: () => go('requests', 'github:repo:read:acme/app', ['python3', join(FIXTURES, 'requests-client.py'), issues]),
       };
     };
@@ -107,8 +108,14 @@ describe('agents and HTTP clients under keyward run', () => {
       expect(claude.stdout, `claude, ${label}`).toContain(REPLY);
       const claudeCalls = models.calls.slice(from).filter((m) => m.path === '/v1/messages');
       expect(claudeCalls.length, `claude, ${label}`).toBeGreaterThan(0);
-      expect(claudeCalls.every((m) => m.authorized && m.api === 'anthropic'), `claude, ${label}`).toBe(true);
-      expect(claudeCalls.some((m) => m.stream), `claude, ${label}: streams`).toBe(true);
+      expect(
+        claudeCalls.every((m) => m.authorized && m.api === 'anthropic'),
+        `claude, ${label}`,
+      ).toBe(true);
+      expect(
+        claudeCalls.some((m) => m.stream),
+        `claude, ${label}: streams`,
+      ).toBe(true);
 
       from = models.calls.length;
       held.openai = sdkOk(await c.openai(), `openai sdk, ${label}`).key;

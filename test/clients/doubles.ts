@@ -91,7 +91,12 @@ export async function modelApi(keys: { anthropic: string; openai: string }): Pro
           });
         }
         const chunk = (delta: object, finish: string | null) => ({ data: { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] } });
-        return events(res, [chunk({ role: 'assistant', content: '' }, null), ...REPLY.split(/(?= )/).map((t) => chunk({ content: t }, null)), chunk({}, 'stop'), { data: '[DONE]' }]);
+        return events(res, [
+          chunk({ role: 'assistant', content: '' }, null),
+          ...REPLY.split(/(?= )/).map((t) => chunk({ content: t }, null)),
+          chunk({}, 'stop'),
+          { data: '[DONE]' },
+        ]);
       }
       const key = String(req.headers['x-api-key'] ?? String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
       calls.push({ api: 'anthropic', method: req.method ?? '', path, key, stream, authorized: key === keys.anthropic });
