@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { githubToken } from '../helpers/secrets.js';
+import { freePort } from '../helpers/images.js';
 import { waitFor } from '../helpers/wait.js';
 import { CLAUDE, CLIENTS, cleanEnv, GEMINI, keywardOnPath, MCP_SERVER, NODE22, QUIET, requireClients, run } from './helpers.js';
 
@@ -92,6 +93,27 @@ describe('MCP clients on migrated configs', () => {
     expect(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).toBe(geminiBefore);
     await connected('after undo');
   });
+});
+
+/**
+ * The MCP SDK's own client on a remote (HTTP) server whose key was in a header: direct before
+ * migration, through the daemon's /_mcp/ route after it (a person asked once, "always" then holds
+ * for the next client), direct again after undo. The route needs a fixed proxy port.
+ */
+describe('the MCP SDK client on a migrated HTTP server', () => {
+  let d: TestDaemon;
+  let work: string;
+  let proxyPort: number;
+  beforeAll(async () => {
+    requireClients();
+    proxyPort = await freePort();
+    d = await startDaemon({ files: { 'config/config.yaml': `proxy: { port: ${proxyPort} }\n` } });
+    work = tempDir('keyward-clients-mcp-sdk-');
+  });
+  afterAll(async () => {
+    await d?.stop();
+    removeDir(work);
+  });
 
   it('the MCP SDK client on an HTTP server: its key in a header before, the /_mcp/ route after migrate (asked once, then "always"), undo', async () => {
     const home = join(work, 'sdk-home');
@@ -120,9 +142,8 @@ describe('MCP clients on migrated configs', () => {
       expect(migrate.code, migrate.stderr).toBe(0);
       const result = JSON.parse(migrate.stdout);
       const migrated = JSON.parse(readFileSync(join(home, '.cursor', 'mcp.json'), 'utf8')).mcpServers.tools;
-      const status = JSON.parse((await d.cli(['daemon', 'status', '--json'])).stdout);
-      // The daemon's real proxy port (tests take any free one), and no key.
-      expect(migrated).toEqual({ url: `http://127.0.0.1:${new URL(status.detail.proxy).port}/_mcp/tools/mcp` });
+      // The daemon's proxy, and no key.
+      expect(migrated).toEqual({ url: `http://127.0.0.1:${proxyPort}/_mcp/tools/mcp` });
 
       // The first client is asked about: "always" lets it through and writes a rule that takes effect.
       const asked = async () => (await d.api('admin', 'GET', '/v1/consent')).body.pending.find((c: { agent: string }) => c.agent === 'mcp:tools') as { id: string } | undefined;
