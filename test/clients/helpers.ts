@@ -72,6 +72,8 @@ export function run(cmd: string, args: string[], options: { env: NodeJS.ProcessE
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // A client that exits without reading its input closes the pipe: not an error of the test.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -1,17 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { checksummedToken, githubToken } from '../helpers/secrets.js';
+import { awsKeyId, checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
+import { listen, stsDouble } from './doubles.js';
 import { cleanEnv, keywardOnPath, QUIET, run } from './helpers.js';
-
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as AddressInfo).port)));
-}
 
 /** A git smart-HTTP server (git http-backend behind basic auth), recording the credentials it was sent. */
 async function gitServer(root: string, user: string, password: string) {
@@ -90,7 +86,7 @@ async function npmRegistry(host: string, token: string) {
   return { port, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-describe('git and npm on migrated credential files', () => {
+describe('git, npm and the AWS CLI on migrated credential files', () => {
   let d: TestDaemon;
   let work: string;
   beforeAll(async () => {
@@ -131,7 +127,7 @@ describe('git and npm on migrated credential files', () => {
       // git's helper list for the host starts empty: the store helper is neither asked nor told.
       const helpers = (await git('config', '--global', '--get-all', `credential.http://127.0.0.1:${server.port}.helper`)).stdout.split('\n');
       expect(helpers[0]).toBe('');
-      expect(helpers[1]).toMatch(new RegExp(`^!'${join(bin, 'keyward')}' git-credential --entry git-127\\.0\\.0\\.1-${server.port}$`));
+      expect(helpers[1]).toMatch(new RegExp(`^!'${join(bin, 'keyward')}' git-credential --entry 'git-127\\.0\\.0\\.1-${server.port}'$`));
 
       const clone = await git('clone', '-q', url, join(work, 'clone'));
       expect(clone.code, clone.stderr).toBe(0);
@@ -198,6 +194,43 @@ describe('git and npm on migrated credential files', () => {
       expect((await npm(['whoami'])).stdout.trim()).toBe('ada');
     } finally {
       await registry.close();
+    }
+  });
+
+  it('the AWS CLI: static keys before, credential_process after migrate (SigV4 verified with the real secret), static again after undo', async () => {
+    const home = join(work, 'aws-home');
+    const key = { accessKeyId: awsKeyId(), secret: randomAlnum(40) };
+    const sts = await stsDouble(key);
+    try {
+      const credentials = `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secret}\n`;
+      writeTree(home, { '.aws/credentials': credentials, '.aws/config': '[default]\nregion = eu-west-1\noutput = json\n' });
+      const bin = keywardOnPath(join(work, 'bin'));
+      // No instance metadata (169.254.169.254), no pager: loopback only.
+      const env = { ...cleanEnv(), ...QUIET, HOME: home, PATH: `${bin}:${process.env.PATH}`, KEYWARD_HOME: d.home, AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '' };
+      const whoami = async (label: string) => {
+        const from = sts.calls.length;
+        const r = await run('aws', ['--endpoint-url', sts.url, 'sts', 'get-caller-identity'], { env, cwd: home });
+        expect(r.code, `${label}: ${r.stderr}`).toBe(0);
+        expect(JSON.parse(r.stdout).UserId, label).toBe(key.accessKeyId);
+        expect(sts.calls.slice(from), label).toEqual([{ action: 'GetCallerIdentity', accessKeyId: key.accessKeyId, verified: true, why: undefined }]);
+      };
+      await whoami('before migration');
+
+      const migrate = await run(process.execPath, [BIN, 'migrate', '--home', home, '--yes', '--json'], { env, cwd: home, timeout: 120_000 });
+      expect(migrate.code, migrate.stderr).toBe(0);
+      const result = JSON.parse(migrate.stdout);
+      const migrated = readFileSync(join(home, '.aws', 'credentials'), 'utf8');
+      expect(migrated).not.toContain(key.secret);
+      expect(migrated).not.toContain(key.accessKeyId);
+      expect(migrated).toMatch(new RegExp(`^credential_process = ${join(bin, 'keyward').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*aws-credentials --profile default$`, 'm'));
+      await whoami('after migration, through credential_process');
+
+      const undo = await run(process.execPath, [BIN, 'migrate', 'undo', result.id], { env, cwd: home });
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(readFileSync(join(home, '.aws', 'credentials'), 'utf8')).toBe(credentials);
+      await whoami('after undo');
+    } finally {
+      await sts.close();
     }
   });
 });

@@ -146,9 +146,11 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }
     for (const h of journal.gitHelpers) {
       // The same helper for the same host once: a second migration of a file must not stack them.
+      // Each value ends with a newline: with none configured, the empty reset helper is not "there".
       if (
         git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
           .stdout.split('\n')
+          .slice(0, -1)
           .includes(h.value)
       ) {
         h.state = 'existing';
