@@ -157,3 +157,47 @@ describe('migrate undo restores the vault entries it replaced', () => {
     expect(gitPassword('github.com')).toBe(first.git);
   }, 240_000);
 });
+
+describe('sealed vault entry backups', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startDaemon();
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('never come back as plaintext, and restore only the entry they were taken of', async () => {
+    const secret = githubToken();
+    const other = githubToken();
+    for (const [name, value] of [
+      ['one', secret],
+      ['two', other],
+    ])
+      expect((await d.api('admin', 'POST', '/v1/vault', { name, provider: 'github', value })).status).toBe(201);
+    const taken = await d.api('admin', 'POST', '/v1/vault/one/backup', { context: 'migration m1\0previous' });
+    expect(taken.status).toBe(200);
+    const backup = taken.body.backup as string;
+    expect(Buffer.from(backup, 'base64').toString('latin1')).not.toContain(secret);
+    // The unseal route, which opens file backups, does not open an entry's, whatever context is claimed.
+    for (const context of ['migration m1\0previous', 'one\0migration m1\0previous']) {
+      const opened = await d.api('admin', 'POST', '/v1/unseal', { data: backup, context });
+      expect(opened.status, context).toBe(400);
+      expect(JSON.stringify(opened.body)).not.toContain(secret);
+    }
+    // Put in another entry's place, or under another migration, it is refused; nothing changes.
+    const before = ((await d.api('admin', 'GET', '/v1/vault')).body.entries as { name: string; created: string }[]).find((e) => e.name === 'two');
+    for (const [name, context] of [
+      ['two', 'migration m1\0previous'],
+      ['one', 'migration m2\0previous'],
+    ]) {
+      const r = await d.api('admin', 'POST', `/v1/vault/${name}/restore`, { backup, context });
+      expect(r.status, `${name} ${context}`).toBe(400);
+    }
+    const listed = async () => ((await d.api('admin', 'GET', '/v1/vault')).body.entries as { name: string; created: string }[]).find((e) => e.name === 'two');
+    expect(await listed()).toEqual(before);
+    expect((await d.api('admin', 'POST', '/v1/vault/none/backup', { context: 'x' })).status).toBe(404);
+    // The right entry and migration: restored.
+    expect((await d.api('admin', 'POST', '/v1/vault/one/restore', { backup, context: 'migration m1\0previous' })).status).toBe(200);
+  }, 120_000);
+});
