@@ -371,7 +371,16 @@ export async function prepareScan(options: {
   const issues: ScanIssue[] = [];
   for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
   const summary = configFile ? summarizeConfig(config, ruleset, toPosix(relative(options.cwd, configFile)) || configFile) : undefined;
-  return { config, configFile, ...(summary ? { summary } : {}), ruleset, baseline, stats, issues, collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)) };
+  return {
+    config,
+    configFile,
+    ...(summary ? { summary } : {}),
+    ruleset,
+    baseline,
+    stats,
+    issues,
+    collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)),
+  };
 }
 
 /** Findings in report order: by file, then position. */
