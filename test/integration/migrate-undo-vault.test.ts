@@ -92,7 +92,7 @@ describe('migrate undo restores the vault entries it replaced', () => {
     const two = migrate();
     expect(two.code, two.stderr).toBe(0);
     const applied = JSON.parse(two.stdout) as { id: string; notes: string[] };
-    expect(applied.notes.join('\n')).toMatch(/the vault entry aws-default exists already and is replaced/);
+    expect(applied.notes.join('\n')).toMatch(/the vault entry aws-default exists already and is replaced .*keyward migrate undo puts it back/);
     expect(awsKey()).toBe(second.aws);
     expect(gitPassword('github.com')).toBe(second.git);
     // The previous values are kept sealed, never in the clear.
