@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
@@ -79,8 +79,13 @@ describe('migrate undo restores the vault entries it replaced', () => {
 
   it('puts back value, provider and attributes of replaced entries; the tools get the original keys again', async () => {
     userFiles(first);
+    // The user had git store passwords in ~/.git-credentials; after the migration it must no
+    // longer be asked for (nor told to store) github.com's login.
+    spawnSync('git', ['config', '--global', 'credential.helper', 'store'], { env: d.env });
     const one = migrate();
     expect(one.code, one.stderr).toBe(0);
+    spawnSync('git', ['credential', 'approve'], { cwd: work, env: { ...d.env, HOME: home }, input: `protocol=https\nhost=github.com\nusername=ada\npassword=${first.git}\n\n` });
+    expect(existsSync(join(home, '.git-credentials'))).toBe(false);
     const original = entries();
     expect([...original.keys()]).toEqual(expect.arrayContaining(['aws-default', 'git-github.com']));
     expect(awsKey()).toBe(first.aws);

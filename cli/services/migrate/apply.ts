@@ -172,9 +172,12 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }
     for (const h of journal.gitHelpers) {
       // The same helper for the same host once: a second migration of a file must not stack them.
+      // One value per line; no value at all is no line (not one empty line: the empty helper
+      // that resets git's list must still be added when the host has none).
       if (
         git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
           .stdout.split('\n')
+          .slice(0, -1)
           .includes(h.value)
       ) {
         h.state = 'existing';
