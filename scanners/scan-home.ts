@@ -139,6 +139,8 @@ export async function runHomeScan(options: HomeScanOptions): Promise<ScanResult>
     durationMs: Date.now() - started,
     home,
     locations,
+
+    ...(prepared.summary ? { config: prepared.summary } : {}),
   };
 }
 

@@ -44,9 +44,10 @@ export const CONFIG_FILE_NAME = '(image config)';
  */
 export async function runImageScan(options: ImageScanOptions): Promise<ScanResult> {
   const started = Date.now();
+  // An image is not the content of the repository the command runs in: that repository's
+  // .keyward.yaml does not apply to it (only an explicit --config does).
   const prepared = await prepareScan({
     cwd: options.cwd,
-    root: options.cwd,
     configFile: options.configFile,
     baselineFile: options.baselineFile,
     showSecrets: options.showSecrets,
@@ -155,6 +156,8 @@ export async function runImageScan(options: ImageScanOptions): Promise<ScanResul
     mode: 'image',
     durationMs: Date.now() - started,
     images,
+
+    ...(prepared.summary ? { config: prepared.summary } : {}),
   };
 }
 

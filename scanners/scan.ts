@@ -197,9 +197,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
 
   let findings: Finding[];
   if (options.staged) {
-    findings = scanStaged(repo!, cwd, ruleset, collector, stats);
+    findings = scanStaged(repo!, cwd, ruleset, collector, stats, summary);
   } else if (options.history) {
-    findings = await scanHistory(historyStream!, repo!, cwd, options, ruleset, collector, stats, issues, threads, config);
+    findings = await scanHistory(historyStream!, repo!, cwd, options, ruleset, collector, stats, issues, threads, config, summary);
   } else if (stdin) {
     const data = await readAll(options.stdin ?? process.stdin);
     const outcome = { path: '(stdin)', ...scanBuffer(ruleset.detector, '(stdin)', data) };
@@ -338,6 +338,8 @@ async function openArchives(files: { path: string; absolute: string; skipped?: F
 export interface Prepared {
   config: ScanConfig;
   configFile?: string;
+  /** What the config takes out, for the report's summary line. */
+  summary?: ConfigSummary;
   ruleset: RuleSet;
   baseline: Set<string>;
   stats: ScanStats;
@@ -368,7 +370,17 @@ export async function prepareScan(options: {
   const stats = emptyStats();
   const issues: ScanIssue[] = [];
   for (const id of ruleset.unknownDisabled) issues.push({ path: configFile, message: `disable: no rule has the id "${id}"` });
-  return { config, configFile, ruleset, baseline, stats, issues, collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)) };
+  const summary = configFile ? summarizeConfig(config, ruleset, toPosix(relative(options.cwd, configFile)) || configFile) : undefined;
+  return {
+    config,
+    configFile,
+    ...(summary ? { summary } : {}),
+    ruleset,
+    baseline,
+    stats,
+    issues,
+    collector: new Collector(ruleset, baseline, stats, Boolean(options.showSecrets)),
+  };
 }
 
 /** Findings in report order: by file, then position. */
@@ -392,7 +404,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 /** Lines added by the staged diff: what this commit would add, nothing it already had. */
-function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Collector, stats: ScanStats): Finding[] {
+function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Collector, stats: ScanStats, summary: ConfigSummary | undefined): Finding[] {
   const r = gitSync(repo, ['diff', '--cached', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/', '--diff-filter=ACMRT']);
   if (r.status !== 0) {
     throw new KeywardError(`git could not read the staged changes: ${firstLine(r.stderr)}`, { hint: 'Check the repository with `git status`.' });
@@ -401,6 +413,7 @@ function scanStaged(repo: string, cwd: string, ruleset: RuleSet, collector: Coll
   stats.files = outcome.files + outcome.binary;
   stats.bytes = outcome.bytes;
   stats.skipped.binary = outcome.binary;
+  if (summary) summary.pathsSkipped += outcome.allowlisted;
   for (const item of outcome.items) {
     const file = toPosix(relative(cwd, join(repo, item.path))) || item.path;
     collector.add(file, item.matches, { source: 'staged' }, true);
@@ -438,6 +451,7 @@ async function scanHistory(
   issues: ScanIssue[],
   threads: number,
   config: ScanConfig,
+  summary: ConfigSummary | undefined,
 ): Promise<Finding[]> {
   if (gitSync(repo, ['rev-parse', '--is-shallow-repository']).stdout.toString().trim() === 'true') {
     issues.push({ path: '.', message: 'shallow clone: commits before the shallow boundary were not scanned (run `git fetch --unshallow` to scan them)' });
@@ -451,6 +465,7 @@ async function scanHistory(
     stats.files += outcome.files + outcome.binary;
     stats.skipped.binary += outcome.binary;
     stats.bytes += outcome.bytes;
+    if (summary) summary.pathsSkipped += outcome.allowlisted;
     for (const item of outcome.items) {
       const file = toPosix(relative(cwd, join(repo, item.path))) || item.path;
       const origin: FindingOrigin = { source: 'history', ...item.meta };

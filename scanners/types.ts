@@ -220,7 +220,7 @@ export interface ConfigSummary {
   allowlistPaths: number;
   allowlistRegexes: number;
   allowlistRules: number;
-  /** Files not read because `allowlist.paths` matched them. */
+  /** Files not read because `allowlist.paths` matched them (with --history: changed files, one per commit). */
   pathsSkipped: number;
   /** Set when the config switches the scan off altogether: why. */
   suppressesAll?: string;

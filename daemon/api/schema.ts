@@ -69,6 +69,32 @@ export const SEAL_LIMIT = 24 * 1024 * 1024;
 /** `context`: what the backup belongs to (migration id and file path); unsealing needs the same. */
 export const sealBody = z.strictObject({ data: z.string().max(SEAL_LIMIT), context: z.string().min(1).max(4096) });
 
+/**
+ * `POST /v1/vault/:name/backup`: the entry (value, provider, attributes) sealed inside the daemon
+ * for `context`; the value never leaves it in the clear. `keyward migrate` keeps one before it
+ * replaces an entry.
+ */
+export const vaultBackupBody = z.strictObject({ context: z.string().min(1).max(4096) });
+
+/** A sealed entry backup, base64 (a 64 KiB value and its metadata, sealed). */
+const sealedEntry = z
+  .string()
+  .min(1)
+  .max(128 * 1024);
+
+/**
+ * `POST /v1/vault/:name/restore`: puts the entry back as `backup` holds it. With `expect` (a
+ * backup of what the entry should hold now), it refuses with `conflict` when the entry changed
+ * since, unless `force`.
+ */
+export const vaultRestoreBody = z.strictObject({
+  backup: sealedEntry,
+  context: z.string().min(1).max(4096),
+  expect: sealedEntry.optional(),
+  expectContext: z.string().min(1).max(4096).optional(),
+  force: z.boolean().optional(),
+});
+
 /** What `keyward migrate` records in the audit log (names, paths and counts; never values). */
 export const migrationEventBody = z.strictObject({
   event: z.enum(['migrate.apply', 'migrate.undo', 'migrate.exposed']),

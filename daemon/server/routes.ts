@@ -12,6 +12,8 @@ import {
   SEAL_LIMIT,
   sealBody,
   vaultAddBody,
+  vaultBackupBody,
+  vaultRestoreBody,
   vaultUpdateBody,
 } from '../api/schema.js';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
@@ -19,7 +21,9 @@ import { DaemonError } from '../errors.js';
 import type { Broker, GrantOutcome, Session } from '../broker/broker.js';
 import { parseDuration } from '../../kernel/units.js';
 import { globMatch } from '../policy/policy.js';
+import type { SealDomain } from '../vault/sealer.js';
 import type { Vault } from '../vault/vault.js';
+import { timingSafeEqual } from 'node:crypto';
 import type { FindingRecorder } from '../watch.js';
 import { Router, type Context, type Reply } from './http.js';
 import { ancestry, inSessionTree, processStart, sessionTokenInEnvironment } from './identity.js';
@@ -44,7 +48,7 @@ export interface RouteDeps {
   /** Drops a cached key from the proxy (the entry changed or went away). */
   forgetSecret: (credential: string) => void;
   /** Encrypts migration backups with a key kept in the vault. */
-  sealer: { seal(data: Buffer, context: string): Promise<Buffer>; unseal(data: Buffer, context: string): Promise<Buffer> };
+  sealer: { seal(data: Buffer, context: string, domain?: SealDomain): Promise<Buffer>; unseal(data: Buffer, context: string, domain?: SealDomain): Promise<Buffer> };
   /** Writes new findings (from `keyward watch`) to the audit log, once each. */
   findings: FindingRecorder;
   /** Whether the vault cannot be read until a person unlocks it (file vault without passphrase). */
@@ -203,6 +207,36 @@ export function agentRoutes(deps: RouteDeps): Router {
     });
 }
 
+/** A vault entry as a backup holds it: the value with what the tools look it up by. */
+interface EntrySnapshot {
+  name: string;
+  provider: string;
+  source: string;
+  attributes?: Record<string, string>;
+  value: string;
+}
+
+const ENTRY_DOMAIN: SealDomain = 'keyward vault entry';
+/** A backup is bound to the entry's name as well as to what the caller names (a migration). */
+const entryContext = (name: string, context: string) => `${name}\0${context}`;
+
+/** The entry as it is now, read without counting as a use; undefined when there is none. */
+async function entrySnapshot(vault: Vault, name: string): Promise<EntrySnapshot | undefined> {
+  const meta = vault.describe(name);
+  if (!meta) return undefined;
+  const value = await vault.store.get(name);
+  if (value === null) throw new DaemonError('vault_damaged', `vault entry ${name} is listed but its value is missing from the ${vault.store.kind}`);
+  return { name, provider: meta.provider, source: meta.source, ...(meta.attributes ? { attributes: meta.attributes } : {}), value };
+}
+
+function sameEntry(a: EntrySnapshot | undefined, b: EntrySnapshot): boolean {
+  if (!a) return false;
+  const value = Buffer.from(a.value, 'utf8');
+  const other = Buffer.from(b.value, 'utf8');
+  const sameValue = value.length === other.length && timingSafeEqual(value, other);
+  return sameValue && a.provider === b.provider && JSON.stringify(a.attributes ?? {}) === JSON.stringify(b.attributes ?? {});
+}
+
 /**
  * admin.sock: what only the person at the keyboard may do. Before routing, the caller's
  * process is checked: anything running inside an agent session is refused (and the refusal is
@@ -255,6 +289,54 @@ export function adminRoutes(deps: RouteDeps): Router {
           event: 'vault.update',
           credential: name,
           detail: { provider: entry.provider, attributes: Object.keys(body.attributes ?? {}), revokedGrants: revoked },
+        });
+        return { status: 200, body: { entry } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/vault/:name/backup',
+      guarded(async (ctx) => {
+        const body = await ctx.body(vaultBackupBody);
+        const snapshot = await entrySnapshot(vault, ctx.params.name);
+        if (!snapshot) throw new DaemonError('not_found', `no vault entry named ${ctx.params.name}`, { hint: 'See the entries with: keyward vault list' });
+        const sealed = await deps.sealer.seal(Buffer.from(JSON.stringify(snapshot), 'utf8'), entryContext(ctx.params.name, body.context), ENTRY_DOMAIN);
+        return { status: 200, body: { backup: sealed.toString('base64') } };
+      }),
+    )
+    .add(
+      'POST',
+      '/v1/vault/:name/restore',
+      guarded(async (ctx) => {
+        const body = await ctx.body(vaultRestoreBody);
+        const name = ctx.params.name;
+        const open = async (sealed: string, context: string): Promise<EntrySnapshot> => {
+          const data = await deps.sealer.unseal(Buffer.from(sealed, 'base64'), entryContext(name, context), ENTRY_DOMAIN);
+          const snapshot = JSON.parse(data.toString('utf8')) as EntrySnapshot;
+          if (snapshot.name !== name) throw new DaemonError('bad_request', `the backup is not of vault entry ${name}`);
+          return snapshot;
+        };
+        const previous = await open(body.backup, body.context);
+        if (body.expect && !body.force) {
+          const expected = await open(body.expect, body.expectContext ?? body.context);
+          if (!sameEntry(await entrySnapshot(vault, name), expected)) {
+            throw new DaemonError('conflict', `vault entry ${name} changed after the backup was taken; it is left as it is`, {
+              hint: 'Restore it anyway with --force, or set it by hand with keyward vault add --replace.',
+            });
+          }
+        }
+        // Grants issued for the value being replaced end with it.
+        const revoked = await broker.revoke({ credential: name }, `vault entry ${name} restored`);
+        const entry = await vault.add(name, previous.provider, previous.value, previous.source, {
+          replace: true,
+          ...(previous.attributes ? { attributes: previous.attributes } : {}),
+        });
+        deps.forgetSecret(name);
+        await deps.audit.append({
+          event: 'vault.restore',
+          credential: name,
+          reason: body.context.slice(0, 200),
+          detail: { provider: entry.provider, source: entry.source, backend: vault.store.kind, revokedGrants: revoked },
         });
         return { status: 200, body: { entry } };
       }),

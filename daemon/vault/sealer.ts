@@ -6,6 +6,8 @@ import type { SecretStore } from './store.js';
 export const SEAL_KEY_ENTRY = 'keyward.backup-key';
 /** 1: no associated data (read only, for backups made before 2). 2: bound to a context. */
 const VERSION = 2;
+/** What a sealed blob is: a file's backup (which admin.sock's unseal opens), or a vault entry's. */
+export type SealDomain = 'keyward backup' | 'keyward vault entry';
 
 /**
  * Seals data (migration backups of secret-bearing files) with AES-256-GCM under a key kept in
@@ -30,21 +32,27 @@ export class Sealer {
     return (this.key = key);
   }
 
-  async seal(data: Buffer, context: string): Promise<Buffer> {
+  /**
+   * A vault entry's backup is sealed under its own domain: the unseal route (which hands back
+   * plaintext, for file backups) cannot open it, so a value leaves the daemon only as before.
+   */
+  async seal(data: Buffer, context: string, domain: SealDomain = 'keyward backup'): Promise<Buffer> {
     const key = await this.getKey(true);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(`keyward backup\0${context}`, 'utf8'));
+    cipher.setAAD(Buffer.from(`${domain}\0${context}`, 'utf8'));
     const body = Buffer.concat([cipher.update(data), cipher.final()]);
     return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]);
   }
 
   /** Opens a backup sealed for `context`; one sealed for another context fails. */
-  async unseal(sealed: Buffer, context: string): Promise<Buffer> {
+  async unseal(sealed: Buffer, context: string, domain: SealDomain = 'keyward backup'): Promise<Buffer> {
     if ((sealed[0] !== VERSION && sealed[0] !== 1) || sealed.length < 29) throw new KeywardError('not a keyward backup', { code: 'bad_request' });
+    // Format 1 had no associated data, and never held a vault entry.
+    if (sealed[0] === 1 && domain !== 'keyward backup') throw new KeywardError('not a keyward vault entry backup', { code: 'bad_request' });
     const key = await this.getKey(false);
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(1, 13));
-    if (sealed[0] === VERSION) decipher.setAAD(Buffer.from(`keyward backup\0${context}`, 'utf8'));
+    if (sealed[0] === VERSION) decipher.setAAD(Buffer.from(`${domain}\0${context}`, 'utf8'));
     decipher.setAuthTag(sealed.subarray(13, 29));
     try {
       return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]);

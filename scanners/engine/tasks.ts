@@ -75,6 +75,8 @@ export interface DiffBatchOutcome {
   files: number;
   bytes: number;
   binary: number;
+  /** Changed files not read because `allowlist.paths` matched them. */
+  allowlisted: number;
 }
 
 /**
@@ -82,7 +84,7 @@ export interface DiffBatchOutcome {
  * commits, each starting with our header; without, it is one `git diff`.
  */
 export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): DiffBatchOutcome {
-  const outcome: DiffBatchOutcome = { items: [], commits: 0, files: 0, bytes: data.length, binary: 0 };
+  const outcome: DiffBatchOutcome = { items: [], commits: 0, files: 0, bytes: data.length, binary: 0, allowlisted: 0 };
   const scanOne = (from: number, to: number, meta?: CommitMeta, position = 0) => {
     for (const file of parseDiff(data, from, to)) {
       if (file.binary) {
@@ -90,7 +92,10 @@ export function scanDiff(ruleset: RuleSet, data: Buffer, commits: boolean): Diff
         continue;
       }
       outcome.files++;
-      if (ruleset.pathAllowed(file.path)) continue;
+      if (ruleset.pathAllowed(file.path)) {
+        outcome.allowlisted++;
+        continue;
+      }
       const matches = ruleset.detector.detect({ path: file.path, data: file.data, lineMap: file.lineMap });
       if (matches.length > 0) outcome.items.push({ meta, position, path: file.path, matches });
     }

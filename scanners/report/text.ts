@@ -115,7 +115,9 @@ export function renderText(result: ScanResult, options: TextOptions): string {
   if (c) {
     const parts = [
       c.disabled ? `${plural(c.disabled, 'rule')} disabled` : '',
-      c.allowlistPaths ? `${plural(c.allowlistPaths, 'path glob')} allowlisted${c.pathsSkipped ? ` (${plural(c.pathsSkipped, 'file')} not read)` : ''}` : '',
+      c.allowlistPaths
+        ? `${plural(c.allowlistPaths, 'path glob')} allowlisted${c.pathsSkipped ? ` (${plural(c.pathsSkipped, result.mode === 'history' ? 'file change' : 'file')} not read)` : ''}`
+        : '',
       c.allowlistRegexes ? `${plural(c.allowlistRegexes, 'secret regex', 'secret regexes')} allowlisted` : '',
       c.allowlistRules ? `${plural(c.allowlistRules, 'rule')} with allowlists of their own` : '',
     ].filter(Boolean);

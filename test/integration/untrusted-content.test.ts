@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commitAll, git, initRepo, removeDir, runCli, tempDir, testHome, writeTree } from '../helpers/cli.js';
 import { githubToken, randomAlnum } from '../helpers/secrets.js';
+import { Image, writeLayout } from '../helpers/oci.js';
 
 /**
  * Content keyward did not write (a cloned repository, files an agent wrote, a pull request's
@@ -214,6 +215,49 @@ describe('untrusted content: suppression is visible', () => {
     const r = await runCli(['scan', 'home', '--home', home, '--json'], { cwd: repo });
     expect(r.code).toBe(1);
     expect((JSON.parse(r.stdout) as { findings: { file: string }[] }).findings.map((f) => f.file)).toContain('~/.git-credentials');
+  });
+});
+
+describe('untrusted content: suppression applies only where the config belongs', () => {
+  it("scan image run inside a repository never applies that repository's config to the image", async () => {
+    const repo = initRepo(dir());
+    const token = githubToken();
+    writeTree(repo, { '.keyward.yaml': 'disable: [github-classic-pat]\nallowlist:\n  paths: ["**"]\n  regexes: [".*"]\n' });
+    writeLayout(join(repo, 'layout'), 'v1', Image.empty().add({ 'app/.env': `GITHUB_TOKEN=${token}\n` }, 'COPY . /app'));
+    const r = await runCli(['scan', 'image', 'layout:v1', '--json'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as { findings: { file: string; ruleId: string }[]; scan: { config?: unknown } };
+    expect(report.findings.map((f) => [f.file, f.ruleId])).toContainEqual(['app/.env', 'github-classic-pat']);
+    expect(report.scan.config).toBeUndefined();
+    // A config named on the command line still applies, and says so.
+    const explicit = await runCli(['scan', 'image', 'layout:v1', '--config', '.keyward.yaml'], { cwd: repo });
+    expect(explicit.code, explicit.stderr).toBe(0);
+    expect(explicit.stdout).toContain('config .keyward.yaml: 1 rule disabled, 1 path glob allowlisted');
+  });
+
+  it('applies allowlist.paths to --staged and --history as to the tree, and counts what it left out', async () => {
+    const repo = initRepo(dir());
+    const skipped = githubToken();
+    const kept = githubToken();
+    writeTree(repo, { '.keyward.yaml': 'allowlist:\n  paths: ["fixtures/**"]\n', 'fixtures/a.env': `GITHUB_TOKEN=${skipped}\n`, 'app.env': `GITHUB_TOKEN=${kept}\n` });
+    git(repo, 'add', '-A');
+    const staged = await runCli(['scan', '--staged', '--json', '--show-secrets'], { cwd: repo });
+    expect(staged.code, staged.stderr).toBe(1);
+    const report = (out: string) => JSON.parse(out) as { findings: { file: string; secret: string }[]; scan: { config: { allowlistPaths: number; pathsSkipped: number } } };
+    expect(report(staged.stdout).findings.map((f) => [f.file, f.secret])).toEqual([['app.env', kept]]);
+    expect(report(staged.stdout).scan.config).toMatchObject({ allowlistPaths: 1, pathsSkipped: 1 });
+    const stagedText = await runCli(['scan', '--staged'], { cwd: repo });
+    expect(stagedText.stdout).toContain('config .keyward.yaml (staged): 1 path glob allowlisted (1 file not read)');
+
+    commitAll(repo, 'one', '2024-01-01T00:00:00Z');
+    writeFileSync(join(repo, 'fixtures/b.env'), `TOKEN=${githubToken()}\n`);
+    commitAll(repo, 'two', '2024-01-02T00:00:00Z');
+    const history = await runCli(['scan', '--history', '--json', '--show-secrets'], { cwd: repo });
+    expect(history.code, history.stderr).toBe(1);
+    expect(report(history.stdout).findings.map((f) => [f.file, f.secret])).toEqual([['app.env', kept]]);
+    expect(report(history.stdout).scan.config).toMatchObject({ allowlistPaths: 1, pathsSkipped: 2 });
+    const historyText = await runCli(['scan', '--history'], { cwd: repo });
+    expect(historyText.stdout).toContain('config .keyward.yaml: 1 path glob allowlisted (2 file changes not read)');
   });
 });
 

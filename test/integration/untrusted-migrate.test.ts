@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, initRepo, removeDir, tempDir, writeTree } from '../helpers/cli.js';
@@ -92,6 +92,15 @@ describe.skipIf(!HAS_KEYRING)('untrusted content: migrate', () => {
     const id = list.find((m) => m.status === 'applied')!.id;
     const line = helpers()[0];
     spawnSync('git', ['config', '--global', '--add', 'credential.https://github.com.helper', line], { env: d.env });
+    expect(helpers()).toHaveLength(2);
+    // Another git holds the config's lock: git config --unset-all fails, and undo says so.
+    writeFileSync(`${gitconfig}.lock`, '');
+    const blocked = inDir(work, ['migrate', 'undo', id]);
+    rmSync(`${gitconfig}.lock`);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout).toContain('NOT removed the git credential helper for https://github.com: git config --unset-all failed');
+    expect(blocked.stdout).not.toMatch(/^removed the git credential helper/m);
+    expect(blocked.stdout).toContain('is partly undone');
     expect(helpers()).toHaveLength(2);
     const undo = inDir(work, ['migrate', 'undo', id]);
     expect(undo.code, undo.stderr).toBe(0);

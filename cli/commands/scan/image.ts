@@ -6,7 +6,7 @@ import { executeImageScan } from '../../services/scan.js';
 
 export default class ScanImage extends BaseCommand {
   static override summary = 'Find secrets in container images: every layer, the config and the build history.';
-  static override description = `Reads an OCI image layout (DIR, DIR:TAG, DIR@DIGEST), an OCI or docker archive (FILE, FILE:TAG) or an image in a registry (registry://HOST[:PORT]/NAME[:TAG|@DIGEST]). Layers are streamed, never unpacked to disk; gzip, zstd and plain layers are read. A file deleted by a later layer is still in the image and is reported, saying which layer deleted it. A layer shared by several images is scanned once.
+  static override description = `Reads an OCI image layout (DIR, DIR:TAG, DIR@DIGEST), an OCI or docker archive (FILE, FILE:TAG) or an image in a registry (registry://HOST[:PORT]/NAME[:TAG|@DIGEST]). Layers are streamed, never unpacked to disk; gzip, zstd and plain layers are read. A file deleted by a later layer is still in the image and is reported, saying which layer deleted it. A layer shared by several images is scanned once. The .keyward.yaml of the directory it runs in does not apply to an image (it is not that repository's content); a config given with --config does.
 
 Exit codes: 0 no findings, 1 findings, 2 error or partial scan (an image, a layer or a blob could not be read).`;
   static override examples = [

@@ -33,6 +33,14 @@ export interface ApplyResult {
 
 /** What a backup is bound to: the migration and the file it was taken of. */
 const backupContext = (migration: string, path: string) => `migration ${migration}\0${path}`;
+/** What an entry's backup is bound to (the daemon adds the entry's name): the migration, and which of the two it is. */
+const entryContext = (migration: string, which: 'previous' | 'stored') => `migration ${migration}\0${which}`;
+
+/** Has the daemon seal the entry as it is now; the value does not leave the daemon in the clear. */
+async function backupEntry(name: string, context: string): Promise<Buffer> {
+  const r = await call<{ backup: string }>('admin', 'POST', `/v1/vault/${encodeURIComponent(name)}/backup`, { context });
+  return Buffer.from(r.backup, 'base64');
+}
 
 async function seal(data: Buffer, context: string): Promise<Buffer> {
   const r = await call<{ data: string }>('admin', 'POST', '/v1/seal', { data: data.toString('base64'), context });
@@ -106,8 +114,20 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
       file.state = 'backed-up';
       store.save();
     }
+    // 2b. An entry the vault holds already is replaced only once its current content (value,
+    // provider, attributes) is sealed beside the journal: undo puts it back, and a migration that
+    // stops half-way loses nothing.
+    const held = new Set((await call<{ entries: { name: string }[] }>('admin', 'GET', '/v1/vault')).entries.map((e) => e.name));
+    for (const [i, entry] of journal.entries.entries()) {
+      if (!held.has(entry.name)) continue;
+      const previous = `entry-${i}.sealed`;
+      writeFileSync(store.backupPath({ backup: previous }), await backupEntry(entry.name, entryContext(journal.id, 'previous')), { mode: 0o600, flag: 'wx' });
+      entry.previous = previous;
+      entry.state = 'backed-up';
+      store.save();
+    }
     // 3. The vault, confirmed, before a secret leaves any file.
-    for (const entry of journal.entries) {
+    for (const [i, entry] of journal.entries.entries()) {
       const e = plan.entries.get(entry.name)!;
       await call('admin', 'POST', '/v1/vault', {
         name: entry.name,
@@ -117,6 +137,12 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
         replace: true,
         ...(e.attributes ? { attributes: e.attributes } : {}),
       });
+      if (entry.previous) {
+        // What undo expects to find: an entry changed again since is not overwritten unasked.
+        const stored = `entry-${i}.stored.sealed`;
+        writeFileSync(store.backupPath({ backup: stored }), await backupEntry(entry.name, entryContext(journal.id, 'stored')), { mode: 0o600, flag: 'wx' });
+        entry.stored = stored;
+      }
       entry.state = 'stored';
       store.save();
     }
@@ -146,7 +172,8 @@ export async function applyPlan(plan: MigrationPlan, launcher: string[]): Promis
     }
     for (const h of journal.gitHelpers) {
       // The same helper for the same host once: a second migration of a file must not stack them.
-      // Each value ends with a newline: with none configured, the empty reset helper is not "there".
+      // One value per line; no value at all is no line (not one empty line: the empty helper
+      // that resets git's list must still be added when the host has none).
       if (
         git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
           .stdout.split('\n')
@@ -214,14 +241,19 @@ export interface UndoResult {
   restored: string[];
   unchanged: string[];
   conflicts: string[];
+  /** Vault entries the migration replaced, put back as they were. */
+  entries: string[];
+  /** Replaced entries that changed again after the migration, left alone (without `force`). */
+  entryConflicts: string[];
   gitHelpers: string[];
   /** Helpers that could not be removed, with why. */
   helperErrors: string[];
 }
 
 /**
- * Puts every file of a migration back exactly as it was (byte for byte, mode and owner), from the
- * sealed backups. A file that changed again after the migration is left alone unless `force`.
+ * Puts every file of a migration back exactly as it was (byte for byte, mode and owner), and every
+ * vault entry it replaced (value, provider, attributes), from the sealed backups. A file or entry
+ * that changed again after the migration is left alone unless `force`.
  */
 export async function undoMigration(id: string | undefined, options: { force?: boolean } = {}): Promise<UndoResult> {
   const journals = JournalStore.list();
@@ -230,7 +262,7 @@ export async function undoMigration(id: string | undefined, options: { force?: b
   await ensureDaemon();
   const store = JournalStore.load(target.id);
   const journal = store.journal;
-  const result: UndoResult = { id: journal.id, restored: [], unchanged: [], conflicts: [], gitHelpers: [], helperErrors: [] };
+  const result: UndoResult = { id: journal.id, restored: [], unchanged: [], conflicts: [], entries: [], entryConflicts: [], gitHelpers: [], helperErrors: [] };
   for (const file of journal.files) {
     let current: Buffer | undefined;
     try {
@@ -259,6 +291,31 @@ export async function undoMigration(id: string | undefined, options: { force?: b
     store.save();
     result.restored.push(file.path);
   }
+  for (const entry of journal.entries) {
+    if (!entry.previous || entry.state === 'restored') continue;
+    const backup = readFileSync(store.backupPath({ backup: entry.previous })).toString('base64');
+    // Without the stored copy (a migration stopped between replacing the entry and sealing it)
+    // the entry holds either its previous content or the migration's: putting back the previous
+    // one is right in both cases.
+    const expected = entry.stored ? readFileSync(store.backupPath({ backup: entry.stored })).toString('base64') : undefined;
+    try {
+      await call('admin', 'POST', `/v1/vault/${encodeURIComponent(entry.name)}/restore`, {
+        backup,
+        context: entryContext(journal.id, 'previous'),
+        ...(expected ? { expect: expected, expectContext: entryContext(journal.id, 'stored') } : {}),
+        ...(options.force ? { force: true } : {}),
+      });
+    } catch (error) {
+      if (error instanceof KeywardError && error.code === 'conflict') {
+        result.entryConflicts.push(entry.name);
+        continue;
+      }
+      throw error;
+    }
+    entry.state = 'restored';
+    store.save();
+    result.entries.push(entry.name);
+  }
   for (const h of journal.gitHelpers) {
     if (h.state !== 'configured') continue;
     const values = git(['config', '--global', '--get-all', `credential.${h.url}.helper`])
@@ -276,14 +333,14 @@ export async function undoMigration(id: string | undefined, options: { force?: b
     h.state = 'removed';
     if (!result.gitHelpers.includes(h.url)) result.gitHelpers.push(h.url);
   }
-  if (result.conflicts.length === 0 && result.helperErrors.length === 0) {
+  if (result.conflicts.length === 0 && result.entryConflicts.length === 0 && result.helperErrors.length === 0) {
     journal.status = 'undone';
     store.save();
   }
   await call('admin', 'POST', '/v1/events/migration', {
     event: 'migrate.undo',
     reason: `migration ${journal.id}`,
-    detail: { id: journal.id, restored: result.restored, conflicts: result.conflicts },
+    detail: { id: journal.id, restored: result.restored, conflicts: result.conflicts, entries: result.entries, entryConflicts: result.entryConflicts },
   }).catch(() => undefined);
   return result;
 }

@@ -6,8 +6,9 @@ import { keywardPaths } from '../../../kernel/paths.js';
 
 /**
  * The migration journal: one directory per migration under the state directory, holding
- * `journal.json` (rewritten atomically at every step) and one sealed backup per file. With it,
- * `keyward migrate undo` can put every file back byte for byte, whatever step a crash stopped at.
+ * `journal.json` (rewritten atomically at every step), one sealed backup per file and one per
+ * vault entry it replaced. With it, `keyward migrate undo` can put every file and every replaced
+ * entry back, whatever step a crash stopped at.
  */
 export interface JournalFile {
   path: string;
@@ -26,7 +27,15 @@ export interface JournalFile {
 export interface JournalEntry {
   name: string;
   provider: string;
-  state: 'planned' | 'stored';
+  /**
+   * For an entry the vault held before (a replacement): file names, in the migration directory,
+   * of its previous content and of what the migration stored, both sealed by the daemon. The
+   * previous one is written before the entry is replaced.
+   */
+  previous?: string;
+  stored?: string;
+  /** `backed-up`: the previous content is safe, the entry may or may not be replaced yet. */
+  state: 'planned' | 'backed-up' | 'stored' | 'restored';
 }
 
 export interface JournalGitHelper {
@@ -97,7 +106,7 @@ export class JournalStore {
     writeFileAtomic(join(this.dir, 'journal.json'), JSON.stringify(this.journal, null, 2) + '\n', { mode: 0o600 });
   }
 
-  backupPath(file: JournalFile): string {
+  backupPath(file: JournalFile | { backup: string }): string {
     return join(this.dir, file.backup);
   }
 }

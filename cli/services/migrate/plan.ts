@@ -296,7 +296,9 @@ export function planMigration(findings: RawFinding[], options: PlanOptions): Mig
       }
       if (options.existing.has(entry) && !taken.has(`replaced:${entry}`)) {
         taken.add(`replaced:${entry}`);
-        plan.notes.push(`${path}: the vault entry ${entry} exists already and is replaced (its name is how the tool finds it)`);
+        plan.notes.push(
+          `${path}: the vault entry ${entry} exists already and is replaced (its name is how the tool finds it); its current value is kept sealed, and keyward migrate undo puts it back`,
+        );
       }
     }
     // Where each finding went: usually the entry it was given; helper formats name their own
