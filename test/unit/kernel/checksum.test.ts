@@ -58,6 +58,9 @@ describe('token checksums', () => {
     expect(verifyTokenChecksum(`kwg_${random}${checksum.slice(0, -1)}-`)).toBe(false);
     expect(verifyTokenChecksum(`kwg_${checksum}`)).toBe(false);
     expect(verifyTokenChecksum('kwg_')).toBe(false);
+    // Six characters are a checksum alone: the CRC of an empty random part (0) does not count.
+    expect(tokenChecksum('')).toBe('000000');
+    expect(verifyTokenChecksum('kwg_000000')).toBe(false);
     expect(verifyTokenChecksum('')).toBe(false);
     // The shortest token that checks out: one random character.
     expect(verifyTokenChecksum(`kwg_x${tokenChecksum('x')}`)).toBe(true);
