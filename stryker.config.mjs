@@ -40,7 +40,7 @@ export const MODULE_TESTS = {
   'kernel/checksum.ts': ['test/unit/kernel/checksum.test.ts', 'test/unit/daemon/tokens.test.ts'],
   'daemon/proxy/rules.ts': ['test/unit/daemon/proxy-rules.test.ts', 'test/unit/daemon/scope.test.ts'],
   'daemon/vault/file-store.ts': ['test/unit/daemon/file-store.test.ts', 'test/security/file-vault.test.ts'],
-  'daemon/vault/sealer.ts': ['test/security/file-vault.test.ts'],
+  'daemon/vault/sealer.ts': ['test/unit/daemon/sealer.test.ts', 'test/security/file-vault.test.ts'],
   'daemon/server/routes.ts': ['test/unit/daemon/admin-caller.test.ts'],
 };
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -298,5 +298,39 @@ describe.skipIf(process.platform !== 'linux')('audit log on a full disk (/dev/fu
     expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await expect(log.append({ event: 'c' })).rejects.toMatchObject({ code: 'audit_unavailable' });
     await log.close();
+  });
+});
+
+describe('audit log details', () => {
+  it('marks where a token was removed, and leaves text that only looks like a token prefix', async () => {
+    const log = new AuditLog(file, head);
+    await log.open();
+    await log.append({ event: 'x', reason: `a kws_${'b'.repeat(49)} and kwg_short` });
+    await log.close();
+    expect(JSON.parse(readFileSync(file, 'utf8')).reason).toBe('a [token removed] and kwg_short');
+  });
+
+  it('writes the head owner-only as one JSON line, and none for a log that holds nothing', async () => {
+    const log = new AuditLog(file, head);
+    await log.open();
+    await log.close();
+    expect(existsSync(head)).toBe(false);
+    const lines = await writeLog(2);
+    expect(readFileSync(head, 'utf8')).toBe(`{"seq":2,"hash":"${JSON.parse(lines[1]).hash}"}\n`);
+    expect(statSync(head).mode & 0o777).toBe(0o600);
+  });
+
+  it('accepts a head one batch behind the log, checked against the record it names', async () => {
+    await writeLog(2);
+    const behind = readFileSync(head, 'utf8');
+    await writeLog(1);
+    writeFileSync(head, behind);
+    expect(verifyAuditLog(file, head)).toMatchObject({ ok: true, records: 3, notes: [] });
+  });
+
+  it('passes an empty log with no head, and throws on a log it cannot read', () => {
+    writeFileSync(file, '');
+    expect(verifyAuditLog(file, head)).toEqual({ ok: true, records: 0, notes: [] });
+    expect(() => verifyAuditLog(dir, head)).toThrow(/EISDIR/);
   });
 });
