@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
 import { DaemonError } from '../errors.js';
 import { base62FromBytes } from '../../kernel/checksum.js';
+import { didYouMean, nearest } from '../../kernel/nearest.js';
 import { decide, decideFor, type Decision, type Policy, type PolicyRule } from '../policy/policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { canonicalResource } from '../providers/resource.js';
@@ -316,9 +317,10 @@ export class Broker extends EventEmitter {
         return { credential, permission, resource };
       }
     }
-    const known = Object.keys(table).join(', ');
+    const known = Object.keys(table);
+    const near = didYouMean(nearest(parts[1] ?? '', known), (p) => `${credential}:${p}`);
     throw new DaemonError('unknown_permission', `"${spec}" names no permission of provider ${profile.name}`, {
-      hint: `Use ${credential}:<permission>[:<resource>] with one of: ${known}.`,
+      hint: `${near ? `${near} ` : ''}Use ${credential}:<permission>[:<resource>] with one of: ${known.join(', ')}.`,
     });
   }
 
@@ -358,8 +360,11 @@ export class Broker extends EventEmitter {
     const table = this.permissionTable(entry, profile);
     const permission = table[r.permission];
     if (!permission) {
-      const known = Object.keys(table).join(', ');
-      throw new DaemonError('unknown_permission', `provider ${profile.name} has no permission "${r.permission}"`, { hint: `Known permissions of ${profile.name}: ${known}.` });
+      const known = Object.keys(table);
+      const near = didYouMean(nearest(r.permission, known));
+      throw new DaemonError('unknown_permission', `provider ${profile.name} has no permission "${r.permission}"`, {
+        hint: `${near ? `${near} ` : ''}Known permissions of ${profile.name}: ${known.join(', ')}.`,
+      });
     }
     const needsResource = permission.resource;
     if (needsResource && !r.resource) {

@@ -36,7 +36,8 @@ export interface ProviderRegistry {
 /**
  * Built-in profiles plus `providers/*.yaml` from the config directory. A user file named after a
  * built-in provider overrides the fields it sets (`env` and `permissions` key by key); other
- * files define new providers, starting from the `generic` profile.
+ * files define new providers, starting from the `generic` profile (its permissions only when the
+ * file names none).
  */
 export function loadProviders(configDir: string, snapshot?: ReadonlyMap<string, string>): ProviderRegistry {
   const profiles = new Map(builtinProviders.map((p) => [p.name, structuredClone(p)]));
@@ -68,13 +69,16 @@ export function loadProviders(configDir: string, snapshot?: ReadonlyMap<string, 
     }
     const v = parsed.value;
     const name = v.name ?? f.replace(/\.ya?ml$/, '');
-    const base = profiles.get(name) ?? { ...structuredClone(profiles.get('generic')!), name, description: undefined };
+    const builtin = profiles.get(name);
+    const base = builtin ?? { ...structuredClone(profiles.get('generic')!), name, description: undefined };
     profiles.set(name, {
       ...base,
       ...v,
       name,
       env: { ...base.env, ...v.env },
-      permissions: { ...base.permissions, ...v.permissions },
+      // A new provider that names its permissions has those alone: generic's catch-all `write`
+      // and `all` (every path) would otherwise widen what the user wrote.
+      permissions: builtin || !v.permissions ? { ...base.permissions, ...v.permissions } : v.permissions,
     } as ProviderProfile);
   }
   return { get: (name) => profiles.get(name), all: () => [...profiles.values()], problems };

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 
 /**
  * A loopback stand-in for the GitHub App API and for git's smart HTTP. It verifies each App JWT
@@ -80,13 +81,20 @@ function gitBackend(root: string, req: IncomingMessage, body: Buffer, res: Serve
   child.stdin.end(body);
 }
 
-export async function startGithubDouble(options: { publicKey: KeyObject; appId: string; installation: string; repoRoot: string }): Promise<GithubDouble> {
+export async function startGithubDouble(options: {
+  publicKey: KeyObject;
+  appId: string;
+  installation: string;
+  repoRoot: string;
+  /** Serve HTTPS on 127.0.0.1 with this identity (see privateCaIdentity) instead of plain HTTP. */
+  tls?: { key: string; cert: string };
+}): Promise<GithubDouble> {
   const tokens: TokenRecord[] = [];
   const jwtFailures: string[] = [];
   const apiRequests: GithubDouble['apiRequests'] = [];
   const live = (token: string | undefined) => tokens.find((t) => t.token === token && !t.revoked);
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     void readBody(req).then((body) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const auth = req.headers.authorization;
@@ -134,7 +142,8 @@ export async function startGithubDouble(options: { publicKey: KeyObject; appId: 
       }
       json(res, 404, { message: 'Not Found' });
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handle) : createServer(handle);
   const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
-  return { url: `http://127.0.0.1:${port}`, tokens, jwtFailures, apiRequests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`, tokens, jwtFailures, apiRequests, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

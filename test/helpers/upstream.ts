@@ -153,6 +153,18 @@ function certificate(
   return { cert, pem: forge.pki.certificateToPem(cert), key: privateKey };
 }
 
+/**
+ * A server identity for `host` (an IP address) from a fresh test CA, whose certificate is written
+ * to `dir/<name>-ca.pem`: what a server behind a private CA (GitHub Enterprise, an internal STS) has.
+ */
+export function privateCaIdentity(dir: string, host = '127.0.0.1', name = 'private'): { caFile: string; key: string; cert: string } {
+  const ca = certificate(`keyward test ${name} CA`, undefined, undefined, true);
+  const leaf = certificate(host, ca.cert, ca.key, false, host);
+  const caFile = join(dir, `${name}-ca.pem`);
+  writeFileSync(caFile, ca.pem);
+  return { caFile, key: leaf.key.export({ type: 'pkcs8', format: 'pem' }).toString(), cert: leaf.pem };
+}
+
 /** An HTTPS upstream whose certificate comes from a test CA written to `dir/upstream-ca.pem`. */
 export async function httpsUpstream(dir: string, host = '127.0.0.2'): Promise<Upstream & { caFile: string }> {
   const ca = certificate('keyward test upstream CA', undefined, undefined, true);

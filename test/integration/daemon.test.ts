@@ -110,6 +110,14 @@ describe('the broker daemon', () => {
     expect(exit.code).toBe(7);
   });
 
+  it('refuses a misspelled permission in --grant before the command runs, naming the nearest', async () => {
+    const r = await d.cli(['run', '--agent', 'claude-code', '--grant', 'openai:chta', '--', 'sh', '-c', 'echo ran']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain('ran');
+    expect(r.stderr).toContain('"openai:chta" names no permission of provider openai');
+    expect(r.stderr).toContain('Did you mean openai:chat?');
+  });
+
   it('ends the session when the command exits, revoking its grants', async () => {
     const r = await d.cli(['run', '--agent', 'claude-code', '--grant', 'openai:chat', '--', process.execPath, BIN, 'grants', '--json'], { env: {} });
     // `keyward grants` inside the session is an admin call: refused. Check from outside instead.

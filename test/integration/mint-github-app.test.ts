@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, commitAll, git, initRepo, tempDir } from '../helpers/cli.js';
 import { HAS_KEYRING, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startGithubDouble, type GithubDouble } from '../helpers/github-app-double.js';
+import { privateCaIdentity } from '../helpers/upstream.js';
 
 function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -123,5 +124,65 @@ describe.skipIf(!HAS_KEYRING)('GitHub App installation tokens', { timeout: 90_00
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('HTTP 401: A JSON web token could not be decoded');
     expect(gh.jwtFailures).toContain('bad signature');
+  });
+});
+
+describe.skipIf(!HAS_KEYRING)('a GitHub Enterprise server behind a private CA', { timeout: 90_000 }, () => {
+  let d: TestDaemon;
+  let gh: GithubDouble;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+  beforeAll(async () => {
+    const repos = tempDir('keyward-ghe-repos-');
+    const identity = privateCaIdentity(repos);
+    gh = await startGithubDouble({ publicKey, appId: '424242', installation: '777', repoRoot: repos, tls: identity });
+    const home = tempDir('keyward-daemon-');
+    mkdirSync(join(home, 'config', 'providers'), { recursive: true, mode: 0o700 });
+    d = await startDaemon({
+      home,
+      files: {
+        'config/policy.yaml': 'rules:\n  - { agent: "*", credential: "ghe*", decision: allow, maxTtl: 10m }\n',
+        // The server's CA named in the profile; a second provider for the same server without it.
+        'config/providers/github.yaml': `upstream: ${gh.url}\nca: ${identity.caFile}\n`,
+        'config/providers/ghe-without-ca.yaml': `upstream: ${gh.url}\n`,
+      },
+    });
+    const keyFile = join(tempDir(), 'app.pem');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+    for (const [name, provider, extra] of [
+      ['ghe', 'github', []],
+      ['ghe-noca', 'ghe-without-ca', ['-a', 'mint=github-app']],
+    ] as const) {
+      const add = await d.cli(['vault', 'add', name, '--provider', provider, '--from-file', keyFile, '-a', 'appId=424242', '-a', 'installation=777', ...extra]);
+      expect(add.code, add.stderr).toBe(0);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+    await gh?.close();
+  });
+
+  it('mints through the profile’s ca: and the proxy forwards with the minted token over the same TLS', async () => {
+    const script = `const r = await fetch(process.env.GITHUB_API_URL + '/repos/acme/app', { headers: { authorization: 'Bearer ' + process.env.GITHUB_TOKEN } }); console.log(r.status);`;
+    const r = await runAsync(
+      process.execPath,
+      [BIN, 'run', '--agent', 'bot', '--grant', 'ghe:repo:read:acme/app', '--', process.execPath, '--input-type=module', '-e', script],
+      d.env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('200');
+    const minted = gh.tokens.at(-1)!;
+    expect(minted).toMatchObject({ repositories: ['app'], revoked: true });
+    expect(gh.apiRequests.some((q) => q.path === '/repos/acme/app' && q.auth === `Bearer ${minted.token}`)).toBe(true);
+  });
+
+  it('without ca: the grant fails with mint_failed naming the certificate problem and the profile to fix', async () => {
+    const before = gh.tokens.length;
+    const r = await runAsync(process.execPath, [BIN, 'run', '--agent', 'bot', '--grant', 'ghe-noca:read', '--', 'true'], d.env);
+    // Right after a mint through the same server with the CA: no pooled connection may carry it over.
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/GitHub at https:\/\/127\.0\.0\.1:\d+ did not answer: (SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+    expect(r.stderr).toContain('providers/ghe-without-ca.yaml: upstream, ca');
+    expect(gh.tokens.length).toBe(before);
   });
 });

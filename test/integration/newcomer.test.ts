@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, initRepo, removeDir, runCli, tempDir, writeTree } from '../helpers/cli.js';
@@ -71,6 +71,36 @@ describe('the first hour', () => {
     const add = await runCli(['vault', 'add', 'foo', '--provider', 'openia'], { input: 'value' });
     expect(add.code).toBe(2);
     expect(add.stderr).toContain('keyward: unknown provider "openia"\n  Did you mean openai? See them all with: keyward providers');
+  });
+
+  it('lists a provider the user defined in providers/*.yaml, and suggests it for a typo', async () => {
+    const home = join(dir, 'acme-home');
+    mkdirSync(join(home, 'config', 'providers'), { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(home, 'config', 'providers', 'acme.yaml'),
+      [
+        'upstream: https://api.acme.example',
+        'inject: { header: X-Acme-Key, value: "{secret}" }',
+        'env: { key: ACME_API_KEY, baseUrl: ACME_BASE_URL }',
+        'permissions:',
+        '  read: [{ methods: [GET, HEAD], paths: ["/v1/**"] }]',
+        '  deploy: [{ methods: [POST], paths: ["/v1/apps/{resource}/deploys"] }]',
+        '',
+      ].join('\n'),
+    );
+    const env = { KEYWARD_HOME: home };
+    const one = await runCli(['providers', 'acme'], { env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^acme\n/);
+    expect(one.stdout).not.toMatch(/^ +(write|all) /m);
+    expect(one.stdout).toContain('ACME_API_KEY (key)');
+    expect(one.stdout).toMatch(/deploy +POST +\/v1\/apps\/\{resource\}\/deploys/);
+    const json = JSON.parse((await runCli(['providers', '--json'], { env })).stdout) as { name: string; upstream: string; inject: string; resource?: string }[];
+    expect(json.find((p) => p.name === 'acme')).toMatchObject({ upstream: 'https://api.acme.example', inject: 'header X-Acme-Key: {secret}', resource: 'one path segment' });
+    expect(json.some((p) => p.name === 'openai')).toBe(true);
+    const typo = await runCli(['vault', 'add', 'acme', '--provider', 'acem'], { env, input: 'value' });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('Did you mean acme?');
   });
 
   it('counts in words that agree: 1 rule, 1 finding', async () => {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, removeDir, runCli, tempDir } from '../helpers/cli.js';
 import { startDaemonWrapped } from '../helpers/daemon-wrapped.js';
@@ -195,6 +195,30 @@ describe.skipIf(!IS_LINUX || !HAS_PRLIMIT)('attack 7b: a flood of connections to
       const grants = await runCli(['grants', '--json'], { env });
       expect(grants.code, grants.stderr).toBe(0);
       expect((await apiCall(socketFile(home, 'admin'), 'GET', '/v1/health')).status).toBe(200);
+    } finally {
+      flood.stdin!.end();
+      await daemon.kill();
+      removeDir(home);
+    }
+  }, 120_000);
+});
+
+describe.skipIf(!IS_LINUX || !HAS_PRLIMIT)('a soft descriptor limit of 1,024 under a higher hard limit', () => {
+  it('is raised to the hard limit at start (Node does so), and the caps follow it', async () => {
+    const home = tempDir('keyward-nofile-');
+    const daemon = await startDaemonWrapped(home, ['prlimit', '--nofile=1024:4096', '--']);
+    const env = { ...process.env, KEYWARD_HOME: home, NO_COLOR: '1' };
+    const flood = spawn(process.execPath, [script('sockflood.mjs', SOCKET_FLOOD), join(home, 'run', 'agent.sock'), '300'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const status = JSON.parse(spawnSync(process.execPath, [BIN, 'daemon', 'status', '--json'], { env, encoding: 'utf8' }).stdout);
+      expect(readFileSync(`/proc/${status.detail.pid}/limits`, 'utf8')).toMatch(/^Max open files +4096 +4096 /m);
+      let out = '';
+      flood.stdout!.on('data', (d: Buffer) => (out += d));
+      await until(() => out.includes('\n'), 'the flood report', 60_000);
+      // (4096 - 64) / 8 / 2 = 252 per process on agent.sock, where 1,024 would allow 60.
+      const report = JSON.parse(out) as { refused: number; open: number };
+      expect(report.open).toBe(252);
+      expect(report.refused).toBeGreaterThan(0);
     } finally {
       flood.stdin!.end();
       await daemon.kill();

@@ -1,4 +1,5 @@
 import { DaemonError } from '../../errors.js';
+import { transportError, upstreamRequest, type UpstreamAnswer } from './upstream.js';
 import type { ProviderProfile } from '../types.js';
 import type { MintedCredential, Minter, MintPermission, MintRequest } from './types.js';
 
@@ -103,17 +104,17 @@ async function callSts(r: MintRequest, root: Root, params: Record<string, string
     headers: { host: endpoint.host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
     body,
   });
-  let res: Response;
+  let answer: UpstreamAnswer;
   try {
-    res = await fetch(endpoint, { method: 'POST', headers: signed.headers, body, signal: AbortSignal.timeout(10_000) });
+    answer = await upstreamRequest(endpoint, { method: 'POST', headers: signed.headers, body, ca: r.profile.ca });
   } catch (error) {
-    throw new DaemonError('mint_failed', `AWS STS at ${endpoint.origin} did not answer: ${(error as Error).cause ?? (error as Error).message}`, {
-      hint: 'Check the network, or the aws provider profile (providers/aws.yaml upstream).',
+    throw new DaemonError('mint_failed', `AWS STS at ${endpoint.origin} did not answer: ${transportError(error)}`, {
+      hint: `Check the network, or the provider profile (providers/${r.profile.name}.yaml: upstream, ca).`,
     });
   }
-  const text = await res.text();
-  if (!res.ok) {
-    const code = xmlField(text, 'Code') ?? `HTTP ${res.status}`;
+  const text = answer.text;
+  if (answer.status < 200 || answer.status > 299) {
+    const code = xmlField(text, 'Code') ?? `HTTP ${answer.status}`;
     const message = xmlField(text, 'Message') ?? '';
     throw new DaemonError('mint_failed', `AWS STS refused ${params.Action} for ${r.entry.name}: ${code}${message ? `: ${message}` : ''}`, {
       hint: 'Check the role ARN and its trust policy, and that the stored key may call STS.',

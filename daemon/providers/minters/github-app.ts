@@ -1,6 +1,7 @@
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { DaemonError } from '../../errors.js';
 import type { MintedCredential, Minter, MintPermission, MintRequest } from './types.js';
+import { transportError, upstreamRequest, type UpstreamAnswer } from './upstream.js';
 
 /**
  * GitHub Apps: installation access tokens. The vault entry (provider `github`) holds the App's
@@ -33,9 +34,9 @@ export function appJwt(appId: string, key: KeyObject, now: number): string {
 
 async function github(r: MintRequest, method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const base = (r.profile.upstream || 'https://api.github.com').replace(/\/+$/, '');
-  let res: Response;
+  let answer: UpstreamAnswer;
   try {
-    res = await fetch(base + path, {
+    answer = await upstreamRequest(new URL(base + path), {
       method,
       headers: {
         accept: 'application/vnd.github+json',
@@ -45,19 +46,20 @@ async function github(r: MintRequest, method: string, path: string, auth: string
         ...(body ? { 'content-type': 'application/json' } : {}),
       },
       body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
+      ca: r.profile.ca,
     });
   } catch (error) {
-    throw new DaemonError('mint_failed', `GitHub at ${base} did not answer: ${(error as Error).cause ?? (error as Error).message}`);
+    throw new DaemonError('mint_failed', `GitHub at ${base} did not answer: ${transportError(error)}`, {
+      hint: `Check the network, and for a server behind a private CA the provider profile (providers/${r.profile.name}.yaml: upstream, ca).`,
+    });
   }
-  const text = await res.text();
   let json: Record<string, unknown> = {};
   try {
-    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    json = answer.text ? (JSON.parse(answer.text) as Record<string, unknown>) : {};
   } catch {
     json = {};
   }
-  return { status: res.status, json };
+  return { status: answer.status, json };
 }
 
 export const githubAppMinter: Minter = {

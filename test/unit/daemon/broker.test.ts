@@ -350,6 +350,7 @@ describe('requests are checked before any decision', () => {
     expect(() => broker.parseSpec('openai:fly', 'proxy')).toThrow(
       expect.objectContaining({ code: 'unknown_permission', message: '"openai:fly" names no permission of provider openai' }),
     );
+    expect(() => broker.parseSpec('openai:chta', 'proxy')).toThrow(expect.objectContaining({ hint: expect.stringMatching(/^Did you mean openai:chat\? Use openai:<permission>/) }));
     expect(() => broker.parseSpec('openai', 'proxy')).toThrow(expect.objectContaining({ code: 'unknown_permission' }));
   });
 });
