@@ -334,3 +334,15 @@ describe('audit log details', () => {
     expect(() => verifyAuditLog(dir, head)).toThrow(/EISDIR/);
   });
 });
+
+describe('audit log whose only line is torn', () => {
+  it('cuts it: a crash during the first write, never acknowledged', async () => {
+    writeFileSync(file, '{"seq":1,"ti');
+    const log = new AuditLog(file, head);
+    await log.open();
+    expect(log.recovery).toEqual({ discarded: { lines: 1, bytes: 12, sha256: expect.any(String) } });
+    expect((await log.append({ event: 'daemon.start' })).seq).toBe(1);
+    await log.close();
+    expect(verifyAuditLog(file, head)).toMatchObject({ ok: true, records: 1, notes: [] });
+  });
+});
