@@ -23,8 +23,26 @@ export const SECURITY_MODULES = [
   'kernel/checksum.ts',
   'daemon/proxy/rules.ts',
   'daemon/vault/file-store.ts',
+  'daemon/vault/sealer.ts',
   functionRange('daemon/server/routes.ts', 'requireOutsideSessions'),
 ];
+
+/**
+ * The tests that kill each module's mutants (vitest.mutate.config.ts runs only these when
+ * KEYWARD_MUTATE_TESTS names them): a run of one module then loads a few test files per mutant
+ * instead of all of them.
+ */
+export const MODULE_TESTS = {
+  'daemon/policy/policy.ts': ['test/unit/daemon/policy.test.ts', 'test/unit/daemon/broker.test.ts'],
+  'daemon/broker/broker.ts': ['test/unit/daemon/broker.test.ts', 'test/unit/daemon/broker-minting.test.ts'],
+  'daemon/audit/log.ts': ['test/unit/daemon/audit.test.ts'],
+  'daemon/tokens.ts': ['test/unit/daemon/tokens.test.ts'],
+  'kernel/checksum.ts': ['test/unit/kernel/checksum.test.ts', 'test/unit/daemon/tokens.test.ts'],
+  'daemon/proxy/rules.ts': ['test/unit/daemon/proxy-rules.test.ts', 'test/unit/daemon/scope.test.ts'],
+  'daemon/vault/file-store.ts': ['test/unit/daemon/file-store.test.ts', 'test/security/file-vault.test.ts'],
+  'daemon/vault/sealer.ts': ['test/unit/daemon/sealer.test.ts', 'test/security/file-vault.test.ts'],
+  'daemon/server/routes.ts': ['test/unit/daemon/admin-caller.test.ts'],
+};
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

@@ -6,6 +6,7 @@ import { BIN, runCli } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
+import { waitFor as waitForState } from '../helpers/wait.js';
 
 describe('keyward approve without a terminal', () => {
   it('says so and points to keyward consent', async () => {
@@ -79,8 +80,7 @@ describe.skipIf(!HAS_TMUX)('keyward approve, driven like a person in tmux', () =
     await waitFor(/grant\.issue +e2e-agent github:repo:write:acme\/app/);
 
     tmux.run('send-keys', '-t', 'approve', 'q');
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForState('keyward approve to exit', () => existsSync(rc));
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
   });
 });

@@ -7,6 +7,7 @@ import { apiCall, holdSession, socketFile, startDaemon } from '../helpers/daemon
 import { randomAlnum } from '../helpers/secrets.js';
 import { haveTools } from '../helpers/tools.js';
 import { haveKeychain } from '../helpers/vault.js';
+import { waitFor as waitForState } from '../helpers/wait.js';
 
 const auditRecords = (home: string) =>
   readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
@@ -37,8 +38,7 @@ describe('faults', () => {
         })
         .catch(() => {}),
     );
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 400 && acknowledged.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await waitForState('a first acknowledged grant', () => acknowledged.length > 0, { intervalMs: 5 });
     // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 20));
     d.process.kill('SIGKILL');
@@ -97,14 +97,9 @@ describe('faults', () => {
     const d = await startDaemon({ files: { 'config/policy.yaml': ALLOW } });
     await d.cli(['vault', 'add', 'openai', '--provider', 'openai'], { input: 'sk-' + randomAlnum(40) });
     writeFileSync(join(d.home, 'config', 'policy.yaml'), 'rules:\n  - { agent: "*", credential: openai, permision: chat, decision: allow }\n');
-    let reload: { decision?: string; reason?: string } | undefined;
-    for (let i = 0; i < 50 && !reload; i++) {
-      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-      await new Promise((r) => setTimeout(r, 100));
-      reload = auditRecords(d.home).find((r) => r.event === 'policy.reload');
-    }
+    const reload: { decision?: string; reason?: string } = await waitForState('the policy.reload record', () => auditRecords(d.home).find((r) => r.event === 'policy.reload'));
     expect(reload).toMatchObject({ decision: 'rejected' });
-    expect(reload!.reason).toContain('line 2: rules.0.permision: Unrecognized key');
+    expect(reload.reason).toContain('line 2: rules.0.permision: Unrecognized key');
     const check = await d.cli(['policy', 'check']);
     expect(check.code).toBe(1);
     expect(check.stdout).toMatch(/policy\.yaml:2:\d+: rules\.0\.permision/);
@@ -113,8 +108,7 @@ describe('faults', () => {
     expect(r.code, r.stderr).toBe(0);
     writeFileSync(join(d.home, 'config', 'policy.yaml'), 'defaults: { decision: deny }\n');
     // A change on disk waits for a person: keyward policy apply puts it in force.
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 50 && auditRecords(d.home).filter((x) => x.event === 'config.proposed').length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+    await waitForState('the second config.proposed record', () => auditRecords(d.home).filter((x) => x.event === 'config.proposed').length >= 2);
     expect((await d.cli(['policy', 'apply', '--yes'])).code).toBe(0);
     const denied = await d.cli(['run', '--agent', 'any', '--grant', 'openai:chat', '--', 'true']);
     expect(denied.code).toBe(125);
@@ -142,8 +136,7 @@ describe('faults', () => {
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stdout.on('data', (x: Buffer) => (out += x));
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForState('the child to be ready', () => out.includes('ready'));
     child.kill('SIGTERM');
     expect(await exited).toBe(42);
     expect(out).toContain('got SIGTERM');
@@ -174,8 +167,7 @@ describe('faults', () => {
     // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
     await new Promise((r) => setTimeout(r, 500));
     await d.cli(['run', '--agent', 'gamma', '--', 'true']);
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 60 && !followed.includes('gamma'); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitForState('audit --follow to print the gamma session', () => followed.includes('gamma'));
     follow.kill('SIGINT');
     expect(followed).toMatch(/session\.start +\S+ → gamma/);
     await d.stop();

@@ -6,6 +6,7 @@ import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { anthropicKey, githubToken, randomAlnum } from '../helpers/secrets.js';
 import { HAS_TMUX, tmuxServer } from '../helpers/tmux.js';
+import { waitFor as waitForState } from '../helpers/wait.js';
 
 describe.skipIf(!HAS_TMUX)('keyward migrate, the wizard driven like a person in tmux', () => {
   let d: TestDaemon;
@@ -94,8 +95,7 @@ describe.skipIf(!HAS_TMUX)('keyward migrate, the wizard driven like a person in 
     await type('y');
 
     await waitFor(/Migration m_\w+: 1 file, 1 vault entry/);
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 100 && !existsSync(rc); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForState('the wizard to exit', () => existsSync(rc));
     expect(readFileSync(rc, 'utf8').trim()).toBe('0');
     expect(readFileSync(join(project, '.env'), 'utf8')).toBe(`ANTHROPIC_API_KEY=keyward://claude-key\nGITHUB_TOKEN=${github}\n`);
     expect(readFileSync(join(home, '.netrc'), 'utf8')).toContain(netrc);

@@ -1,13 +1,27 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, removeDir, tempDir, writeTree } from '../helpers/cli.js';
+import { BIN, ROOT, removeDir, tempDir, writeTree } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { anthropicKey, awsKeyId, checksummedToken, githubToken, randomAlnum } from '../helpers/secrets.js';
 
 /** A small MCP "server" that reports the variable it was started with (and its arguments). */
 const FAKE_SERVER = `console.log(JSON.stringify({ token: process.env.GITHUB_PERSONAL_ACCESS_TOKEN ?? null, args: process.argv.slice(2) }))`;
+
+/** Kills `keyward migrate` right after its journal records a chosen step (see the file). */
+const CRASH_AT = join(ROOT, 'test', 'helpers', 'crash-at.cjs');
+
+/** What the crash test reads of a migration journal (cli/services/migrate/journal.ts). */
+interface Journal {
+  id: string;
+  status: string;
+  files: { path: string; state: string; beforeSha: string; afterSha: string }[];
+  entries: { name: string; state: string }[];
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface Fixture {
   dir: string;
@@ -195,42 +209,111 @@ describe('keyward migrate', () => {
     removeDir(f.dir);
   });
 
-  it('survives SIGKILL at any point: every file is untouched or fully migrated, and undo restores all', async () => {
-    const runs = Number(process.env.KEYWARD_CRASH_RUNS ?? 50);
+  it('survives SIGKILL at every step the journal records: each file is untouched or migrated, the vault holds what the journal says, and undo restores every byte', async () => {
     const template = makeFixture();
-    let midway = 0;
-    for (let run = 0; run < runs; run++) {
-      const dir = join(template.dir, `run-${run}`);
+    const migrations = join(d.home, 'state', 'migrations');
+    // Each run starts from a vault without the entries migrate makes: the credential files' own
+    // (aws-default, git-example.test) are never replaced from a file outside the home directory.
+    const clearVault = async () => {
+      for (const e of (await d.api('admin', 'GET', '/v1/vault')).body.entries as { name: string }[])
+        expect((await d.api('admin', 'DELETE', `/v1/vault/${encodeURIComponent(e.name)}`)).status, e.name).toBe(200);
+    };
+    await clearVault();
+    const helperLines = () =>
+      readFileSync(gitconfig, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('helper'));
+    const helpersBefore = helperLines();
+    /** Runs migrate on fresh copies of the fixture and kills it right after the journal records `point`. */
+    const crashAt = async (run: string, point: string) => {
+      const dir = join(template.dir, run);
       mkdirSync(dir);
       const files = Object.keys(template.files).map((rel) => {
-        const target = join(dir, rel.replace(/\//g, '_'));
+        const target = join(dir, rel);
+        mkdirSync(dirname(target), { recursive: true });
         copyFileSync(join(template.dir, rel), target);
         return target;
       });
-      const originals = files.map((p) => readFileSync(p));
-      const child = spawn(process.execPath, [BIN, 'migrate', ...files, '--yes'], { env: d.env, stdio: 'ignore' });
-      const exited = new Promise((r) => child.on('exit', r));
-      // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-      await new Promise((r) => setTimeout(r, 150 + ((run * 137) % 900)));
-      child.kill('SIGKILL');
-      await exited;
-      const states = files.map((p, i) => {
-        const now = readFileSync(p);
-        if (now.equals(originals[i])) return 'untouched';
-        const text = now.toString('utf8');
-        return Object.values(template.secrets).some((s) => text.includes(s)) ? 'torn' : 'migrated';
-      });
-      expect(states, `run ${run}`).not.toContain('torn');
-      if (states.includes('migrated') && states.includes('untouched')) midway++;
-      if (states.includes('migrated')) {
-        const undo = await d.cli(['migrate', 'undo']);
-        // eslint-disable-next-line no-restricted-syntax -- a conditional expect, still to be made unconditional (docs/testing.md#known-debt)
-        expect(undo.code, undo.stdout + undo.stderr).toBe(0);
+      const originals = files.map((p) => ({ bytes: readFileSync(p), mode: statSync(p).mode & 0o777 }));
+      const child = spawn(process.execPath, ['--require', CRASH_AT, BIN, 'migrate', ...files, '--yes'], { env: { ...d.env, KEYWARD_CRASH_AT: point }, stdio: 'ignore' });
+      const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+      expect({ point, code, signal }).toEqual({ point, code: null, signal: 'SIGKILL' });
+      const ids = readdirSync(migrations).filter((id) => existsSync(join(migrations, id, 'journal.json')));
+      const journals = ids.map((id) => JSON.parse(readFileSync(join(migrations, id, 'journal.json'), 'utf8')) as Journal);
+      const mine = journals.filter((j) => j.files.every((f) => f.path.startsWith(dir + '/')));
+      expect(mine.length, point).toBe(1);
+      return { dir, files, originals, journal: mine[0] };
+    };
+    const count = <T extends { state: string }>(list: T[], state: string) => list.filter((x) => x.state === state).length;
+
+    // The first point, right after the journal is first written, also tells how many files and
+    // entries this migration has, and so every other point.
+    const first = await crashAt('run-planned', 'files.backed-up=0');
+    const nFiles = first.journal.files.length;
+    const nEntries = first.journal.entries.length;
+    expect(nFiles).toBe(Object.keys(template.files).length);
+    expect(nEntries).toBeGreaterThan(1);
+    const points = [
+      'files.backed-up=1', // between two backups
+      `files.backed-up=${nFiles}`, // before the vault write
+      'entries.stored=1', // between two vault writes
+      `entries.stored=${nEntries}`, // before the first rename
+      ...Array.from({ length: nFiles - 1 }, (_, i) => `files.written=${i + 1}`), // between files
+      `files.written=${nFiles}`, // after the last rename
+      'status=applied',
+    ];
+
+    for (const [i, point] of ['files.backed-up=0', ...points].entries()) {
+      const { dir, files, originals, journal } = i === 0 ? first : await crashAt(`run-${i}`, point);
+      // The journal stopped exactly where it was killed.
+      const [what, want] = point.split('=');
+      const reached = {
+        'files.backed-up': count(journal.files, 'backed-up'),
+        'entries.stored': count(journal.entries, 'stored'),
+        'files.written': count(journal.files, 'written'),
+        status: journal.status,
+      }[what];
+      expect(String(reached), point).toBe(want);
+      expect(journal.status, point).toBe(what === 'status' ? 'applied' : 'started');
+
+      // Each file is its old self, or its new self exactly when the journal says it is written.
+      expect(journal.files.map((f) => f.path).sort()).toEqual([...files].sort());
+      for (const f of journal.files) {
+        const now = readFileSync(f.path);
+        const expected = f.state === 'written' ? f.afterSha : f.beforeSha;
+        expect(sha256(now), `${point}: ${f.path} (${f.state})`).toBe(expected);
       }
-      files.forEach((p, i) => expect(readFileSync(p).equals(originals[i]), `run ${run}: ${p}`).toBe(true));
+      // The vault holds exactly the entries the journal says are stored: no file points at a
+      // key the vault does not have.
+      const vault = (await d.api('admin', 'GET', '/v1/vault')).body.entries as { name: string; source: string }[];
+      const stored = journal.entries.filter((e) => e.state === 'stored').map((e) => e.name);
+      expect(vault.map((e) => e.name).sort(), point).toEqual(stored.sort());
+      expect(
+        vault.filter((e) => !e.source.startsWith(`migrate:${dir}/`)),
+        point,
+      ).toEqual([]);
+      expect(count(journal.files, 'written') === 0 || stored.length === nEntries, `${point}: a file rewritten before every entry was stored`).toBe(true);
+
+      // Undo, always, and every byte and mode is back; the git credential helpers are gone.
+      const undo = await d.cli(['migrate', 'undo', journal.id, '--json']);
+      expect(undo.code, `${point}: ${undo.stdout}${undo.stderr}`).toBe(0);
+      const undone = JSON.parse(undo.stdout);
+      expect(undone.conflicts, point).toEqual([]);
+      expect(undone.restored.sort(), point).toEqual(
+        journal.files
+          .filter((f) => f.state === 'written')
+          .map((f) => f.path)
+          .sort(),
+      );
+      for (const [k, p] of files.entries()) {
+        expect(readFileSync(p).equals(originals[k].bytes), `${point}: ${p}`).toBe(true);
+        expect(statSync(p).mode & 0o777, `${point}: ${p}`).toBe(originals[k].mode);
+      }
+      expect(helperLines(), `${point}: git credential helpers`).toEqual(helpersBefore);
+      const after = JSON.parse(readFileSync(join(migrations, journal.id, 'journal.json'), 'utf8')) as Journal;
+      expect(after.status, point).toBe('undone');
+      await clearVault();
     }
-    // Kills landed before, during and after the rewrites.
-    expect(midway + 1).toBeGreaterThan(0);
     removeDir(template.dir);
   }, 600_000);
 });

@@ -8,6 +8,7 @@ import { BIN } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { randomAlnum } from '../helpers/secrets.js';
 import { httpUpstream, httpsUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor as waitForState } from '../helpers/wait.js';
 
 const RAW = fileURLToPath(new URL('../helpers/raw-requests.mjs', import.meta.url));
 const HAS_CURL = spawnSync('sh', ['-c', 'command -v curl']).status === 0;
@@ -172,8 +173,7 @@ rules:
     let out = '';
     child.stdout.on('data', (x: Buffer) => (out += x));
     const exited = new Promise((r) => child.on('exit', r));
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 100 && !out.includes('expired'); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitForState('the request after expiry', () => out.includes('expired'), { timeoutMs: 10_000 });
     const lines = out
       .trim()
       .split('\n')
@@ -201,8 +201,7 @@ rules:
     );
     let live = '';
     holder.stdout.on('data', (x: Buffer) => (live += x));
-    // eslint-disable-next-line no-restricted-syntax -- a fixed sleep, still to be replaced by a state wait (docs/testing.md#known-debt)
-    for (let i = 0; i < 100 && !live.includes('kwg_'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForState('the holder to print its grant token', () => live.includes('kwg_'));
     const stolen = live.trim();
     const other = await d.cli([
       'run',

@@ -43,7 +43,7 @@ function grandchild(env: NodeJS.ProcessEnv): Promise<{ parent: number; pid: numb
   });
 }
 
-function call(peer: number | undefined, path = '/v1/status', method = 'GET') {
+function call(peer: number | undefined, path = '/v1/status', method = 'GET', identity?: 'off' | 'fail-closed') {
   const router = adminRoutes({
     broker,
     vault: { list: () => [], store: { kind: 'keychain' } } as unknown as Vault,
@@ -63,7 +63,13 @@ function call(peer: number | undefined, path = '/v1/status', method = 'GET') {
   });
   const found = router.match(method, path);
   if (!found || found === 'method') throw new Error(`no route ${method} ${path}`);
-  const ctx = { req: { method }, url: new URL(`http://keyward.local${path}`), params: found.params, peer: async () => peer } as unknown as Context;
+  const ctx = {
+    req: { method },
+    url: new URL(`http://keyward.local${path}`),
+    params: found.params,
+    peer: async () => peer,
+    ...(identity ? { identity } : {}),
+  } as unknown as Context;
   return found.handler(ctx);
 }
 
@@ -154,6 +160,36 @@ describe.skipIf(!linux)('admin.sock caller check (Linux: /proc)', () => {
     const [r] = await refusals();
     expect(r).toMatchObject({ reason: 'the calling process could not be identified', detail: { route: 'GET /v1/vault' } });
     expect(r.pid).toBeUndefined();
+  });
+
+  it('says what to do instead', async () => {
+    await expect(call(undefined)).rejects.toMatchObject({
+      code: 'admin_refused',
+      hint: 'Administrative commands (vault, consent answers, revoke) must be run by you, outside any `keyward run` session.',
+    });
+  });
+
+  it('refuses a caller whose environment it cannot read (the process is gone)', async () => {
+    const p = spawn(process.execPath, ['-e', ''], { env: CLEAN_ENV, stdio: 'ignore' });
+    const pid = await new Promise<number>((resolve) => p.once('exit', () => resolve(p.pid!)));
+    await expect(call(pid)).rejects.toMatchObject({
+      code: 'admin_refused',
+      message: `admin.sock refuses this caller: the environment of process ${pid} cannot be read`,
+    });
+  });
+
+  it('with security.requireCallerIdentity, says that the platform gives no identity', async () => {
+    await expect(call(undefined, '/v1/vault', 'GET', 'fail-closed')).rejects.toMatchObject({
+      code: 'admin_refused',
+      message: 'admin.sock refuses this caller: this platform gives no peer identity, so admin calls are refused (security.requireCallerIdentity in config.yaml)',
+    });
+  });
+
+  it('checks nothing when caller identity is off (the configuration says so)', async () => {
+    const pid = await child({ ...CLEAN_ENV, KEYWARD_SESSION: 'kws_anything' });
+    await broker.openSession({ agent: 'claude-code', pid });
+    expect(await call(pid, '/v1/status', 'GET', 'off')).toEqual({ status: 200, body: { ok: true } });
+    expect(await refusals()).toEqual([]);
   });
 
   it('keeps health open to anyone', async () => {
